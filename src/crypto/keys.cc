@@ -1,0 +1,153 @@
+#include "src/crypto/keys.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+namespace pki {
+
+const char* KeyTypeName(KeyType t) {
+  switch (t) {
+    case KeyType::kRsa: return "rsa";
+    case KeyType::kEc: return "ec";
+    case KeyType::kEd25519: return "ed25519";
+  }
+  return "";
+}
+
+Result<KeyType> ParseKeyType(const std::string& name) {
+  if (name == "rsa") return KeyType::kRsa;
+  if (name == "ec") return KeyType::kEc;
+  if (name == "ed25519") return KeyType::kEd25519;
+  return Status::BadRequest("unknown key type: " + name);
+}
+
+namespace {
+
+const char* CurveName(int bits) {
+  switch (bits) {
+    case 224: return "P-224";
+    case 256: return "P-256";
+    case 384: return "P-384";
+    case 521: return "P-521";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<ossl::PKey> GenerateKey(KeyType type, int bits) {
+  EVP_PKEY* raw = nullptr;
+  switch (type) {
+    case KeyType::kRsa:
+      if (bits != 2048 && bits != 3072 && bits != 4096 && bits != 8192) {
+        return Status::BadRequest("unsupported bit length for RSA key: " + std::to_string(bits));
+      }
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(bits));
+      break;
+    case KeyType::kEc: {
+      const char* curve = CurveName(bits);
+      if (!curve) return Status::BadRequest("unsupported bit length for EC key: " + std::to_string(bits));
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve);
+      break;
+    }
+    case KeyType::kEd25519:
+      raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+      break;
+  }
+  if (!raw) return Status::Internal("key generation failed: " + ossl::LastError());
+  return ossl::PKey(raw);
+}
+
+Result<KeyInfo> InspectKey(const EVP_PKEY* key) {
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+      return KeyInfo{KeyType::kRsa, EVP_PKEY_get_bits(key)};
+    case EVP_PKEY_EC: {
+      char curve[64] = {0};
+      size_t len = 0;
+      if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve), &len) != 1) {
+        return Status::BadRequest("EC key without a named curve");
+      }
+      int nid = OBJ_txt2nid(curve);
+      if (nid == NID_undef) nid = EC_curve_nist2nid(curve);
+      switch (nid) {
+        case NID_secp224r1: return KeyInfo{KeyType::kEc, 224};
+        case NID_X9_62_prime256v1: return KeyInfo{KeyType::kEc, 256};
+        case NID_secp384r1: return KeyInfo{KeyType::kEc, 384};
+        case NID_secp521r1: return KeyInfo{KeyType::kEc, 521};
+      }
+      return Status::BadRequest(std::string("unsupported EC curve: ") + curve);
+    }
+    case EVP_PKEY_ED25519:
+      return KeyInfo{KeyType::kEd25519, 0};
+  }
+  return Status::BadRequest("unsupported key type");
+}
+
+Result<std::string> PrivateKeyToPem(const EVP_PKEY* key, PrivateKeyFormat format) {
+  ossl::Bio bio(BIO_new(BIO_s_mem()));
+  EVP_PKEY* k = const_cast<EVP_PKEY*>(key);
+  int ok;
+  if (format == PrivateKeyFormat::kPkcs8 || EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
+    ok = PEM_write_bio_PKCS8PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    ok = PEM_write_bio_PrivateKey_traditional(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr);
+  }
+  if (ok != 1) return Status::Internal("cannot encode private key: " + ossl::LastError());
+  std::string pem = ossl::BioContents(bio.get());
+  while (!pem.empty() && pem.back() == '\n') pem.pop_back();
+  return pem;
+}
+
+Result<std::string> PrivateKeyToDer(const EVP_PKEY* key, PrivateKeyFormat format) {
+  EVP_PKEY* k = const_cast<EVP_PKEY*>(key);
+  if (format == PrivateKeyFormat::kPkcs8 || EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519) {
+    ossl::Bio bio(BIO_new(BIO_s_mem()));
+    if (i2d_PKCS8PrivateKey_bio(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+      return Status::Internal("cannot encode private key: " + ossl::LastError());
+    }
+    return ossl::BioContents(bio.get());
+  }
+  unsigned char* der = nullptr;
+  int n = i2d_PrivateKey(k, &der);
+  if (n <= 0) return Status::Internal("cannot encode private key: " + ossl::LastError());
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_clear_free(der, static_cast<size_t>(n));
+  return out;
+}
+
+Result<ossl::PKey> ParsePrivateKeyPem(const std::string& pem) {
+  ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EVP_PKEY* k = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, const_cast<char*>(""));
+  if (!k) {
+    ossl::LastError();
+    return Status::BadRequest("unable to parse private key");
+  }
+  return ossl::PKey(k);
+}
+
+Result<ossl::PKey> ParsePrivateKeyDer(const std::string& der) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* k = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
+  if (!k) {
+    ossl::LastError();
+    return Status::Internal("unable to parse stored private key");
+  }
+  return ossl::PKey(k);
+}
+
+std::string PublicKeyDer(const EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(const_cast<EVP_PKEY*>(key), &der);
+  if (n <= 0) return {};
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+bool SamePublicKey(const EVP_PKEY* a, const EVP_PKEY* b) { return EVP_PKEY_eq(a, b) == 1; }
+
+}  // namespace pki

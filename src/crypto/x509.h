@@ -1,0 +1,150 @@
+// Certificates and CSRs: build, sign, parse, encode. The PKI policy lives elsewhere; this layer only turns a
+// fully decided CertTemplate into a signed certificate, and DER/PEM into values the policy can inspect.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "src/core/status.h"
+#include "src/crypto/keys.h"
+#include "src/crypto/ossl.h"
+
+namespace pki {
+
+// A subject or issuer name as an ordered list of (attribute short name or dotted OID, value).
+using DistinguishedName = std::vector<std::pair<std::string, std::string>>;
+
+struct OtherName {
+  std::string oid;
+  std::string utf8_value;
+};
+
+struct PolicyInformation {
+  std::string oid;
+  std::string cps;     // optional CPS URI qualifier
+  std::string notice;  // optional user notice explicit text
+};
+
+// Key usage bits by Vault's names (DigitalSignature, ContentCommitment, KeyEncipherment, DataEncipherment,
+// KeyAgreement, CertSign, CRLSign, EncipherOnly, DecipherOnly). Returns the X509v3 KU bit mask; unknown names are
+// ignored as Vault does.
+int KeyUsageMask(const std::vector<std::string>& names);
+// Extended key usage OID for Vault's names (ServerAuth, ClientAuth, ...); empty for unknown names.
+std::string ExtKeyUsageOid(const std::string& name);
+// Whether `oid` is a syntactically valid dotted OID.
+bool IsValidOid(const std::string& oid);
+
+// Everything that goes into a certificate, decided by the caller.
+struct CertTemplate {
+  DistinguishedName subject;
+  std::string serial;  // big-endian magnitude bytes, positive
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  const EVP_PKEY* public_key = nullptr;
+
+  std::vector<std::string> dns_names;
+  std::vector<std::string> email_addresses;
+  std::vector<std::string> ip_addresses;  // textual IPv4/IPv6
+  std::vector<std::string> uris;
+  std::vector<OtherName> other_names;
+
+  int key_usage = 0;                  // KU bit mask (0: no extension)
+  std::vector<std::string> ext_key_usage_oids;
+
+  bool is_ca = false;
+  bool basic_constraints = false;     // emit BasicConstraints (always for CAs)
+  int max_path_length = -1;           // CA only; -1: unlimited
+  std::vector<std::string> permitted_dns_domains;
+
+  std::vector<std::string> issuing_certificates;  // AIA caIssuers
+  std::vector<std::string> ocsp_servers;          // AIA OCSP
+  std::vector<std::string> crl_distribution_points;
+  std::vector<PolicyInformation> policies;
+
+  std::string subject_key_id;  // empty: SHA-1 of the public key
+  // Signature: RSA honours signature_bits (256/384/512, 0 = 256) and use_pss; EC uses the curve's hash.
+  int signature_bits = 0;
+  bool use_pss = false;
+};
+
+// Random serial: 159 bits from the CSPRNG (Vault's range [1, 2^159)).
+Result<std::string> RandomSerial();
+// Lowercase colon-separated hex ("3a:f1:..") of big-endian magnitude bytes.
+std::string FormatSerial(const std::string& serial_bytes);
+// Accepts colon- or dash-separated (or bare) hex, any case; returns magnitude bytes without leading zeros.
+Result<std::string> ParseSerial(const std::string& text);
+
+// Signs `t`. `issuer` null means self-signed (issuer name = subject, AKID omitted).
+Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer, const EVP_PKEY* signer);
+
+Result<ossl::X509Ptr> ParseCertificateDer(const std::string& der);
+// Parses the first certificate of a PEM text.
+Result<ossl::X509Ptr> ParseCertificatePem(const std::string& pem);
+// Parses every certificate of a PEM bundle, in order.
+Result<std::vector<ossl::X509Ptr>> ParseCertificatesPem(const std::string& pem);
+std::string CertificateDer(const X509* cert);
+// PEM without a trailing newline, as Vault returns it.
+std::string CertificatePem(const X509* cert);
+std::string DerToPem(const std::string& der, const char* label);
+
+// What the engine needs to know about a parsed certificate.
+struct CertInfo {
+  std::string serial;  // magnitude bytes
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  std::string common_name;
+  std::string subject_der;
+  std::string issuer_der;
+  bool is_ca = false;
+  int max_path_length = -1;
+  std::string subject_key_id;
+  std::vector<std::string> dns_names;
+};
+CertInfo InspectCertificate(const X509* cert);
+
+// A parsed certificate signing request.
+struct CsrInfo {
+  ossl::X509Req req;
+  DistinguishedName subject;
+  std::string common_name;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> email_addresses;
+  std::vector<std::string> ip_addresses;
+  std::vector<std::string> uris;
+  std::vector<OtherName> other_names;
+  bool has_basic_constraints = false;
+  bool basic_constraints_ca = false;
+  int max_path_length = -1;
+  std::vector<std::string> ext_key_usage_oids;
+  int key_usage = 0;
+  ossl::PKey public_key;
+};
+
+// Parses a PEM CSR and verifies its self-signature (400 with Vault's messages otherwise).
+Result<CsrInfo> ParseCsrPem(const std::string& pem);
+
+struct CsrTemplate {
+  DistinguishedName subject;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> email_addresses;
+  std::vector<std::string> ip_addresses;
+  std::vector<std::string> uris;
+  std::vector<OtherName> other_names;
+  bool add_basic_constraints = false;  // request CA:TRUE
+};
+// Builds and signs a CSR with `key`; returns PEM without trailing newline.
+Result<std::string> CreateCsrPem(const CsrTemplate& t, const EVP_PKEY* key);
+
+// Seconds since the epoch of an ASN1_TIME.
+int64_t Asn1TimeToUnix(const ASN1_TIME* t);
+// RFC 3339 "2006-01-02T15:04:05Z" for a Unix time (UTC).
+std::string FormatRfc3339(int64_t unix_seconds);
+// Parses "YYYY-MM-DDTHH:MM:SSZ" (and numeric offsets) to Unix seconds.
+Result<int64_t> ParseRfc3339(const std::string& text);
+
+std::string Base64Encode(const std::string& bytes);
+Result<std::string> Base64Decode(const std::string& text);
+
+}  // namespace pki

@@ -1,0 +1,212 @@
+#include "src/engine/fields.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "src/core/duration.h"
+
+namespace pki {
+namespace {
+
+Status ConversionError(const std::string& name, const Json& raw, const std::string& why) {
+  std::string shown = raw.is_string() ? raw.get<std::string>() : raw.dump();
+  return Status::BadRequest("error converting input " + shown + " for field \"" + name + "\": " + why);
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+bool ParseInt64(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || end != s.c_str() + s.size()) return false;
+  *out = v;
+  return true;
+}
+
+Result<std::string> WeakString(const std::string& name, const Json& raw) {
+  if (raw.is_string()) return raw.get<std::string>();
+  if (raw.is_number_integer()) return std::to_string(raw.get<int64_t>());
+  if (raw.is_number_float()) return raw.dump();
+  if (raw.is_boolean()) return std::string(raw.get<bool>() ? "1" : "0");
+  if (raw.is_null()) return std::string();
+  return ConversionError(name, raw, "expected a string");
+}
+
+Json ZeroValue(FieldType type) {
+  switch (type) {
+    case FieldType::kString: return "";
+    case FieldType::kInt:
+    case FieldType::kDuration: return 0;
+    case FieldType::kBool: return false;
+    case FieldType::kCommaStringSlice:
+    case FieldType::kStringSlice: return Json::array();
+    case FieldType::kMap: return Json::object();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool ParseGoBool(const std::string& s, bool* out) {
+  static const char* kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
+  static const char* kFalse[] = {"0", "f", "F", "FALSE", "false", "False"};
+  for (const char* t : kTrue) {
+    if (s == t) return *out = true, true;
+  }
+  for (const char* f : kFalse) {
+    if (s == f) return *out = false, true;
+  }
+  return false;
+}
+
+Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw) {
+  switch (type) {
+    case FieldType::kString: {
+      ASSIGN_OR_RETURN(std::string s, WeakString(name, raw));
+      return Json(s);
+    }
+    case FieldType::kInt: {
+      if (raw.is_number_integer()) return Json(raw.get<int64_t>());
+      if (raw.is_number_float()) {
+        double d = raw.get<double>();
+        if (d != static_cast<double>(static_cast<int64_t>(d))) return ConversionError(name, raw, "not an integer");
+        return Json(static_cast<int64_t>(d));
+      }
+      if (raw.is_boolean()) return Json(raw.get<bool>() ? 1 : 0);
+      if (raw.is_string()) {
+        std::string s = Trim(raw.get<std::string>());
+        if (s.empty()) return Json(0);
+        int64_t v;
+        if (!ParseInt64(s, &v)) return ConversionError(name, raw, "cannot parse '" + s + "' as int");
+        return Json(v);
+      }
+      if (raw.is_null()) return Json(0);
+      return ConversionError(name, raw, "expected an integer");
+    }
+    case FieldType::kBool: {
+      if (raw.is_boolean()) return raw;
+      if (raw.is_number()) return Json(raw.get<double>() != 0);
+      if (raw.is_string()) {
+        std::string s = Trim(raw.get<std::string>());
+        if (s.empty()) return Json(false);
+        bool b;
+        if (!ParseGoBool(s, &b)) return ConversionError(name, raw, "cannot parse '" + s + "' as bool");
+        return Json(b);
+      }
+      if (raw.is_null()) return Json(false);
+      return ConversionError(name, raw, "expected a boolean");
+    }
+    case FieldType::kDuration: {
+      if (raw.is_number_integer()) return Json(raw.get<int64_t>());
+      if (raw.is_number_float()) return Json(static_cast<int64_t>(raw.get<double>()));
+      if (raw.is_string()) {
+        auto d = ParseDurationSeconds(raw.get<std::string>());
+        if (!d.ok()) return ConversionError(name, raw, d.status().message());
+        return Json(*d);
+      }
+      if (raw.is_null()) return Json(0);
+      return ConversionError(name, raw, "expected a duration");
+    }
+    case FieldType::kCommaStringSlice:
+    case FieldType::kStringSlice: {
+      Json out = Json::array();
+      if (raw.is_null()) return out;
+      if (raw.is_array()) {
+        for (const auto& e : raw) {
+          ASSIGN_OR_RETURN(std::string s, WeakString(name, e));
+          if (type == FieldType::kCommaStringSlice) {
+            s = Trim(s);
+            if (s.empty()) continue;
+          }
+          out.push_back(s);
+        }
+        return out;
+      }
+      ASSIGN_OR_RETURN(std::string s, WeakString(name, raw));
+      if (type == FieldType::kStringSlice) {
+        out.push_back(s);
+        return out;
+      }
+      size_t start = 0;
+      while (start <= s.size()) {
+        size_t comma = s.find(',', start);
+        if (comma == std::string::npos) comma = s.size();
+        std::string part = Trim(s.substr(start, comma - start));
+        if (!part.empty()) out.push_back(part);
+        start = comma + 1;
+      }
+      return out;
+    }
+    case FieldType::kMap: {
+      if (raw.is_object()) return raw;
+      if (raw.is_null()) return Json::object();
+      if (raw.is_string()) {
+        Json parsed = Json::parse(raw.get<std::string>(), nullptr, false);
+        if (parsed.is_object()) return parsed;
+      }
+      return ConversionError(name, raw, "expected a map");
+    }
+  }
+  return Status::Internal("unknown field type");
+}
+
+Result<FieldData> FieldData::Parse(const FieldSchemas* schemas, const Json& raw, std::vector<std::string>* ignored) {
+  FieldData fd;
+  fd.schemas_ = schemas;
+  if (!raw.is_object()) return fd;
+  for (auto it = raw.begin(); it != raw.end(); ++it) {
+    auto sit = schemas->find(it.key());
+    if (sit == schemas->end()) {
+      if (ignored) ignored->push_back(it.key());
+      continue;
+    }
+    ASSIGN_OR_RETURN(Json v, ParseField(it.key(), sit->second.type, it.value()));
+    fd.values_[it.key()] = std::move(v);
+  }
+  return fd;
+}
+
+Json FieldData::Get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it != values_.end()) return it->second;
+  auto sit = schemas_->find(name);
+  assert(sit != schemas_->end() && "field not declared in schema");
+  if (sit == schemas_->end()) return nullptr;
+  if (!sit->second.default_value.is_null()) return sit->second.default_value;
+  return ZeroValue(sit->second.type);
+}
+
+std::string FieldData::GetString(const std::string& name) const {
+  Json v = Get(name);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+int64_t FieldData::GetInt(const std::string& name) const {
+  Json v = Get(name);
+  return v.is_number() ? v.get<int64_t>() : 0;
+}
+
+bool FieldData::GetBool(const std::string& name) const {
+  Json v = Get(name);
+  return v.is_boolean() && v.get<bool>();
+}
+
+std::vector<std::string> FieldData::GetStrings(const std::string& name) const {
+  Json v = Get(name);
+  std::vector<std::string> out;
+  if (v.is_array()) {
+    for (const auto& e : v) {
+      if (e.is_string()) out.push_back(e.get<std::string>());
+    }
+  }
+  return out;
+}
+
+}  // namespace pki

@@ -1,0 +1,76 @@
+// The logical request and response, shaped like Vault's logical.Request / logical.Response.
+//
+// Transports (the HTTP server, the plugin's gRPC adapter) translate their wire forms into these and back; the
+// engine never sees HTTP or gRPC.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/status.h"
+
+namespace pki {
+
+using Json = nlohmann::json;
+
+enum class Operation { kRead, kUpdate, kCreate, kDelete, kList, kPatch };
+
+const char* OperationName(Operation op);
+
+struct Request {
+  Operation operation = Operation::kRead;
+  std::string path;        // mount-relative, no leading slash, e.g. "issue/web"
+  Json data = Json::object();  // body fields (and query parameters for reads)
+  std::string mount_point; // e.g. "pki/", for lease ids and messages
+};
+
+// A response whose body is not Vault's JSON envelope (DER/PEM certificates, CRLs, OCSP).
+struct RawBody {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+
+struct Response {
+  // A handler that found nothing returns a "nil" response: the transport answers 404 {"errors":[]} to reads and
+  // lists, and 204 to writes, as Vault does.
+  bool nil = false;
+  Json data = Json::object();
+  std::vector<std::string> warnings;
+  std::optional<RawBody> raw;
+  int status = 0;  // non-zero overrides the default 200/204 (e.g. 202 for async operations)
+
+  static Response Nil() {
+    Response r;
+    r.nil = true;
+    return r;
+  }
+  static Response Data(Json d) {
+    Response r;
+    r.data = std::move(d);
+    return r;
+  }
+  static Response Raw(std::string content_type, std::string body, int status = 200) {
+    Response r;
+    r.raw = RawBody{status, std::move(content_type), std::move(body)};
+    return r;
+  }
+};
+
+// The engine's entry point, served in-process or behind the plugin protocol. Thread-safe.
+class LogicalBackend {
+ public:
+  virtual ~LogicalBackend() = default;
+  virtual Result<Response> HandleRequest(const Request& req) = 0;
+  // Mount-relative path patterns that need no token (Vault's SpecialPaths.Unauthenticated: a trailing '*' is a
+  // prefix match, '+' matches one segment).
+  virtual std::vector<std::string> UnauthenticatedPaths() const = 0;
+};
+
+// Whether `path` matches one of Vault's special-path patterns ("cert/*", "issuer/+/pem", "ca").
+bool MatchesSpecialPath(const std::vector<std::string>& patterns, const std::string& path);
+
+}  // namespace pki

@@ -1,0 +1,95 @@
+#include "src/engine/router.h"
+
+namespace pki {
+namespace {
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t slash = s.find('/', start);
+    out.push_back(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Router::Router(std::vector<PathSpec> paths) : paths_(std::move(paths)) {
+  for (const auto& p : paths_) compiled_.push_back({Split(p.pattern), &p});
+}
+
+bool Router::Match(const Compiled& c, const std::string& path, std::map<std::string, std::string>* captures) {
+  std::vector<std::string> parts = Split(path);
+  size_t i = 0;
+  for (; i < c.segments.size(); ++i) {
+    const std::string& seg = c.segments[i];
+    if (!seg.empty() && seg[0] == '*') {
+      if (i >= parts.size()) return false;
+      std::string rest;
+      for (size_t j = i; j < parts.size(); ++j) rest += (j > i ? "/" : "") + parts[j];
+      if (rest.empty()) return false;
+      (*captures)[seg.substr(1)] = rest;
+      return true;
+    }
+    if (i >= parts.size()) return false;
+    if (!seg.empty() && seg[0] == ':') {
+      if (parts[i].empty()) return false;
+      (*captures)[seg.substr(1)] = parts[i];
+    } else if (seg != parts[i]) {
+      return false;
+    }
+  }
+  return i == parts.size();
+}
+
+Result<Response> Router::Route(const Request& req) const {
+  std::string path = req.path;
+  // LIST requests arrive with a trailing slash ("roles/"); patterns are written without it.
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  for (const auto& c : compiled_) {
+    std::map<std::string, std::string> captures;
+    if (!Match(c, path, &captures)) continue;
+    const PathSpec& spec = *c.spec;
+    auto op = spec.operations.find(req.operation);
+    if (op == spec.operations.end() && req.operation == Operation::kCreate) {
+      op = spec.operations.find(Operation::kUpdate);
+    }
+    if (op == spec.operations.end()) return Status::Unsupported("unsupported operation");
+    Json data = req.data.is_object() ? req.data : Json::object();
+    for (auto& [k, v] : captures) data[k] = v;
+    std::vector<std::string> ignored;
+    ASSIGN_OR_RETURN(FieldData fields, FieldData::Parse(&spec.fields, data, &ignored));
+    ASSIGN_OR_RETURN(Response resp, op->second(req, fields));
+    if (!ignored.empty() && !resp.raw && !resp.nil) {
+      std::string w = "Endpoint ignored these unrecognized parameters: [";
+      for (size_t i = 0; i < ignored.size(); ++i) w += (i ? " " : "") + ignored[i];
+      resp.warnings.push_back(w + "]");
+    }
+    return resp;
+  }
+  return Status::NotFound("unsupported path");
+}
+
+std::vector<std::string> Router::UnauthenticatedPatterns() const {
+  std::vector<std::string> out;
+  for (const auto& c : compiled_) {
+    if (!c.spec->unauthenticated) continue;
+    std::string glob;
+    for (size_t i = 0; i < c.segments.size(); ++i) {
+      const std::string& seg = c.segments[i];
+      if (i) glob += "/";
+      if (!seg.empty() && seg[0] == '*') {
+        glob += "*";
+        break;
+      }
+      glob += (!seg.empty() && seg[0] == ':') ? "+" : seg;
+    }
+    out.push_back(glob);
+  }
+  return out;
+}
+
+}  // namespace pki

@@ -1,0 +1,52 @@
+// Router: a declarative table of paths, as Vault's framework.Path.
+//
+// A path pattern is '/'-separated segments: literals, ":name" (one non-empty segment, captured as field `name`)
+// or a final "*name" (the rest of the path, captured). The first pattern in table order that matches wins.
+// Captured segments are merged into the request data before the fields are parsed, so handlers see typed values.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "src/engine/fields.h"
+#include "src/engine/request.h"
+
+namespace pki {
+
+using Handler = std::function<Result<Response>(const Request&, const FieldData&)>;
+
+struct PathSpec {
+  std::string pattern;
+  FieldSchemas fields;
+  std::map<Operation, Handler> operations;
+  bool unauthenticated = false;  // listed in UnauthenticatedPaths()
+  std::string help;
+};
+
+// Immutable after construction; safe for concurrent Route calls.
+class Router {
+ public:
+  explicit Router(std::vector<PathSpec> paths);
+
+  // Parses the request against the matching path and calls its handler. 404 "unsupported path" when no pattern
+  // matches, 405 when the path has no handler for the operation. Create falls back to update, as Vault's PKI paths
+  // have no existence check.
+  Result<Response> Route(const Request& req) const;
+
+  // Vault special-path globs for the unauthenticated paths ("cert/*", "issuer/+/pem").
+  std::vector<std::string> UnauthenticatedPatterns() const;
+
+ private:
+  struct Compiled {
+    std::vector<std::string> segments;
+    const PathSpec* spec;
+  };
+  static bool Match(const Compiled& c, const std::string& path, std::map<std::string, std::string>* captures);
+
+  std::vector<PathSpec> paths_;
+  std::vector<Compiled> compiled_;
+};
+
+}  // namespace pki

@@ -1,0 +1,221 @@
+#include "src/pki/issuance.h"
+
+#include "src/core/duration.h"
+
+namespace pki {
+
+Result<int64_t> ComputeNotAfter(const ValidityInputs& in, std::vector<std::string>* warnings) {
+  int64_t ttl = in.request_ttl;
+  if (ttl > 0 && !in.not_after.empty()) {
+    return Status::BadRequest(
+        "Either ttl or not_after should be provided. Both should not be provided in the same request.");
+  }
+  if (ttl == 0 && in.role_ttl > 0) ttl = in.role_ttl;
+  int64_t max_ttl = in.role_max_ttl > 0 ? in.role_max_ttl : in.mount_max_ttl;
+  if (ttl == 0) ttl = in.mount_default_ttl;
+  if (ttl > max_ttl) {
+    warnings->push_back("TTL \"" + FormatGoDuration(ttl) + "\" is longer than permitted maxTTL \"" +
+                        FormatGoDuration(max_ttl) + "\", so maxTTL is being used");
+    ttl = max_ttl;
+  }
+  if (!in.not_after.empty()) return ParseRfc3339(in.not_after);
+  return in.now + ttl;
+}
+
+Result<int64_t> ApplyLeafNotAfterBehavior(int64_t not_after, const std::string& behavior, int64_t issuer_not_after) {
+  if (not_after <= issuer_not_after) return not_after;
+  if (behavior == "truncate") return issuer_not_after;
+  if (behavior == "permit") return not_after;
+  return Status::BadRequest("cannot satisfy request, as TTL would result in notAfter of " + FormatRfc3339(not_after) +
+                            " that is beyond the expiration of the CA certificate at " +
+                            FormatRfc3339(issuer_not_after));
+}
+
+DistinguishedName BuildSubject(const SubjectFields& f) {
+  DistinguishedName dn;
+  auto add = [&](const char* attr, const std::vector<std::string>& values) {
+    for (const auto& v : values) dn.emplace_back(attr, v);
+  };
+  add("C", f.country);
+  add("O", f.organization);
+  add("OU", f.ou);
+  add("L", f.locality);
+  add("ST", f.province);
+  add("street", f.street_address);
+  add("postalCode", f.postal_code);
+  if (!f.serial_number.empty()) dn.emplace_back("serialNumber", f.serial_number);
+  if (!f.common_name.empty()) dn.emplace_back("CN", f.common_name);
+  add("UID", f.user_ids);
+  return dn;
+}
+
+void SplitAltNames(const std::vector<std::string>& alt_names, std::vector<std::string>* dns,
+                   std::vector<std::string>* emails) {
+  for (const auto& n : alt_names) {
+    if (n.empty()) continue;
+    if (n.find('@') != std::string::npos) {
+      emails->push_back(n);
+    } else {
+      dns->push_back(n);
+    }
+  }
+}
+
+Result<OutputFormat> ParseOutputFormat(const std::string& format) {
+  if (format.empty() || format == "pem") return OutputFormat::kPem;
+  if (format == "der") return OutputFormat::kDer;
+  if (format == "pem_bundle") return OutputFormat::kPemBundle;
+  return Status::BadRequest("the \"format\" path parameter must be \"pem\", \"der\", or \"pem_bundle\"");
+}
+
+Result<PrivateKeyFormat> ParsePrivateKeyFormat(const std::string& format) {
+  if (format.empty() || format == "der" || format == "pem") return PrivateKeyFormat::kTraditional;
+  if (format == "pkcs8") return PrivateKeyFormat::kPkcs8;
+  return Status::BadRequest("the \"private_key_format\" parameter must be \"der\", \"pem\" or \"pkcs8\"");
+}
+
+namespace {
+
+bool IsSelfSignedPem(const std::string& pem) {
+  auto cert = ParseCertificatePem(pem);
+  if (!cert.ok()) return false;
+  CertInfo info = InspectCertificate(cert->get());
+  return info.subject_der == info.issuer_der;
+}
+
+std::string PemToDerBase64(const std::string& pem) {
+  auto cert = ParseCertificatePem(pem);
+  return cert.ok() ? Base64Encode(CertificateDer(cert->get())) : std::string();
+}
+
+}  // namespace
+
+Result<Json> CertificateResponse(const X509* cert, const std::vector<std::string>& issuer_chain_pem,
+                                 OutputFormat format, bool remove_roots_from_chain, const EVP_PKEY* private_key,
+                                 PrivateKeyFormat key_format) {
+  CertInfo info = InspectCertificate(cert);
+  std::vector<std::string> chain;
+  for (const auto& pem : issuer_chain_pem) {
+    if (remove_roots_from_chain && IsSelfSignedPem(pem)) continue;
+    chain.push_back(pem);
+  }
+  Json data = Json::object();
+  std::string cert_pem = CertificatePem(cert);
+  std::string key_text;
+  const char* key_type = nullptr;
+  if (private_key) {
+    ASSIGN_OR_RETURN(KeyInfo ki, InspectKey(private_key));
+    key_type = KeyTypeName(ki.type);
+    if (format == OutputFormat::kDer) {
+      ASSIGN_OR_RETURN(std::string der, PrivateKeyToDer(private_key, key_format));
+      key_text = Base64Encode(der);
+    } else {
+      ASSIGN_OR_RETURN(key_text, PrivateKeyToPem(private_key, key_format));
+    }
+  }
+  switch (format) {
+    case OutputFormat::kPem:
+      data["certificate"] = cert_pem;
+      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : issuer_chain_pem.front();
+      data["ca_chain"] = chain;
+      break;
+    case OutputFormat::kPemBundle: {
+      std::string bundle = private_key ? key_text + "\n" + cert_pem : cert_pem;
+      for (const auto& c : chain) bundle += "\n" + c;
+      data["certificate"] = bundle;
+      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : issuer_chain_pem.front();
+      data["ca_chain"] = chain;
+      break;
+    }
+    case OutputFormat::kDer: {
+      data["certificate"] = Base64Encode(CertificateDer(cert));
+      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : PemToDerBase64(issuer_chain_pem.front());
+      Json ders = Json::array();
+      for (const auto& c : chain) ders.push_back(PemToDerBase64(c));
+      data["ca_chain"] = ders;
+      break;
+    }
+  }
+  data["serial_number"] = FormatSerial(info.serial);
+  data["expiration"] = info.not_after;
+  data["not_before"] = info.not_before;
+  if (private_key) {
+    data["private_key"] = key_text;
+    data["private_key_type"] = key_type;
+  }
+  return data;
+}
+
+Result<std::string> UniqueSerial(const CertStore& certs) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    ASSIGN_OR_RETURN(std::string serial, RandomSerial());
+    ASSIGN_OR_RETURN(bool taken, certs.Exists(serial));
+    if (!taken) return serial;
+  }
+  return Status::Internal("could not draw an unused serial number");
+}
+
+Result<UrlConfig> ReadUrlConfig(Storage* storage) {
+  std::string value;
+  Status s = storage->Get("config/urls", &value);
+  UrlConfig c;
+  if (s.IsNotFound()) return c;
+  RETURN_IF_ERROR(s);
+  Json j = Json::parse(value, nullptr, false);
+  if (!j.is_object()) return Status::Internal("corrupt config/urls entry");
+  c.issuing_certificates = j.value("issuing_certificates", std::vector<std::string>{});
+  c.crl_distribution_points = j.value("crl_distribution_points", std::vector<std::string>{});
+  c.ocsp_servers = j.value("ocsp_servers", std::vector<std::string>{});
+  c.enable_templating = j.value("enable_templating", false);
+  return c;
+}
+
+Json UrlConfigToJson(const UrlConfig& c) {
+  return {{"issuing_certificates", c.issuing_certificates},
+          {"crl_distribution_points", c.crl_distribution_points},
+          {"ocsp_servers", c.ocsp_servers},
+          {"enable_templating", c.enable_templating}};
+}
+
+void AddCaSubjectFields(FieldSchemas* f) {
+  auto& m = *f;
+  m["common_name"] = {FieldType::kString, nullptr, "The requested common name."};
+  m["alt_names"] = {FieldType::kCommaStringSlice, nullptr, "DNS names and email addresses for the SAN extension."};
+  m["ip_sans"] = {FieldType::kCommaStringSlice, nullptr, "IP addresses for the SAN extension."};
+  m["uri_sans"] = {FieldType::kCommaStringSlice, nullptr, "URIs for the SAN extension."};
+  m["other_sans"] = {FieldType::kCommaStringSlice, nullptr, "Other SANs: <oid>;UTF8:<value>."};
+  m["ttl"] = {FieldType::kDuration, nullptr, "Requested validity."};
+  m["not_after"] = {FieldType::kString, nullptr, "Absolute NotAfter, RFC 3339."};
+  m["not_before_duration"] = {FieldType::kDuration, 30, "Backdating of NotBefore."};
+  m["format"] = {FieldType::kString, "pem", "pem, der or pem_bundle."};
+  m["private_key_format"] = {FieldType::kString, "der", "der, pem or pkcs8."};
+  m["exclude_cn_from_sans"] = {FieldType::kBool, nullptr, "Do not add the common name to the SANs."};
+  m["ou"] = {FieldType::kCommaStringSlice, nullptr, "OU values of the subject."};
+  m["organization"] = {FieldType::kCommaStringSlice, nullptr, "O values of the subject."};
+  m["country"] = {FieldType::kCommaStringSlice, nullptr, "C values of the subject."};
+  m["locality"] = {FieldType::kCommaStringSlice, nullptr, "L values of the subject."};
+  m["province"] = {FieldType::kCommaStringSlice, nullptr, "ST values of the subject."};
+  m["street_address"] = {FieldType::kCommaStringSlice, nullptr, "Street address values of the subject."};
+  m["postal_code"] = {FieldType::kCommaStringSlice, nullptr, "Postal code values of the subject."};
+  m["serial_number"] = {FieldType::kString, nullptr, "Subject serialNumber attribute (not the certificate serial)."};
+  m["max_path_length"] = {FieldType::kInt, -1, "Max path length of the CA; -1 for no limit."};
+  m["permitted_dns_domains"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: permitted DNS domains."};
+  m["signature_bits"] = {FieldType::kInt, 0, "Hash size of the signature: 256, 384 or 512; 0 for automatic."};
+  m["use_pss"] = {FieldType::kBool, nullptr, "RSA-PSS signatures."};
+}
+
+SubjectFields SubjectFromFields(const FieldData& f) {
+  SubjectFields s;
+  s.common_name = f.GetString("common_name");
+  s.ou = f.GetStrings("ou");
+  s.organization = f.GetStrings("organization");
+  s.country = f.GetStrings("country");
+  s.locality = f.GetStrings("locality");
+  s.province = f.GetStrings("province");
+  s.street_address = f.GetStrings("street_address");
+  s.postal_code = f.GetStrings("postal_code");
+  s.serial_number = f.GetString("serial_number");
+  return s;
+}
+
+}  // namespace pki

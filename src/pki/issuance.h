@@ -1,0 +1,76 @@
+// Issuance building blocks shared by roots, intermediates and leaves: TTL arithmetic, subject assembly, storing
+// and response formatting. Plain functions of explicit inputs, so unit tests reach them without a socket.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/crypto/x509.h"
+#include "src/engine/fields.h"
+#include "src/pki/ca_store.h"
+#include "src/pki/cert_store.h"
+
+namespace pki {
+
+// Inputs of Vault's validity computation (issuing/issue_common.go), all times in Unix seconds.
+struct ValidityInputs {
+  int64_t now = 0;
+  int64_t request_ttl = 0;      // 0: not given
+  std::string not_after;        // RFC 3339 from the role or the request; empty: not given
+  int64_t role_ttl = 0;
+  int64_t role_max_ttl = 0;
+  int64_t mount_default_ttl = 0;
+  int64_t mount_max_ttl = 0;
+};
+
+// NotAfter as Vault computes it: request ttl, else role ttl, else the mount default; capped at the role's max_ttl
+// (else the mount's) with Vault's warning; an explicit not_after wins. Both ttl and not_after → 400.
+Result<int64_t> ComputeNotAfter(const ValidityInputs& in, std::vector<std::string>* warnings);
+
+// Applies the issuer's leaf_not_after_behavior (err | truncate | permit) when `not_after` is past the issuer's.
+Result<int64_t> ApplyLeafNotAfterBehavior(int64_t not_after, const std::string& behavior, int64_t issuer_not_after);
+
+// Subject fields shared by CA generation and the role-driven paths.
+struct SubjectFields {
+  std::string common_name;
+  std::vector<std::string> ou, organization, country, locality, province, street_address, postal_code;
+  std::string serial_number;
+  std::vector<std::string> user_ids;
+};
+// The DN in Go's pkix.Name order (C, O, OU, L, ST, street, postalCode, serialNumber, CN, then UIDs).
+DistinguishedName BuildSubject(const SubjectFields& f);
+
+// Splits Vault's alt_names (comma list) into DNS names and email addresses (anything with '@').
+void SplitAltNames(const std::vector<std::string>& alt_names, std::vector<std::string>* dns,
+                   std::vector<std::string>* emails);
+
+// Output encoding of the issue/sign family: format pem | der | pem_bundle.
+enum class OutputFormat { kPem, kDer, kPemBundle };
+Result<OutputFormat> ParseOutputFormat(const std::string& format);
+Result<PrivateKeyFormat> ParsePrivateKeyFormat(const std::string& format);
+
+// Fills Vault's certificate response fields: certificate, issuing_ca, ca_chain, serial_number, expiration,
+// not_before, and private_key/private_key_type when `private_key` is given.
+Result<Json> CertificateResponse(const X509* cert, const std::vector<std::string>& issuer_chain_pem,
+                                 OutputFormat format, bool remove_roots_from_chain, const EVP_PKEY* private_key,
+                                 PrivateKeyFormat key_format);
+
+// Draws a serial number that no stored certificate has.
+Result<std::string> UniqueSerial(const CertStore& certs);
+
+// The URLs of config/urls, embedded in certificates issued afterwards.
+struct UrlConfig {
+  std::vector<std::string> issuing_certificates;
+  std::vector<std::string> crl_distribution_points;
+  std::vector<std::string> ocsp_servers;
+  bool enable_templating = false;
+};
+Result<UrlConfig> ReadUrlConfig(Storage* storage);
+Json UrlConfigToJson(const UrlConfig& c);
+
+// Fields common to root/generate, intermediate/generate and sign-intermediate (Vault's fields.go).
+void AddCaSubjectFields(FieldSchemas* fields);
+SubjectFields SubjectFromFields(const FieldData& f);
+
+}  // namespace pki

@@ -1,0 +1,549 @@
+#include "src/pki/path_ca.h"
+
+#include <algorithm>
+#include <optional>
+#include <regex>
+
+#include <openssl/pem.h>
+
+#include "src/core/uuid.h"
+
+#include "src/pki/cert_store.h"
+#include "src/pki/issuance.h"
+#include "src/pki/name_policy.h"
+
+namespace pki {
+namespace {
+
+constexpr char kNoAiaWarning[] =
+    "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for "
+    "systems to find missing certificates in the chain or to validate revocation status of certificates. Consider "
+    "updating /config/urls or the newly generated issuer with this information.";
+
+bool ValidObjectName(const std::string& name) {
+  static const std::regex kName(R"(\w(([\w\-.]+)?\w)?)");
+  return std::regex_match(name, kName);
+}
+
+// The key material a CA path works with: generated here, or an existing stored key.
+struct CaKey {
+  ossl::PKey key;
+  std::optional<KeyEntry> new_entry;  // set when the key must be stored
+  std::string key_id;
+  std::string key_name;
+};
+
+class CaPathHandlers {
+ public:
+  CaPathHandlers(const PkiContext& ctx, CaStore* cas) : ctx_(ctx), cas_(cas), certs_(ctx.storage) {}
+
+  Result<Response> GenerateRoot(const Request&, const FieldData& f) {
+    std::vector<std::string> warnings;
+    std::string type = f.GetString("type");
+    ASSIGN_OR_RETURN(std::string issuer_name, CheckIssuerName(f.GetString("issuer_name")));
+    ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
+    ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
+    ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
+
+    int64_t now = ctx_.clock->Now();
+    ValidityInputs v;
+    v.now = now;
+    v.request_ttl = f.GetDuration("ttl");
+    v.not_after = f.GetString("not_after");
+    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
+    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
+    ASSIGN_OR_RETURN(int64_t not_after, ComputeNotAfter(v, &warnings));
+
+    CertTemplate t;
+    SubjectFields subject = SubjectFromFields(f);
+    t.subject = BuildSubject(subject);
+    RETURN_IF_ERROR(FillSans(f, subject.common_name, &t));
+    ASSIGN_OR_RETURN(t.serial, UniqueSerial(certs_));
+    t.not_before = now - f.GetDuration("not_before_duration");
+    t.not_after = not_after;
+    t.public_key = ck.key.get();
+    t.is_ca = true;
+    t.basic_constraints = true;
+    t.max_path_length = static_cast<int>(f.GetInt("max_path_length"));
+    t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
+    t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
+    t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
+    t.use_pss = f.GetBool("use_pss");
+    ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
+    ApplyUrls(urls, &t);
+    ASSIGN_OR_RETURN(ossl::X509Ptr cert, SignCertificate(t, nullptr, ck.key.get()));
+
+    IssuerEntry issuer;
+    issuer.issuer_id = NewUuid();
+    issuer.issuer_name = issuer_name;
+    issuer.key_id = ck.key_id;
+    issuer.certificate = CertificatePem(cert.get());
+    issuer.ca_chain = {issuer.certificate};
+
+    WriteBatch batch;
+    RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer, false));
+    CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer.issuer_id, "", not_after});
+    RETURN_IF_ERROR(ctx_.storage->Write(batch));
+    cas_->Committed();
+
+    if (urls.issuing_certificates.empty() && urls.ocsp_servers.empty() && urls.crl_distribution_points.empty()) {
+      warnings.push_back(kNoAiaWarning);
+    }
+    if (subject.common_name.empty() && t.subject.empty()) {
+      warnings.push_back(
+          "This issuer certificate was generated without a Subject; this makes it likely that issuing leaf "
+          "certs with this certificate will cause TLS validation libraries to reject this certificate.");
+    }
+    if (t.max_path_length == 0) {
+      warnings.push_back(
+          "Max path length of the generated certificate is zero. This certificate cannot be used to issue "
+          "intermediate CA certificates.");
+    }
+    const EVP_PKEY* exported = type == "exported" ? ck.key.get() : nullptr;
+    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), {issuer.certificate}, format, false, exported,
+                                                    key_format));
+    data.erase("ca_chain");
+    data.erase("not_before");
+    data["issuer_id"] = issuer.issuer_id;
+    data["issuer_name"] = issuer.issuer_name;
+    data["key_id"] = ck.key_id;
+    data["key_name"] = ck.key_name;
+    Response resp = Response::Data(std::move(data));
+    resp.warnings = std::move(warnings);
+    return resp;
+  }
+
+  Result<Response> GenerateIntermediate(const Request&, const FieldData& f) {
+    std::string type = f.GetString("type");
+    ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
+    ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
+    ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
+    CsrTemplate t;
+    SubjectFields subject = SubjectFromFields(f);
+    t.subject = BuildSubject(subject);
+    CertTemplate sans;
+    RETURN_IF_ERROR(FillSans(f, subject.common_name, &sans));
+    t.dns_names = sans.dns_names;
+    t.email_addresses = sans.email_addresses;
+    t.ip_addresses = sans.ip_addresses;
+    t.uris = sans.uris;
+    t.other_names = sans.other_names;
+    t.add_basic_constraints = f.GetBool("add_basic_constraints");
+    ASSIGN_OR_RETURN(std::string csr_pem, CreateCsrPem(t, ck.key.get()));
+
+    if (ck.new_entry) {
+      WriteBatch batch;
+      RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*ck.new_entry, nullptr, false));
+      RETURN_IF_ERROR(ctx_.storage->Write(batch));
+      cas_->Committed();
+    }
+    Json data = Json::object();
+    if (format == OutputFormat::kDer) {
+      ossl::Bio bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+      X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
+      unsigned char* der = nullptr;
+      int n = i2d_X509_REQ(req, &der);
+      data["csr"] = Base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
+      OPENSSL_free(der);
+      X509_REQ_free(req);
+    } else {
+      data["csr"] = csr_pem;
+    }
+    data["key_id"] = ck.key_id;
+    data["key_name"] = ck.key_name;
+    if (type == "exported") {
+      ASSIGN_OR_RETURN(KeyInfo ki, InspectKey(ck.key.get()));
+      if (format == OutputFormat::kDer) {
+        ASSIGN_OR_RETURN(std::string der, PrivateKeyToDer(ck.key.get(), key_format));
+        data["private_key"] = Base64Encode(der);
+      } else {
+        ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPem(ck.key.get(), key_format));
+        data["private_key"] = pem;
+      }
+      data["private_key_type"] = KeyTypeName(ki.type);
+    }
+    return Response::Data(std::move(data));
+  }
+
+  Result<Response> SetSigned(const Request&, const FieldData& f) {
+    std::string pem = f.GetString("certificate");
+    if (pem.empty()) return Status::BadRequest("no certificate provided in the \"certificate\" parameter");
+    ASSIGN_OR_RETURN(auto certs, ParseCertificatesPem(pem));
+    if (certs.empty()) return Status::BadRequest("no certificates found in the \"certificate\" parameter");
+    return ImportCertificates(std::move(certs), nullptr);
+  }
+
+  Result<Response> ConfigCa(const Request&, const FieldData& f) {
+    std::string bundle = f.GetString("pem_bundle");
+    if (bundle.empty()) return Status::BadRequest("'pem_bundle' was empty");
+    ASSIGN_OR_RETURN(auto certs, ParseCertificatesPem(bundle));
+    ossl::PKey key;
+    if (bundle.find("PRIVATE KEY-----") != std::string::npos) {
+      auto parsed = ParsePrivateKeyPem(bundle);
+      if (!parsed.ok()) return Status::BadRequest("error parsing PEM bundle: unable to parse the private key");
+      key = std::move(parsed).value();
+    }
+    if (certs.empty()) return Status::BadRequest("error parsing PEM bundle: no certificates found");
+    return ImportCertificates(std::move(certs), key.get());
+  }
+
+  Result<Response> SignIntermediate(const Request&, const FieldData& f) {
+    std::vector<std::string> warnings;
+    ASSIGN_OR_RETURN(auto issuer, cas_->SigningIssuerFor(f.GetString("issuer_ref")));
+    ASSIGN_OR_RETURN(CsrInfo csr, ParseCsrPem(f.GetString("csr")));
+    ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
+    bool use_csr_values = f.GetBool("use_csr_values");
+
+    CertTemplate t;
+    SubjectFields subject = SubjectFromFields(f);
+    if (use_csr_values) {
+      t.subject = csr.subject;
+      t.dns_names = csr.dns_names;
+      t.email_addresses = csr.email_addresses;
+      t.ip_addresses = csr.ip_addresses;
+      t.uris = csr.uris;
+      t.other_names = csr.other_names;
+    } else {
+      if (subject.common_name.empty()) {
+        return Status::BadRequest("the common_name field is required, unless use_csr_values is set to true");
+      }
+      t.subject = BuildSubject(subject);
+      RETURN_IF_ERROR(FillSans(f, subject.common_name, &t));
+    }
+
+    int64_t now = ctx_.clock->Now();
+    ValidityInputs v;
+    v.now = now;
+    v.request_ttl = f.GetDuration("ttl");
+    v.not_after = f.GetString("not_after");
+    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
+    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
+    ASSIGN_OR_RETURN(int64_t not_after, ComputeNotAfter(v, &warnings));
+    std::string behavior = f.GetBool("enforce_leaf_not_after_behavior") ? issuer->entry.leaf_not_after_behavior
+                                                                         : std::string("truncate");
+    ASSIGN_OR_RETURN(not_after, ApplyLeafNotAfterBehavior(not_after, behavior, issuer->info.not_after));
+
+    int max_path = static_cast<int>(f.GetInt("max_path_length"));
+    if (issuer->info.max_path_length == 0) {
+      return Status::BadRequest(
+          "signing certificate has a max path length of zero, and cannot issue further CA certificates");
+    }
+    if (issuer->info.max_path_length > 0 && (max_path < 0 || max_path >= issuer->info.max_path_length)) {
+      max_path = issuer->info.max_path_length - 1;
+    }
+
+    ASSIGN_OR_RETURN(t.serial, UniqueSerial(certs_));
+    t.not_before = now - f.GetDuration("not_before_duration");
+    t.not_after = not_after;
+    t.public_key = csr.public_key.get();
+    t.is_ca = true;
+    t.basic_constraints = true;
+    t.max_path_length = max_path;
+    t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
+    t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
+    t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
+    t.use_pss = f.GetBool("use_pss");
+    std::string skid = f.GetString("skid");
+    if (!skid.empty()) {
+      ASSIGN_OR_RETURN(t.subject_key_id, ParseSerial(skid));
+    }
+    ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
+    ApplyUrls(urls, &t);
+    ASSIGN_OR_RETURN(ossl::X509Ptr cert, SignCertificate(t, issuer->cert.get(), issuer->key.get()));
+
+    WriteBatch batch;
+    CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer->entry.issuer_id, "", not_after});
+    RETURN_IF_ERROR(ctx_.storage->Write(batch));
+
+    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), issuer->entry.ca_chain, format, false, nullptr,
+                                                    PrivateKeyFormat::kTraditional));
+    data.erase("not_before");
+    if (csr.has_basic_constraints && !csr.basic_constraints_ca) {
+      warnings.push_back("specified CSR contained a Basic Constraints extension that was ignored during issuance");
+    }
+    Response resp = Response::Data(std::move(data));
+    resp.warnings = std::move(warnings);
+    return resp;
+  }
+
+  Result<Response> ReadUrls(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(UrlConfig c, ReadUrlConfig(ctx_.storage));
+    return Response::Data(UrlConfigToJson(c));
+  }
+
+  Result<Response> WriteUrls(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(UrlConfig c, ReadUrlConfig(ctx_.storage));
+    if (f.Has("issuing_certificates")) c.issuing_certificates = f.GetStrings("issuing_certificates");
+    if (f.Has("crl_distribution_points")) c.crl_distribution_points = f.GetStrings("crl_distribution_points");
+    if (f.Has("ocsp_servers")) c.ocsp_servers = f.GetStrings("ocsp_servers");
+    if (f.Has("enable_templating")) c.enable_templating = f.GetBool("enable_templating");
+    if (c.enable_templating) {
+      return Status::BadRequest("enable_templating requires config/cluster, which this mount does not support");
+    }
+    for (const auto* list : {&c.issuing_certificates, &c.crl_distribution_points, &c.ocsp_servers}) {
+      for (const auto& u : *list) {
+        if (!LooksLikeUrl(u)) return Status::BadRequest("invalid URL found: " + u);
+      }
+    }
+    RETURN_IF_ERROR(ctx_.storage->Put("config/urls", UrlConfigToJson(c).dump()));
+    return Response::Data(UrlConfigToJson(c));
+  }
+
+ private:
+  static bool LooksLikeUrl(const std::string& u) {
+    static const std::regex kUrl(R"(^[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+([/?#][^\s]*)?$)");
+    return std::regex_match(u, kUrl);
+  }
+
+  static void ApplyUrls(const UrlConfig& urls, CertTemplate* t) {
+    t->issuing_certificates = urls.issuing_certificates;
+    t->ocsp_servers = urls.ocsp_servers;
+    t->crl_distribution_points = urls.crl_distribution_points;
+  }
+
+  Result<std::string> CheckIssuerName(const std::string& name) {
+    if (name.empty()) return name;
+    if (name == "default" || !ValidObjectName(name)) {
+      return Status::BadRequest("issuer name contained invalid characters");
+    }
+    ASSIGN_OR_RETURN(bool taken, cas_->IssuerNameTaken(name));
+    if (taken) return Status::BadRequest("issuer name already in use");
+    return name;
+  }
+
+  // Generates a key (internal/exported) or loads the stored one named by key_ref (existing).
+  Result<CaKey> ObtainKey(const std::string& type, const FieldData& f) {
+    CaKey ck;
+    if (type == "internal" || type == "exported") {
+      std::string key_name = f.GetString("key_name");
+      if (!key_name.empty()) {
+        if (key_name == "default" || !ValidObjectName(key_name)) {
+          return Status::BadRequest("key name contained invalid characters");
+        }
+        ASSIGN_OR_RETURN(bool taken, cas_->KeyNameTaken(key_name));
+        if (taken) return Status::BadRequest("key name already in use");
+      }
+      ASSIGN_OR_RETURN(KeyType kt, ParseKeyType(f.GetString("key_type")));
+      int bits = static_cast<int>(f.GetInt("key_bits"));
+      if (bits == 0) bits = kt == KeyType::kRsa ? 2048 : (kt == KeyType::kEc ? 256 : 0);
+      ASSIGN_OR_RETURN(ck.key, GenerateKey(kt, bits));
+      ASSIGN_OR_RETURN(KeyEntry entry, cas_->NewKeyEntry(ck.key.get(), key_name));
+      ck.key_id = entry.key_id;
+      ck.key_name = key_name;
+      ck.new_entry = std::move(entry);
+      return ck;
+    }
+    if (type == "existing") {
+      std::string ref = f.GetString("key_ref");
+      if (ref.empty()) return Status::BadRequest("missing \"key_ref\" for type \"existing\"");
+      ASSIGN_OR_RETURN(auto keys, cas_->ListKeys());
+      for (const auto& k : keys) {
+        if (k.key_id == ref || (!k.key_name.empty() && k.key_name == ref)) {
+          ASSIGN_OR_RETURN(ck.key, cas_->UnsealKey(k));
+          ck.key_id = k.key_id;
+          ck.key_name = k.key_name;
+          return ck;
+        }
+      }
+      return Status::BadRequest("unable to find PKI key for reference: " + ref);
+    }
+    if (type == "kms") return Status::BadRequest("managed keys (type \"kms\") are not supported by this engine");
+    return Status::BadRequest("invalid type: \"" + type + "\"; expected internal, exported or existing");
+  }
+
+  // SANs of CA paths: alt_names, the CN (unless excluded), ip_sans, uri_sans and other_sans, no role policy.
+  Status FillSans(const FieldData& f, const std::string& cn, CertTemplate* t) {
+    SplitAltNames(f.GetStrings("alt_names"), &t->dns_names, &t->email_addresses);
+    if (!cn.empty() && !f.GetBool("exclude_cn_from_sans")) {
+      if (cn.find('@') != std::string::npos) {
+        t->email_addresses.insert(t->email_addresses.begin(), cn);
+      } else if (IsValidHostname(cn)) {
+        t->dns_names.insert(t->dns_names.begin(), cn);
+      }
+    }
+    for (const auto& ip : f.GetStrings("ip_sans")) t->ip_addresses.push_back(ip);
+    t->uris = f.GetStrings("uri_sans");
+    ASSIGN_OR_RETURN(auto others, ParseOtherSans(f.GetStrings("other_sans")));
+    for (auto& o : others) t->other_names.push_back({o.oid, o.value});
+    return Status::Ok();
+  }
+
+  Result<Response> ImportCertificates(std::vector<ossl::X509Ptr> certs, const EVP_PKEY* key) {
+    ASSIGN_OR_RETURN(auto existing_issuers, cas_->ListIssuers());
+    ASSIGN_OR_RETURN(auto existing_keys, cas_->ListKeys());
+    WriteBatch batch;
+    Json mapping = Json::object();
+    std::vector<std::string> imported_issuers, existing_issuer_ids, imported_keys, existing_key_ids;
+    std::vector<std::string> warnings;
+
+    // Which stored key (if any) matches each certificate.
+    std::vector<std::pair<std::string, ossl::PKey>> keys;  // key id, private key
+    for (const auto& k : existing_keys) {
+      ASSIGN_OR_RETURN(ossl::PKey pk, cas_->UnsealKey(k));
+      keys.emplace_back(k.key_id, std::move(pk));
+    }
+    std::optional<KeyEntry> new_key;
+    if (key) {
+      bool found = false;
+      for (const auto& [id, pk] : keys) {
+        if (SamePublicKey(pk.get(), key)) {
+          existing_key_ids.push_back(id);
+          found = true;
+        }
+      }
+      if (!found) {
+        ASSIGN_OR_RETURN(KeyEntry entry, cas_->NewKeyEntry(key, ""));
+        auto dup = ParsePrivateKeyDer(*PrivateKeyToDer(key, PrivateKeyFormat::kPkcs8));
+        if (!dup.ok()) return dup.status();
+        keys.emplace_back(entry.key_id, std::move(dup).value());
+        imported_keys.push_back(entry.key_id);
+        new_key = std::move(entry);
+      }
+    }
+
+    // PEM of every known certificate, to build chains by issuer name.
+    std::vector<IssuerEntry> all = existing_issuers;
+    std::vector<IssuerEntry> added;
+    for (const auto& cert : certs) {
+      CertInfo info = InspectCertificate(cert.get());
+      if (!info.is_ca) return Status::BadRequest("refusing to import non-CA certificate " + FormatSerial(info.serial));
+      std::string pem = CertificatePem(cert.get());
+      auto same = std::find_if(all.begin(), all.end(), [&](const IssuerEntry& e) { return e.certificate == pem; });
+      if (same != all.end()) {
+        existing_issuer_ids.push_back(same->issuer_id);
+        continue;
+      }
+      IssuerEntry e;
+      e.issuer_id = NewUuid();
+      e.certificate = pem;
+      for (const auto& [id, pk] : keys) {
+        if (SamePublicKey(pk.get(), X509_get0_pubkey(cert.get()))) e.key_id = id;
+      }
+      mapping[e.issuer_id] = e.key_id;
+      imported_issuers.push_back(e.issuer_id);
+      all.push_back(e);
+      added.push_back(e);
+    }
+    for (auto& e : added) {
+      e.ca_chain = BuildChain(e, all);
+      if (e.key_id.empty()) {
+        warnings.push_back("certificate " + e.issuer_id + " was imported without a matching private key");
+      }
+    }
+    if (new_key) RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*new_key, nullptr, false));
+    // The first imported issuer with a key becomes the default when none exists (Vault's behaviour).
+    std::stable_sort(added.begin(), added.end(),
+                     [](const IssuerEntry& a, const IssuerEntry& b) { return !a.key_id.empty() && b.key_id.empty(); });
+    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, false));
+    if (!batch.empty()) {
+      RETURN_IF_ERROR(ctx_.storage->Write(batch));
+      cas_->Committed();
+    }
+    auto list_or_null = [](const std::vector<std::string>& v) { return v.empty() ? Json(nullptr) : Json(v); };
+    Json data = {{"mapping", mapping},
+                 {"imported_issuers", list_or_null(imported_issuers)},
+                 {"imported_keys", list_or_null(imported_keys)},
+                 {"existing_issuers", list_or_null(existing_issuer_ids)},
+                 {"existing_keys", list_or_null(existing_key_ids)}};
+    Response resp = Response::Data(std::move(data));
+    resp.warnings = std::move(warnings);
+    return resp;
+  }
+
+  // This certificate, then its issuers found among `all` by name, up to a self-signed root.
+  static std::vector<std::string> BuildChain(const IssuerEntry& leaf, const std::vector<IssuerEntry>& all) {
+    std::vector<std::string> chain = {leaf.certificate};
+    std::string current = leaf.certificate;
+    for (size_t depth = 0; depth < all.size(); ++depth) {
+      auto cert = ParseCertificatePem(current);
+      if (!cert.ok()) break;
+      CertInfo info = InspectCertificate(cert->get());
+      if (info.subject_der == info.issuer_der) break;
+      const IssuerEntry* parent = nullptr;
+      for (const auto& e : all) {
+        auto c = ParseCertificatePem(e.certificate);
+        if (!c.ok()) continue;
+        if (InspectCertificate(c->get()).subject_der == info.issuer_der &&
+            X509_check_issued(c->get(), cert->get()) == X509_V_OK) {
+          parent = &e;
+          break;
+        }
+      }
+      if (!parent || std::find(chain.begin(), chain.end(), parent->certificate) != chain.end()) break;
+      chain.push_back(parent->certificate);
+      current = parent->certificate;
+    }
+    return chain;
+  }
+
+  PkiContext ctx_;
+  CaStore* cas_;
+  CertStore certs_;
+};
+
+FieldSchemas KeyGenerationFields() {
+  FieldSchemas f;
+  AddCaSubjectFields(&f);
+  f["type"] = {FieldType::kString, nullptr, "internal, exported or existing."};
+  f["key_type"] = {FieldType::kString, "rsa", "rsa, ec or ed25519."};
+  f["key_bits"] = {FieldType::kInt, 0, "Key size; 0 for the type's default."};
+  f["key_name"] = {FieldType::kString, nullptr, "Name of the new key."};
+  f["key_ref"] = {FieldType::kString, nullptr, "Existing key (type existing)."};
+  f["managed_key_name"] = {FieldType::kString, nullptr, "Not supported."};
+  f["managed_key_id"] = {FieldType::kString, nullptr, "Not supported."};
+  return f;
+}
+
+}  // namespace
+
+std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
+  auto h = std::make_shared<CaPathHandlers>(ctx, cas);
+  auto bind = [h](auto method) {
+    return [h, method](const Request& r, const FieldData& f) { return ((*h).*method)(r, f); };
+  };
+  std::vector<PathSpec> paths;
+
+  PathSpec root{"root/generate/:type", KeyGenerationFields(), {}, false, "Generate a self-signed root CA."};
+  root.fields["issuer_name"] = {FieldType::kString, nullptr, "Name of the new issuer."};
+  root.operations[Operation::kUpdate] = bind(&CaPathHandlers::GenerateRoot);
+  paths.push_back(root);
+
+  PathSpec inter{"intermediate/generate/:type", KeyGenerationFields(), {}, false,
+                 "Generate a key and a CSR for an intermediate CA."};
+  inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
+  inter.operations[Operation::kUpdate] = bind(&CaPathHandlers::GenerateIntermediate);
+  paths.push_back(inter);
+
+  PathSpec set_signed{"intermediate/set-signed", {}, {}, false, "Import the signed intermediate certificate."};
+  set_signed.fields["certificate"] = {FieldType::kString, nullptr, "PEM certificate, optionally with its chain."};
+  set_signed.operations[Operation::kUpdate] = bind(&CaPathHandlers::SetSigned);
+  paths.push_back(set_signed);
+
+  PathSpec sign_inter{"root/sign-intermediate", {}, {}, false, "Sign an intermediate CA's CSR."};
+  AddCaSubjectFields(&sign_inter.fields);
+  sign_inter.fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
+  sign_inter.fields["use_csr_values"] = {FieldType::kBool, nullptr, "Take subject and SANs from the CSR."};
+  sign_inter.fields["skid"] = {FieldType::kString, nullptr, "Subject key identifier (hex)."};
+  sign_inter.fields["issuer_ref"] = {FieldType::kString, "default", "Issuer that signs."};
+  sign_inter.fields["enforce_leaf_not_after_behavior"] = {FieldType::kBool, nullptr,
+                                                          "Apply the issuer's leaf_not_after_behavior."};
+  sign_inter.operations[Operation::kUpdate] = bind(&CaPathHandlers::SignIntermediate);
+  paths.push_back(sign_inter);
+
+  PathSpec config_ca{"config/ca", {}, {}, false, "Import a CA certificate and key (PEM bundle)."};
+  config_ca.fields["pem_bundle"] = {FieldType::kString, nullptr, "PEM certificates and private key."};
+  config_ca.operations[Operation::kUpdate] = bind(&CaPathHandlers::ConfigCa);
+  paths.push_back(config_ca);
+
+  PathSpec urls{"config/urls", {}, {}, false, "URLs embedded in issued certificates."};
+  urls.fields["issuing_certificates"] = {FieldType::kCommaStringSlice, nullptr, "AIA caIssuers URLs."};
+  urls.fields["crl_distribution_points"] = {FieldType::kCommaStringSlice, nullptr, "CRL distribution points."};
+  urls.fields["ocsp_servers"] = {FieldType::kCommaStringSlice, nullptr, "AIA OCSP URLs."};
+  urls.fields["enable_templating"] = {FieldType::kBool, nullptr, "Templated URLs (not supported)."};
+  urls.operations[Operation::kRead] = bind(&CaPathHandlers::ReadUrls);
+  urls.operations[Operation::kUpdate] = bind(&CaPathHandlers::WriteUrls);
+  paths.push_back(urls);
+  return paths;
+}
+
+}  // namespace pki

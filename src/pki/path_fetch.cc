@@ -1,0 +1,137 @@
+#include "src/pki/path_fetch.h"
+
+#include "src/pki/cert_store.h"
+#include "src/crypto/x509.h"
+
+namespace pki {
+namespace {
+
+constexpr char kPkixCert[] = "application/pkix-cert";
+constexpr char kPemChain[] = "application/pem-certificate-chain";
+
+class FetchHandlers {
+ public:
+  FetchHandlers(const PkiContext& ctx, CaStore* cas) : ctx_(ctx), cas_(cas), certs_(ctx.storage) {}
+
+  // GET ca: the default issuer's certificate, DER. No CA: an empty 204, as Vault.
+  Result<Response> CaDer(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
+    if (!issuer) return Response::Raw(kPkixCert, "", 204);
+    ASSIGN_OR_RETURN(auto cert, ParseCertificatePem(issuer->certificate));
+    return Response::Raw(kPkixCert, CertificateDer(cert.get()));
+  }
+
+  Result<Response> CaPem(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
+    if (!issuer) return Response::Raw(kPemChain, "", 204);
+    return Response::Raw(kPemChain, issuer->certificate + "\n");
+  }
+
+  Result<Response> CaChainRaw(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
+    if (!issuer) return Response::Raw(kPkixCert, "", 204);
+    return Response::Raw(kPkixCert, JoinChain(issuer->ca_chain));
+  }
+
+  // GET cert/ca_chain: JSON with the chain PEM in "certificate" and "ca_chain".
+  Result<Response> CertCaChain(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
+    if (!issuer) return Response::Nil();
+    std::string chain = JoinChain(issuer->ca_chain);
+    return Response::Data({{"certificate", chain},
+                           {"ca_chain", chain},
+                           {"revocation_time", 0},
+                           {"revocation_time_rfc3339", ""}});
+  }
+
+  Result<Response> CertCa(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
+    if (!issuer) return Response::Nil();
+    return Response::Data({{"certificate", issuer->certificate},
+                           {"revocation_time", 0},
+                           {"revocation_time_rfc3339", ""}});
+  }
+
+  Result<Response> CertJson(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(auto cert, Lookup(f));
+    if (!cert) return Response::Nil();
+    return Response::Data({{"certificate", DerToPem(cert->der, "CERTIFICATE")},
+                           {"revocation_time", 0},
+                           {"revocation_time_rfc3339", ""}});
+  }
+
+  Result<Response> CertRawDer(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(auto cert, Lookup(f));
+    if (!cert) return Response::Raw(kPkixCert, "", 204);
+    return Response::Raw(kPkixCert, cert->der);
+  }
+
+  Result<Response> CertRawPem(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(auto cert, Lookup(f));
+    if (!cert) return Response::Raw(kPemChain, "", 204);
+    return Response::Raw(kPemChain, DerToPem(cert->der, "CERTIFICATE") + "\n");
+  }
+
+  // LIST certs: serials in colon form; OpenBao's after/limit paging.
+  Result<Response> ListCerts(const Request&, const FieldData& f) {
+    int64_t limit = f.GetInt("limit");
+    if (limit < 0) return Status::BadRequest("limit must be non-negative");
+    ASSIGN_OR_RETURN(auto keys, certs_.List(f.GetString("after"), static_cast<size_t>(limit)));
+    if (keys.empty()) return Response::Nil();
+    return Response::Data({{"keys", keys}});
+  }
+
+ private:
+  static std::string JoinChain(const std::vector<std::string>& chain) {
+    std::string out;
+    for (const auto& pem : chain) out += pem + "\n";
+    return out;
+  }
+
+  Result<std::optional<StoredCert>> Lookup(const FieldData& f) {
+    ASSIGN_OR_RETURN(std::string serial, ParseSerial(f.GetString("serial")));
+    return certs_.Get(serial);
+  }
+
+  PkiContext ctx_;
+  CaStore* cas_;
+  CertStore certs_;
+};
+
+}  // namespace
+
+std::vector<PathSpec> FetchPaths(const PkiContext& ctx, CaStore* cas) {
+  auto h = std::make_shared<FetchHandlers>(ctx, cas);
+  auto bind = [h](auto method) {
+    return [h, method](const Request& r, const FieldData& f) { return ((*h).*method)(r, f); };
+  };
+  auto read_path = [&](const char* pattern, auto method, bool unauth, const char* help) {
+    PathSpec p{pattern, {}, {}, unauth, help};
+    p.operations[Operation::kRead] = bind(method);
+    return p;
+  };
+  FieldSchemas serial{{"serial", {FieldType::kString, nullptr, "Serial number, colon- or dash-separated hex."}}};
+  std::vector<PathSpec> paths;
+  paths.push_back(read_path("ca", &FetchHandlers::CaDer, true, "The default issuer's certificate (DER)."));
+  paths.push_back(read_path("ca/pem", &FetchHandlers::CaPem, true, "The default issuer's certificate (PEM)."));
+  paths.push_back(read_path("ca_chain", &FetchHandlers::CaChainRaw, true, "The default issuer's chain (PEM)."));
+  paths.push_back(read_path("cert/ca_chain", &FetchHandlers::CertCaChain, true, "The default issuer's chain."));
+  paths.push_back(read_path("cert/ca", &FetchHandlers::CertCa, true, "The default issuer's certificate."));
+  PathSpec raw_pem = read_path("cert/:serial/raw/pem", &FetchHandlers::CertRawPem, true, "A certificate (PEM).");
+  raw_pem.fields = serial;
+  paths.push_back(raw_pem);
+  PathSpec raw = read_path("cert/:serial/raw", &FetchHandlers::CertRawDer, true, "A certificate (DER).");
+  raw.fields = serial;
+  paths.push_back(raw);
+  PathSpec json = read_path("cert/:serial", &FetchHandlers::CertJson, true, "A certificate and its status.");
+  json.fields = serial;
+  paths.push_back(json);
+  PathSpec list{"certs", {}, {}, false, "Serial numbers of the stored certificates."};
+  list.fields["after"] = {FieldType::kString, nullptr, "List serials after this one."};
+  list.fields["limit"] = {FieldType::kInt, 0, "Maximum number of serials; 0 for all."};
+  list.operations[Operation::kList] = bind(&FetchHandlers::ListCerts);
+  paths.push_back(list);
+  return paths;
+}
+
+}  // namespace pki

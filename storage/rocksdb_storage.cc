@@ -1,0 +1,87 @@
+#include "storage/rocksdb_storage.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+
+namespace pki {
+namespace {
+
+Status FromRocks(const rocksdb::Status& s) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNotFound()) return Status::NotFound();
+  return Status::Internal("storage: " + s.ToString());
+}
+
+rocksdb::WriteOptions SyncedWrites() {
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return w;
+}
+
+}  // namespace
+
+RocksDBStorage::RocksDBStorage(rocksdb::DB* db) : db_(db) {}
+RocksDBStorage::~RocksDBStorage() = default;
+
+Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.IncreaseParallelism(2);
+  options.OptimizeLevelStyleCompaction();
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) return Status::Internal("cannot open storage at " + path + ": " + s.ToString());
+  return std::unique_ptr<RocksDBStorage>(new RocksDBStorage(db));
+}
+
+Status RocksDBStorage::Get(std::string_view key, std::string* value) {
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value));
+}
+
+Status RocksDBStorage::Put(std::string_view key, std::string_view value) {
+  return FromRocks(db_->Put(SyncedWrites(), rocksdb::Slice(key.data(), key.size()),
+                            rocksdb::Slice(value.data(), value.size())));
+}
+
+Status RocksDBStorage::Delete(std::string_view key) {
+  return FromRocks(db_->Delete(SyncedWrites(), rocksdb::Slice(key.data(), key.size())));
+}
+
+Status RocksDBStorage::Write(const WriteBatch& batch) {
+  rocksdb::WriteBatch wb;
+  for (const auto& op : batch.ops()) {
+    if (op.kind == WriteBatch::Op::kPut) {
+      wb.Put(op.key, op.value);
+    } else {
+      wb.Delete(op.key);
+    }
+  }
+  return FromRocks(db_->Write(SyncedWrites(), &wb));
+}
+
+Status RocksDBStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
+                            std::vector<std::string>* keys) {
+  std::string start = std::string(prefix) + std::string(start_after);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(start);
+  if (!start_after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  size_t n = 0;
+  rocksdb::Slice pfx(prefix.data(), prefix.size());
+  for (; it->Valid(); it->Next()) {
+    if (!it->key().starts_with(pfx)) break;
+    if (limit != 0 && n == limit) break;
+    keys->emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    ++n;
+  }
+  return FromRocks(it->status());
+}
+
+Status RocksDBStorage::Flush() { return FromRocks(db_->Flush(rocksdb::FlushOptions())); }
+
+}  // namespace pki

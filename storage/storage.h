@@ -1,0 +1,53 @@
+// Storage: the one interface between the PKI engine and durable state.
+//
+// Keys are byte strings ordered lexicographically; the engine uses '/'-separated logical keys (docs/design.md lists
+// them). The interface is deliberately narrow so that it can be served by RocksDB, by memory (tests) and by a host's
+// storage over the plugin broker.
+//
+// Implementations are safe for concurrent use from multiple threads without external synchronization.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/core/status.h"
+
+namespace pki {
+
+// A set of puts and deletes applied atomically: all or none become visible and durable.
+class WriteBatch {
+ public:
+  struct Op {
+    enum Kind { kPut, kDelete } kind;
+    std::string key;
+    std::string value;
+  };
+  void Put(std::string key, std::string value) { ops_.push_back({Op::kPut, std::move(key), std::move(value)}); }
+  void Delete(std::string key) { ops_.push_back({Op::kDelete, std::move(key), {}}); }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Reads `key` into *value. Returns NotFound when absent.
+  virtual Status Get(std::string_view key, std::string* value) = 0;
+  virtual Status Put(std::string_view key, std::string_view value) = 0;
+  // Deleting an absent key succeeds.
+  virtual Status Delete(std::string_view key) = 0;
+  // Applies every op of `batch` atomically.
+  virtual Status Write(const WriteBatch& batch) = 0;
+  // Appends to *keys, in order, the keys under `prefix` that sort strictly after prefix+start_after, with the
+  // prefix removed, at most `limit` of them (0 = no limit). Keys at any depth below the prefix are listed.
+  virtual Status List(std::string_view prefix, std::string_view start_after, size_t limit,
+                      std::vector<std::string>* keys) = 0;
+};
+
+}  // namespace pki

@@ -1,0 +1,208 @@
+// The OpenSSL layer: keys, serials, time formats, base64, the key sealer, certificates and CSRs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "src/crypto/keys.h"
+#include "src/crypto/sealer.h"
+#include "src/crypto/x509.h"
+
+namespace pki {
+namespace {
+
+TEST(Keys, GeneratesEveryVaultKeyType) {
+  struct Case {
+    KeyType type;
+    int bits;
+  } cases[] = {{KeyType::kRsa, 2048}, {KeyType::kEc, 224}, {KeyType::kEc, 256},
+               {KeyType::kEc, 384},   {KeyType::kEc, 521}, {KeyType::kEd25519, 0}};
+  for (const auto& c : cases) {
+    auto k = GenerateKey(c.type, c.bits);
+    ASSERT_TRUE(k.ok()) << KeyTypeName(c.type) << c.bits;
+    auto info = InspectKey(k->get());
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->type, c.type);
+    EXPECT_EQ(info->bits, c.bits);
+  }
+  EXPECT_FALSE(GenerateKey(KeyType::kRsa, 1024).ok());
+  EXPECT_FALSE(GenerateKey(KeyType::kEc, 255).ok());
+}
+
+TEST(Keys, EncodingsMatchVaultsPemTypes) {
+  auto rsa = GenerateKey(KeyType::kRsa, 2048);
+  auto ec = GenerateKey(KeyType::kEc, 256);
+  auto ed = GenerateKey(KeyType::kEd25519, 0);
+  EXPECT_EQ(PrivateKeyToPem(rsa->get(), PrivateKeyFormat::kTraditional)->find("-----BEGIN RSA PRIVATE KEY-----"), 0u);
+  EXPECT_EQ(PrivateKeyToPem(ec->get(), PrivateKeyFormat::kTraditional)->find("-----BEGIN EC PRIVATE KEY-----"), 0u);
+  EXPECT_EQ(PrivateKeyToPem(ed->get(), PrivateKeyFormat::kTraditional)->find("-----BEGIN PRIVATE KEY-----"), 0u);
+  EXPECT_EQ(PrivateKeyToPem(ec->get(), PrivateKeyFormat::kPkcs8)->find("-----BEGIN PRIVATE KEY-----"), 0u);
+  for (auto fmt : {PrivateKeyFormat::kTraditional, PrivateKeyFormat::kPkcs8}) {
+    auto pem = PrivateKeyToPem(ec->get(), fmt);
+    auto back = ParsePrivateKeyPem(*pem);
+    ASSERT_TRUE(back.ok());
+    EXPECT_TRUE(SamePublicKey(back->get(), ec->get()));
+    auto der = PrivateKeyToDer(ec->get(), fmt);
+    auto back_der = ParsePrivateKeyDer(*der);
+    ASSERT_TRUE(back_der.ok());
+    EXPECT_TRUE(SamePublicKey(back_der->get(), ec->get()));
+  }
+  EXPECT_FALSE(ParsePrivateKeyPem("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----").ok());
+}
+
+TEST(Serials, RandomSerialsArePositiveLargeAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) {
+    auto s = RandomSerial();
+    ASSERT_TRUE(s.ok());
+    EXPECT_LE(s->size(), 20u);
+    EXPECT_GE(s->size(), 16u);  // at least 128 bits except with negligible probability
+    if (s->size() == 20) EXPECT_EQ(static_cast<unsigned char>((*s)[0]) & 0x80, 0);  // below 2^159
+    EXPECT_NE(static_cast<unsigned char>((*s)[0]), 0);
+    EXPECT_TRUE(seen.insert(*s).second);
+  }
+}
+
+TEST(Serials, FormatAndParse) {
+  std::string bytes("\x3a\xf1\x00\x0b", 4);
+  EXPECT_EQ(FormatSerial(bytes), "3a:f1:00:0b");
+  EXPECT_EQ(*ParseSerial("3a:f1:00:0b"), bytes);
+  EXPECT_EQ(*ParseSerial("3A-F1-00-0B"), bytes);
+  EXPECT_EQ(*ParseSerial("00:3a:f1:00:0b"), bytes);
+  EXPECT_FALSE(ParseSerial("3a:zz").ok());
+  EXPECT_FALSE(ParseSerial("../etc").ok());
+  EXPECT_FALSE(ParseSerial("").ok());
+}
+
+TEST(Times, Rfc3339RoundTrip) {
+  EXPECT_EQ(*ParseRfc3339("2026-01-01T00:00:00Z"), 1767225600);
+  EXPECT_EQ(*ParseRfc3339("2026-01-01T02:00:00+02:00"), 1767225600);
+  EXPECT_EQ(*ParseRfc3339("9999-12-31T23:59:59Z"), 253402300799);
+  EXPECT_EQ(FormatRfc3339(1767225600), "2026-01-01T00:00:00Z");
+  EXPECT_FALSE(ParseRfc3339("2026-01-01").ok());
+  EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z").ok());
+}
+
+TEST(Base64, RoundTrip) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    auto back = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, s);
+  }
+  EXPECT_FALSE(Base64Decode("abc").ok());
+}
+
+TEST(Sealer, SealsOpensAndDetectsTampering) {
+  auto sealer = NewAesGcmSealer(std::string(32, 'x'));
+  auto sealed = sealer->Seal("secret key bytes");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->find("secret"), std::string::npos);
+  EXPECT_EQ(*sealer->Open(*sealed), "secret key bytes");
+  std::string tampered = *sealed;
+  tampered.back() ^= 1;
+  EXPECT_FALSE(sealer->Open(tampered).ok());
+  auto other = NewAesGcmSealer(std::string(32, 'y'));
+  EXPECT_FALSE(other->Open(*sealed).ok());
+  EXPECT_NE(*sealer->Seal("same"), *sealer->Seal("same"));  // fresh nonce each time
+}
+
+TEST(Sealer, KeyFileIsCreatedPrivateAndReused) {
+  auto dir = std::filesystem::temp_directory_path() / ("pki-sealer-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string file = (dir / "seal.key").string();
+  auto first = OpenAesGcmSealer(file);
+  ASSERT_TRUE(first.ok());
+  struct stat st;
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  EXPECT_EQ(st.st_size, 32);
+  auto sealed = (*first)->Seal("k");
+  auto second = OpenAesGcmSealer(file);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*(*second)->Open(*sealed), "k");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Certificates, SignedTemplateCarriesEveryExtension) {
+  auto ca_key = GenerateKey(KeyType::kEc, 384);
+  CertTemplate ca;
+  ca.subject = {{"CN", "CA"}};
+  ca.serial = *RandomSerial();
+  ca.not_before = 1767225600;
+  ca.not_after = 1767225600 + 86400;
+  ca.public_key = ca_key->get();
+  ca.is_ca = true;
+  ca.max_path_length = 1;
+  ca.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
+  auto ca_cert = SignCertificate(ca, nullptr, ca_key->get());
+  ASSERT_TRUE(ca_cert.ok()) << ca_cert.status().message();
+  CertInfo ca_info = InspectCertificate(ca_cert->get());
+  EXPECT_TRUE(ca_info.is_ca);
+  EXPECT_EQ(ca_info.max_path_length, 1);
+  EXPECT_EQ(X509_get_signature_nid(ca_cert->get()), NID_ecdsa_with_SHA384);
+
+  auto leaf_key = GenerateKey(KeyType::kRsa, 2048);
+  CertTemplate t;
+  t.subject = {{"O", "Org"}, {"CN", "leaf.test"}};
+  t.serial = *RandomSerial();
+  t.not_before = ca.not_before;
+  t.not_after = ca.not_after;
+  t.public_key = leaf_key->get();
+  t.dns_names = {"leaf.test"};
+  t.email_addresses = {"a@leaf.test"};
+  t.ip_addresses = {"127.0.0.1", "::1"};
+  t.uris = {"spiffe://leaf/test"};
+  t.other_names = {{"1.3.6.1.4.1.311.20.2.3", "user@leaf.test"}};
+  t.key_usage = KeyUsageMask({"DigitalSignature", "keyencipherment", "Bogus"});
+  t.ext_key_usage_oids = {ExtKeyUsageOid("ServerAuth"), ExtKeyUsageOid("clientauth")};
+  t.basic_constraints = true;
+  t.policies = {{"1.2.3.4", "https://cps.test", "notice"}};
+  auto leaf = SignCertificate(t, ca_cert->get(), ca_key->get());
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ(X509_verify(leaf->get(), X509_get0_pubkey(ca_cert->get())), 1);
+  EXPECT_EQ(X509_get_key_usage(leaf->get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_extended_key_usage(leaf->get()), static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  CertInfo info = InspectCertificate(leaf->get());
+  EXPECT_FALSE(info.is_ca);
+  EXPECT_EQ(info.common_name, "leaf.test");
+  EXPECT_EQ(info.dns_names, std::vector<std::string>{"leaf.test"});
+  const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(leaf->get());
+  ASSERT_NE(akid, nullptr);
+  EXPECT_EQ(ASN1_STRING_length(akid), 20);
+  EXPECT_NE(X509_get_ext_by_NID(leaf->get(), NID_certificate_policies, -1), -1);
+  EXPECT_EQ(ParseCertificateDer(CertificateDer(leaf->get())).ok(), true);
+  t.ip_addresses = {"300.1.1.1"};
+  EXPECT_EQ(SignCertificate(t, ca_cert->get(), ca_key->get()).status().code(), StatusCode::kBadRequest);
+}
+
+TEST(Csr, CreateParseAndRejectTampering) {
+  auto key = GenerateKey(KeyType::kEd25519, 0);
+  CsrTemplate t;
+  t.subject = {{"CN", "csr.test"}, {"serialNumber", "42"}};
+  t.dns_names = {"a.test"};
+  t.ip_addresses = {"10.0.0.1"};
+  t.uris = {"spiffe://x"};
+  t.add_basic_constraints = true;
+  auto pem = CreateCsrPem(t, key->get());
+  ASSERT_TRUE(pem.ok()) << pem.status().message();
+  auto csr = ParseCsrPem(*pem);
+  ASSERT_TRUE(csr.ok()) << csr.status().message();
+  EXPECT_EQ(csr->common_name, "csr.test");
+  EXPECT_EQ(csr->dns_names, std::vector<std::string>{"a.test"});
+  EXPECT_EQ(csr->ip_addresses, std::vector<std::string>{"10.0.0.1"});
+  EXPECT_EQ(csr->uris, std::vector<std::string>{"spiffe://x"});
+  EXPECT_TRUE(csr->has_basic_constraints);
+  EXPECT_TRUE(csr->basic_constraints_ca);
+  EXPECT_EQ(ParseCsrPem("").status().message(), "\"csr\" is empty");
+  EXPECT_EQ(ParseCsrPem("garbage").status().message(), "csr contains no data");
+  EXPECT_EQ(ParseCsrPem("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----")
+                .status()
+                .code(),
+            StatusCode::kBadRequest);
+}
+
+}  // namespace
+}  // namespace pki
