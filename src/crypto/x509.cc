@@ -271,22 +271,6 @@ std::string ExtKeyUsageOid(const std::string& name) {
   return {};
 }
 
-bool IsValidOid(const std::string& oid) {
-  if (oid.empty() || oid.front() == '.' || oid.back() == '.') return false;
-  int arcs = 1;
-  for (size_t i = 0; i < oid.size(); ++i) {
-    if (oid[i] == '.') {
-      if (oid[i - 1] == '.') return false;
-      ++arcs;
-    } else if (!std::isdigit(static_cast<unsigned char>(oid[i]))) {
-      return false;
-    }
-  }
-  if (arcs < 2) return false;
-  ossl::Asn1Object obj(OBJ_txt2obj(oid.c_str(), 1));
-  return obj != nullptr;
-}
-
 Result<std::string> RandomSerial() {
   unsigned char buf[20];
   do {
@@ -681,42 +665,6 @@ std::string FormatRfc3339(int64_t unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-Result<int64_t> ParseRfc3339(const std::string& text) {
-  int y, mo, d, h, mi, s;
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &consumed) != 6 ||
-      consumed != 19) {
-    return Status::BadRequest("invalid RFC 3339 time \"" + text + "\"");
-  }
-  size_t i = 19;
-  if (i < text.size() && text[i] == '.') {
-    ++i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  }
-  int64_t offset = 0;
-  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && text[i + 3] == ':') {
-    int oh = std::atoi(text.substr(i + 1, 2).c_str()), om = std::atoi(text.substr(i + 4, 2).c_str());
-    offset = (text[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    i += 6;
-  } else {
-    return Status::BadRequest("invalid RFC 3339 time \"" + text + "\"");
-  }
-  if (i != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) {
-    return Status::BadRequest("invalid RFC 3339 time \"" + text + "\"");
-  }
-  struct tm tm;
-  std::memset(&tm, 0, sizeof(tm));
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<int64_t>(timegm(&tm)) - offset;
 }
 
 std::string Base64Encode(const std::string& bytes) {

@@ -33,8 +33,6 @@ struct PolicyInformation {
 int KeyUsageMask(const std::vector<std::string>& names);
 // Extended key usage OID for Vault's names (ServerAuth, ClientAuth, ...); empty for unknown names.
 std::string ExtKeyUsageOid(const std::string& name);
-// Whether `oid` is a syntactically valid dotted OID.
-bool IsValidOid(const std::string& oid);
 
 // Everything that goes into a certificate, decided by the caller.
 struct CertTemplate {
@@ -141,8 +139,6 @@ Result<std::string> CreateCsrPem(const CsrTemplate& t, const EVP_PKEY* key);
 int64_t Asn1TimeToUnix(const ASN1_TIME* t);
 // RFC 3339 "2006-01-02T15:04:05Z" for a Unix time (UTC).
 std::string FormatRfc3339(int64_t unix_seconds);
-// Parses "YYYY-MM-DDTHH:MM:SSZ" (and numeric offsets) to Unix seconds.
-Result<int64_t> ParseRfc3339(const std::string& text);
 
 std::string Base64Encode(const std::string& bytes);
 Result<std::string> Base64Decode(const std::string& text);

@@ -1,6 +1,7 @@
 #include "src/pki/issuance.h"
 
 #include "src/core/duration.h"
+#include "src/pki/role.h"
 
 namespace pki {
 
@@ -18,7 +19,7 @@ Result<int64_t> ComputeNotAfter(const ValidityInputs& in, std::vector<std::strin
                         FormatGoDuration(max_ttl) + "\", so maxTTL is being used");
     ttl = max_ttl;
   }
-  if (!in.not_after.empty()) return ParseRfc3339(in.not_after);
+  if (!in.not_after.empty()) return ParseRfc3339Seconds(in.not_after);
   return in.now + ttl;
 }
 
@@ -47,18 +48,6 @@ DistinguishedName BuildSubject(const SubjectFields& f) {
   if (!f.common_name.empty()) dn.emplace_back("CN", f.common_name);
   add("UID", f.user_ids);
   return dn;
-}
-
-void SplitAltNames(const std::vector<std::string>& alt_names, std::vector<std::string>* dns,
-                   std::vector<std::string>* emails) {
-  for (const auto& n : alt_names) {
-    if (n.empty()) continue;
-    if (n.find('@') != std::string::npos) {
-      emails->push_back(n);
-    } else {
-      dns->push_back(n);
-    }
-  }
 }
 
 Result<OutputFormat> ParseOutputFormat(const std::string& format) {
@@ -180,7 +169,7 @@ Json UrlConfigToJson(const UrlConfig& c) {
 void AddCaSubjectFields(FieldSchemas* f) {
   auto& m = *f;
   m["common_name"] = {FieldType::kString, nullptr, "The requested common name."};
-  m["alt_names"] = {FieldType::kCommaStringSlice, nullptr, "DNS names and email addresses for the SAN extension."};
+  m["alt_names"] = {FieldType::kString, nullptr, "DNS names and email addresses for the SAN extension."};
   m["ip_sans"] = {FieldType::kCommaStringSlice, nullptr, "IP addresses for the SAN extension."};
   m["uri_sans"] = {FieldType::kCommaStringSlice, nullptr, "URIs for the SAN extension."};
   m["other_sans"] = {FieldType::kCommaStringSlice, nullptr, "Other SANs: <oid>;UTF8:<value>."};

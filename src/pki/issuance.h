@@ -41,10 +41,6 @@ struct SubjectFields {
 // The DN in Go's pkix.Name order (C, O, OU, L, ST, street, postalCode, serialNumber, CN, then UIDs).
 DistinguishedName BuildSubject(const SubjectFields& f);
 
-// Splits Vault's alt_names (comma list) into DNS names and email addresses (anything with '@').
-void SplitAltNames(const std::vector<std::string>& alt_names, std::vector<std::string>* dns,
-                   std::vector<std::string>* emails);
-
 // Output encoding of the issue/sign family: format pem | der | pem_bundle.
 enum class OutputFormat { kPem, kDer, kPemBundle };
 Result<OutputFormat> ParseOutputFormat(const std::string& format);

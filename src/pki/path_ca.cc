@@ -353,14 +353,11 @@ class CaPathHandlers {
 
   // SANs of CA paths: alt_names, the CN (unless excluded), ip_sans, uri_sans and other_sans, no role policy.
   Status FillSans(const FieldData& f, const std::string& cn, CertTemplate* t) {
-    SplitAltNames(f.GetStrings("alt_names"), &t->dns_names, &t->email_addresses);
-    if (!cn.empty() && !f.GetBool("exclude_cn_from_sans")) {
-      if (cn.find('@') != std::string::npos) {
-        t->email_addresses.insert(t->email_addresses.begin(), cn);
-      } else if (IsValidHostname(cn)) {
-        t->dns_names.insert(t->dns_names.begin(), cn);
-      }
-    }
+    DnsAndEmailNames names;
+    RETURN_IF_ERROR(AddAltNamesToSans(f.GetString("alt_names"), &names));
+    if (!f.GetBool("exclude_cn_from_sans")) RETURN_IF_ERROR(AddCommonNameToSans(cn, &names));
+    t->dns_names = std::move(names.dns_names);
+    t->email_addresses = std::move(names.emails);
     for (const auto& ip : f.GetStrings("ip_sans")) t->ip_addresses.push_back(ip);
     t->uris = f.GetStrings("uri_sans");
     ASSIGN_OR_RETURN(auto others, ParseOtherSans(f.GetStrings("other_sans")));

@@ -136,7 +136,7 @@ class IssueHandlers {
       if (!oid.empty()) t->ext_key_usage_oids.push_back(oid);
     }
     for (const auto& oid : oids) {
-      if (!IsValidOid(oid)) {
+      if (!IsDottedOid(oid)) {
         return Status::BadRequest("\"" + oid + "\" could not be parsed as a valid oid for an extended key usage");
       }
       t->ext_key_usage_oids.push_back(oid);
@@ -194,31 +194,21 @@ class IssueHandlers {
     RETURN_IF_ERROR(ValidateCommonName(role, cn));
 
     // DNS and email SANs, the CN among them unless excluded.
-    std::vector<std::string> dns, emails;
+    DnsAndEmailNames names;
     bool sans_from_csr = csr && role.use_csr_sans;
     if (sans_from_csr) {
-      dns = csr->dns_names;
-      emails = csr->email_addresses;
-      if (f.Has("alt_names") && !f.GetStrings("alt_names").empty()) {
+      names.dns_names = csr->dns_names;
+      names.emails = csr->email_addresses;
+      if (!f.GetString("alt_names").empty()) {
         plan.warnings.push_back(
             "the alt_names field was provided but the role is set with \"use_csr_sans\" set to true");
       }
     } else {
-      SplitAltNames(f.GetStrings("alt_names"), &dns, &emails);
+      RETURN_IF_ERROR(AddAltNamesToSans(f.GetString("alt_names"), &names));
     }
-    if (!cn.empty() && !f.GetBool("exclude_cn_from_sans")) {
-      if (cn.find('@') != std::string::npos) {
-        emails.push_back(cn);
-      } else {
-        auto ascii = HostnameToAscii(cn);
-        if (ascii.ok() && IsValidHostname(*ascii)) dns.push_back(*ascii);
-      }
-    }
-    for (auto& d : dns) {
-      ASSIGN_OR_RETURN(d, HostnameToAscii(d));
-    }
-    dns = SortedUnique(std::move(dns));
-    emails = SortedUnique(std::move(emails));
+    if (!f.GetBool("exclude_cn_from_sans")) RETURN_IF_ERROR(AddCommonNameToSans(cn, &names));
+    std::vector<std::string> dns = SortedUnique(std::move(names.dns_names));
+    std::vector<std::string> emails = SortedUnique(std::move(names.emails));
     RETURN_IF_ERROR(ValidateDnsAndEmailSans(role, dns, emails));
 
     // Other SANs, IPs, URIs.
@@ -319,7 +309,7 @@ FieldSchemas CommonIssueFields() {
   FieldSchemas f;
   f["role"] = {FieldType::kString, nullptr, "The role to issue under."};
   f["common_name"] = {FieldType::kString, nullptr, "The requested common name."};
-  f["alt_names"] = {FieldType::kCommaStringSlice, nullptr, "DNS names and email addresses, comma-separated."};
+  f["alt_names"] = {FieldType::kString, nullptr, "DNS names and email addresses, comma-separated."};
   f["ip_sans"] = {FieldType::kCommaStringSlice, nullptr, "IP SANs."};
   f["uri_sans"] = {FieldType::kCommaStringSlice, nullptr, "URI SANs."};
   f["other_sans"] = {FieldType::kCommaStringSlice, nullptr, "Other SANs: <oid>;UTF8:<value>."};

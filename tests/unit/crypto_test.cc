@@ -60,7 +60,9 @@ TEST(Serials, RandomSerialsArePositiveLargeAndDistinct) {
     ASSERT_TRUE(s.ok());
     EXPECT_LE(s->size(), 20u);
     EXPECT_GE(s->size(), 16u);  // at least 128 bits except with negligible probability
-    if (s->size() == 20) EXPECT_EQ(static_cast<unsigned char>((*s)[0]) & 0x80, 0);  // below 2^159
+    if (s->size() == 20) {
+      EXPECT_EQ(static_cast<unsigned char>((*s)[0]) & 0x80, 0);  // below 2^159
+    }
     EXPECT_NE(static_cast<unsigned char>((*s)[0]), 0);
     EXPECT_TRUE(seen.insert(*s).second);
   }
@@ -77,13 +79,9 @@ TEST(Serials, FormatAndParse) {
   EXPECT_FALSE(ParseSerial("").ok());
 }
 
-TEST(Times, Rfc3339RoundTrip) {
-  EXPECT_EQ(*ParseRfc3339("2026-01-01T00:00:00Z"), 1767225600);
-  EXPECT_EQ(*ParseRfc3339("2026-01-01T02:00:00+02:00"), 1767225600);
-  EXPECT_EQ(*ParseRfc3339("9999-12-31T23:59:59Z"), 253402300799);
+TEST(Times, FormatsRfc3339) {
   EXPECT_EQ(FormatRfc3339(1767225600), "2026-01-01T00:00:00Z");
-  EXPECT_FALSE(ParseRfc3339("2026-01-01").ok());
-  EXPECT_FALSE(ParseRfc3339("2026-13-01T00:00:00Z").ok());
+  EXPECT_EQ(FormatRfc3339(253402300799), "9999-12-31T23:59:59Z");
 }
 
 TEST(Base64, RoundTrip) {

@@ -71,7 +71,7 @@ TEST(Validity, LeafNotAfterBehavior) {
             "expiration of the CA certificate at 2026-01-01T00:01:40Z");
 }
 
-TEST(Subject, GoOrderAndAltNameSplit) {
+TEST(Subject, GoOrder) {
   SubjectFields f;
   f.common_name = "cn";
   f.organization = {"O1"};
@@ -83,10 +83,6 @@ TEST(Subject, GoOrderAndAltNameSplit) {
   EXPECT_EQ(dn[1].first, "O");
   EXPECT_EQ(dn[2].first, "CN");
   EXPECT_EQ(dn[3].first, "UID");
-  std::vector<std::string> dns, emails;
-  SplitAltNames({"a.test", "me@a.test", ""}, &dns, &emails);
-  EXPECT_EQ(dns, std::vector<std::string>{"a.test"});
-  EXPECT_EQ(emails, std::vector<std::string>{"me@a.test"});
 }
 
 }  // namespace
