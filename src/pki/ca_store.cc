@@ -188,10 +188,7 @@ Status CaStore::AddToBatch(WriteBatch* batch, const KeyEntry* key, const IssuerE
   if (key) batch->Put(kKeyPrefix + key->key_id, KeyToJson(*key).dump());
   if (issuer) {
     batch->Put(kIssuerPrefix + issuer->issuer_id, IssuerToJson(*issuer).dump());
-    ASSIGN_OR_RETURN(std::string current, DefaultIssuerId());
-    if (make_default || current.empty()) {
-      batch->Put(kIssuersConfig, Json{{"default", issuer->issuer_id}}.dump());
-    }
+    if (make_default) batch->Put(kIssuersConfig, Json{{"default", issuer->issuer_id}}.dump());
   }
   return Status::Ok();
 }

@@ -66,8 +66,8 @@ class CaStore {
   // Seals `key` into a new KeyEntry (not yet stored).
   Result<KeyEntry> NewKeyEntry(const EVP_PKEY* key, const std::string& name) const;
 
-  // Adds the writes for `key` (may be null), `issuer` (may be null) and, when no default issuer exists yet or
-  // `make_default`, the default-issuer config, to `batch`. Call Committed() after the batch is written.
+  // Adds the writes for `key` (may be null), `issuer` (may be null) and, when `make_default`, the default-issuer
+  // config naming `issuer`, to `batch`. Call Committed() after the batch is written.
   Status AddToBatch(WriteBatch* batch, const KeyEntry* key, const IssuerEntry* issuer, bool make_default) const;
   // Drops cached state after a write to issuers or keys.
   void Committed() const;

@@ -80,8 +80,10 @@ class CaPathHandlers {
     issuer.certificate = CertificatePem(cert.get());
     issuer.ca_chain = {issuer.certificate};
 
+    ASSIGN_OR_RETURN(std::string current_default, cas_->DefaultIssuerId());
     WriteBatch batch;
-    RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer, false));
+    RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer,
+                                     current_default.empty()));
     CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer.issuer_id, "", not_after});
     RETURN_IF_ERROR(ctx_.storage->Write(batch));
     cas_->Committed();
@@ -428,10 +430,14 @@ class CaPathHandlers {
       }
     }
     if (new_key) RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*new_key, nullptr, false));
-    // The first imported issuer with a key becomes the default when none exists (Vault's behaviour).
-    std::stable_sort(added.begin(), added.end(),
-                     [](const IssuerEntry& a, const IssuerEntry& b) { return !a.key_id.empty() && b.key_id.empty(); });
-    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, false));
+    // When the mount has no default issuer, the first imported issuer with a key becomes it (else the first).
+    ASSIGN_OR_RETURN(std::string current_default, cas_->DefaultIssuerId());
+    const IssuerEntry* new_default = nullptr;
+    if (current_default.empty() && !added.empty()) {
+      auto keyed = std::find_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
+      new_default = keyed != added.end() ? &*keyed : &added.front();
+    }
+    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, &e == new_default));
     if (!batch.empty()) {
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
       cas_->Committed();

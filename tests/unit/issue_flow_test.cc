@@ -246,6 +246,25 @@ TEST(IssueFlowNoCa, IssueWithoutCaIsInternalErrorWithVaultsText) {
   EXPECT_EQ(ca->raw->status, 204);
 }
 
+TEST(IssueFlowImport, SetSignedBundleMakesTheKeyedIntermediateDefault) {
+  EngineHarness root_mount, int_mount;
+  root_mount.system.max_ttl = 87600 * 3600;
+  ASSERT_TRUE(root_mount.Write("root/generate/internal", {{"common_name", "Root"}, {"ttl", "87600h"}}).ok());
+  auto csr = int_mount.Write("intermediate/generate/internal", {{"common_name", "Intermediate"}});
+  ASSERT_TRUE(csr.ok()) << csr.status().message();
+  auto signed_ = root_mount.Write("root/sign-intermediate",
+                                  {{"csr", csr->data["csr"]}, {"common_name", "Intermediate"}, {"format", "pem_bundle"}});
+  ASSERT_TRUE(signed_.ok()) << signed_.status().message();
+  auto set = int_mount.Write("intermediate/set-signed", {{"certificate", signed_->data["certificate"]}});
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->data["imported_issuers"].size(), 2u);  // the intermediate and the root of its chain
+  ASSERT_TRUE(int_mount.Write("roles/any", {{"allow_any_name", true}}).ok());
+  auto leaf = int_mount.Write("issue/any", {{"common_name", "x.test"}, {"ttl", "1h"}});
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  EXPECT_EQ(leaf->data["ca_chain"].size(), 2u);
+  EXPECT_TRUE(VerifiesWith(leaf->data["certificate"], leaf->data["ca_chain"], int_mount.clock.Now()));
+}
+
 TEST(IssueFlowImport, ConfigCaImportsBundleAndIssues) {
   EngineHarness source;
   auto root = source.Write("root/generate/exported", {{"common_name", "Imported Root"}, {"key_type", "rsa"}});

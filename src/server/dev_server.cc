@@ -1,0 +1,129 @@
+#include "src/server/dev_server.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/core/clock.h"
+#include "src/server/random_id.h"
+#include "src/server/server_log.h"
+
+namespace pki::server {
+namespace {
+
+// Creates the data directory with mode 0700. An existing directory is left as it is (it may be shared, e.g.
+// /tmp), with a warning when others can read it.
+Status PrepareDataDir(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::BadRequest("data directory " + dir + " is not a directory");
+    if ((st.st_mode & 077) != 0) {
+      LogLine(LogLevel::kWarn, "data directory " + dir + " is accessible to other users; 0700 is recommended");
+    }
+    return Status::Ok();
+  }
+  if (errno != ENOENT) return Status::Internal("cannot access data directory " + dir + ": " + std::strerror(errno));
+  // Parents as needed; only the data directory itself is made private.
+  std::string path;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = dir.find('/', pos + 1);
+    path = dir.substr(0, pos);
+    if (path.empty()) continue;
+    if (::mkdir(path.c_str(), pos == std::string::npos ? 0700 : 0755) != 0 && errno != EEXIST) {
+      return Status::Internal("cannot create data directory " + path + ": " + std::strerror(errno));
+    }
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) return Status::Internal("cannot set permissions of " + dir);
+  return Status::Ok();
+}
+
+}  // namespace
+
+DataLayout DataLayout::For(const std::string& root) {
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  return DataLayout{r, r + "/sys", r + "/mounts", r + "/pki-seal.key"};
+}
+
+Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& options,
+                                                    const FactoryMaker& make_factory) {
+  std::unique_ptr<DevServer> server(new DevServer());
+  server->layout_ = DataLayout::For(options.data_dir);
+  const DataLayout& layout = server->layout_;
+
+  RETURN_IF_ERROR(PrepareDataDir(layout.root));
+  if (::mkdir(layout.sys_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::Internal("cannot create " + layout.sys_dir + ": " + std::strerror(errno));
+  }
+  auto sys_storage = RocksDBStorage::Open(layout.sys_dir);
+  if (!sys_storage.ok()) return sys_storage.status().Annotate("opening " + layout.sys_dir);
+  server->sys_storage_ = std::move(sys_storage).value();
+  ASSIGN_OR_RETURN(ClusterIdentity cluster, LoadOrCreateClusterIdentity(server->sys_storage_.get()));
+
+  ASSIGN_OR_RETURN(server->factory_, make_factory(layout));
+  ASSIGN_OR_RETURN(server->mounts_,
+                   MountTable::Open(server->sys_storage_.get(), server->factory_.get(), layout.mounts_dir));
+  if (!server->mounts_->loaded_from_storage()) {
+    MountEntry pki;
+    pki.path = "pki/";
+    pki.type = "pki";
+    auto added = server->mounts_->AddMount(pki);
+    if (!added.ok()) return added.status().Annotate("mounting pki/");
+    LogLine(LogLevel::kInfo, "first start: mounted the PKI secrets engine at pki/");
+  }
+
+  server->root_token_ = options.root_token;
+  if (server->root_token_.empty()) {
+    ASSIGN_OR_RETURN(std::string random, RandomAlphanumeric(24));
+    server->root_token_ = "hvs." + random;
+    server->root_token_generated_ = true;
+  }
+  server->tokens_ = std::make_unique<TokenStore>(server->root_token_);
+  server->sys_ = std::make_unique<SysBackend>(server->mounts_.get(), cluster, &SystemClock::Instance());
+  ASSIGN_OR_RETURN(std::string accessor, RandomAlphanumeric(24));
+  server->token_auth_ =
+      std::make_unique<TokenBackend>(server->root_token_, accessor, SystemClock::Instance().Now());
+  std::vector<BuiltinMount> builtins = {{"sys/", "system", server->sys_.get(), /*inject_data=*/true},
+                                        {"auth/token/", "token", server->token_auth_.get(), false}};
+  server->api_ = std::make_unique<VaultApi>(server->mounts_.get(), std::move(builtins), server->tokens_.get());
+
+  HttpServer::Options http;
+  http.host = options.listen_host;
+  http.port = options.listen_port;
+  http.threads = options.threads;
+  VaultApi* api = server->api_.get();
+  ASSIGN_OR_RETURN(server->http_, HttpServer::Start(http, [api](const HttpRequest& req) { return api->Handle(req); }));
+  return server;
+}
+
+DevServer::~DevServer() {
+  Status st = Stop();
+  if (!st.ok()) LogLine(LogLevel::kError, "stopping: " + st.message());
+}
+
+std::vector<MountEntry> DevServer::mounts() const {
+  std::vector<MountEntry> out;
+  if (!mounts_) return out;
+  for (const auto& m : mounts_->List()) out.push_back(m->entry());
+  return out;
+}
+
+Status DevServer::Stop() {
+  if (stopped_) return Status::Ok();
+  stopped_ = true;
+  if (http_) http_->Shutdown(std::chrono::seconds(30));
+  Status first;
+  if (mounts_) {
+    Status st = mounts_->Close();
+    if (!st.ok()) first = st;
+  }
+  if (sys_storage_) {
+    Status st = sys_storage_->Flush();
+    if (!st.ok() && first.ok()) first = st.Annotate("flushing " + layout_.sys_dir);
+  }
+  return first;
+}
+
+}  // namespace pki::server

@@ -1,0 +1,39 @@
+// LogicalCall: what an HTTP request asks of the logical layer (operation, path, data), parsed as Vault's
+// http/logical.go does, before authentication and routing.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "src/engine/request.h"
+#include "src/server/http_message.h"
+
+namespace pki::server {
+
+// Bodies larger than this are refused with 413 (Vault's default max_request_size).
+inline constexpr size_t kMaxRequestBodyBytes = 32 * 1024 * 1024;
+
+struct LogicalCall {
+  Operation operation = Operation::kRead;
+  std::string path;            // after "/v1/", percent-decoded; list paths end in '/'
+  Json data = Json::object();  // query parameters (GET, DELETE, LIST) or the body (POST, PUT, PATCH)
+  bool head = false;           // a HEAD request: answered like a read, without a body
+};
+
+// An HTTP-level refusal, before any handler ran. `errors` may be empty: Vault then answers {"errors":[]}.
+struct HttpError {
+  int status = 400;
+  std::vector<std::string> errors;
+};
+
+// Method mapping: GET=read (GET ?list=<true> = list), POST/PUT=update, DELETE=delete, PATCH=patch (JSON
+// merge-patch only), LIST=list, HEAD=read without body. Anything else is 405.
+std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req);
+
+// Go's strconv.ParseBool: "1", "t", "T", "TRUE", "true", "True" and their false counterparts.
+std::optional<bool> ParseGoBool(std::string_view text);
+
+}  // namespace pki::server

@@ -1,0 +1,115 @@
+// pki-server: the Vault-compatible HTTP host for the PKI secrets engine.
+//
+// Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
+// Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, storage flushed, exit 0.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "src/core/clock.h"
+#include "src/server/dev_server.h"
+#include "src/server/in_process_pki.h"
+#include "src/server/server_flags.h"
+#include "src/server/server_log.h"
+#include "src/server/version.h"
+
+namespace pki::server {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+void PrintBanner(const DevServer& server, const ServerFlags& flags) {
+  std::string mounts;
+  for (const auto& m : server.mounts()) mounts += (mounts.empty() ? "" : ", ") + m.path + " (" + m.type + ")";
+  if (mounts.empty()) mounts = "(none)";
+  const std::string addr = "http://" + server.address();
+  std::cout << "==> pki-server configuration:\n\n"
+            << "             Api Address: " << addr << "\n"
+            << "                Data Dir: " << server.layout().root << "\n"
+            << "                  Mounts: " << mounts << "\n"
+            << "                  Engine: PKI, in-process\n";
+  if (!flags.plugin_path.empty()) {
+    std::cout << "                  Plugin: " << flags.plugin_path << " (recorded; not launched by this build)\n";
+  }
+  std::cout << "                 Threads: " << server.threads() << "\n"
+            << "                 Version: pki-server v" << kServerVersion << "\n\n"
+            << "==> pki-server started! Log data will stream in below:\n\n"
+            << "WARNING! dev mode is enabled! In this mode the server listens on plain HTTP and accepts\n"
+            << "the root token below for every request.\n\n"
+            << "You may need to set the following environment variables:\n\n"
+            << "    $ export VAULT_ADDR='" << addr << "'\n\n"
+            << "The root token is displayed below:\n\n"
+            << "Root Token: " << server.root_token() << "\n\n"
+            << "Development mode should NOT be used in production installations!\n"
+            << std::endl;
+}
+
+Result<std::unique_ptr<MountBackendFactory>> MakeInProcessFactory(const DataLayout& layout) {
+  auto factory = InProcessPkiFactory::Create(layout.seal_key_file, &SystemClock::Instance());
+  if (!factory.ok()) return factory.status();
+  return std::unique_ptr<MountBackendFactory>(std::move(factory).value());
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = ParseServerFlags(args, [](const char* name) { return std::getenv(name); });
+  if (!parsed.ok()) {
+    std::cerr << "pki-server: " << parsed.status().message() << "\nRun 'pki-server -help' for usage.\n";
+    return kExitUsage;
+  }
+  const ServerFlags& flags = parsed.value();
+  if (flags.help) {
+    std::cout << ServerUsage();
+    return 0;
+  }
+  if (flags.version) {
+    std::cout << "pki-server v" << kServerVersion << "\n";
+    return 0;
+  }
+  if (Status st = ValidateServerFlags(flags); !st.ok()) {
+    std::cerr << "pki-server: " << st.message() << "\nRun 'pki-server -help' for usage.\n";
+    return kExitUsage;
+  }
+  auto host_port = SplitHostPort(flags.dev_listen_address).value();
+
+  // Block the stop signals before any thread starts, so that every thread inherits the mask and only sigwait
+  // below receives them. Writes to closed sockets must not kill the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  DevServerOptions options;
+  options.data_dir = flags.data_dir;
+  options.root_token = flags.dev_root_token_id;
+  options.listen_host = host_port.first;
+  options.listen_port = host_port.second;
+  auto server = DevServer::Start(options, MakeInProcessFactory);
+  if (!server.ok()) {
+    std::cerr << "pki-server: error starting server: " << server.status().message() << "\n";
+    return 1;
+  }
+  PrintBanner(*server.value(), flags);
+
+  int signo = 0;
+  sigwait(&stop_signals, &signo);
+  LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                               ": finishing requests in flight");
+  if (Status st = server.value()->Stop(); !st.ok()) {
+    LogLine(LogLevel::kError, "shutdown: " + st.message());
+    return 1;
+  }
+  LogLine(LogLevel::kInfo, "shutdown complete");
+  return 0;
+}
+
+}  // namespace
+}  // namespace pki::server
+
+int main(int argc, char** argv) { return pki::server::Main(argc, argv); }

@@ -1,0 +1,46 @@
+// The seam between the server and the engines it mounts.
+//
+// The server asks a MountBackendFactory for one MountedBackend per mount and talks to it only through the
+// LogicalBackend interface. Today the factory builds the PKI engine in-process (InProcessPkiFactory); the plugin
+// host replaces it with a factory that launches pki-plugin and speaks the plugin protocol, without the rest of the
+// server changing.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "src/core/status.h"
+#include "src/engine/request.h"
+#include "src/engine/system_view.h"
+
+namespace pki::server {
+
+// What a factory needs to start the engine of one mount.
+struct MountSpec {
+  std::string path;      // "pki/"
+  std::string type;      // "pki"
+  std::string uuid;      // the mount's UUID, stable across restarts
+  std::map<std::string, std::string> options;  // `secrets enable -options=k=v`
+  std::string data_dir;  // a directory owned by this mount (<data>/mounts/<uuid>); removed on unmount
+};
+
+// A running engine serving one mount. HandleRequest is called concurrently from the server's threads.
+class MountedBackend : public LogicalBackend {
+ public:
+  // Whether the engine can serve requests now (sys/health answers 200 only while every mount can).
+  virtual bool Serving() const = 0;
+  // Flushes the engine's state and releases its resources (storage, child process). Called once, after the last
+  // request, before destruction.
+  virtual Status Close() = 0;
+};
+
+// Starts engines. Called with the server's mount-table lock held, never concurrently.
+class MountBackendFactory {
+ public:
+  virtual ~MountBackendFactory() = default;
+  // Starts the engine of `spec`. `system` (the mount's TTL defaults, retunable at runtime) outlives the backend.
+  virtual Result<std::unique_ptr<MountedBackend>> Start(const MountSpec& spec, const SystemView* system) = 0;
+};
+
+}  // namespace pki::server

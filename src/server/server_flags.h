@@ -1,0 +1,42 @@
+// ServerFlags: pki-server's command line, parsed as Go's flag package does for `vault server` ("-flag=value",
+// "-flag value", "--flag" spellings; booleans take "=false").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "src/core/status.h"
+
+namespace pki::server {
+
+struct ServerFlags {
+  bool dev = false;
+  bool version = false;
+  bool help = false;
+  std::string dev_root_token_id;                     // empty: a random token, printed at start-up
+  std::string dev_listen_address = "127.0.0.1:8200";
+  std::string data_dir = "./data";
+  std::string plugin_path;  // the pki-plugin executable, for the plugin host (recorded; the engine runs in-process)
+  std::string config_file;  // -config: not supported yet, refused by ValidateServerFlags
+};
+
+// Environment lookup, injectable for tests; returns nullptr when unset.
+using EnvLookup = std::function<const char*(const char*)>;
+
+// Parses `args` (without the program name). As `vault server -dev`, VAULT_DEV_ROOT_TOKEN_ID and
+// VAULT_DEV_LISTEN_ADDRESS supply defaults that flags override. BadRequest with a one-line reason on bad usage.
+Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const EnvLookup& env);
+
+// Whether the flags describe a server this build can run (dev mode; no -config yet).
+Status ValidateServerFlags(const ServerFlags& flags);
+
+// Splits "127.0.0.1:8200", "[::1]:8200" or "localhost:8200" into host and port.
+Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& address);
+
+// The usage text for -help.
+std::string ServerUsage();
+
+}  // namespace pki::server

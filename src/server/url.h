@@ -1,0 +1,27 @@
+// URL pieces of an HTTP request target, decoded as Go's net/url does for Vault (r.URL.Path, r.URL.Query()).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pki::server {
+
+// Decodes %XX escapes (and '+' as a space when `plus_as_space`, as in query strings). Returns nullopt on a
+// malformed escape.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_as_space);
+
+// Splits an origin-form target ("/v1/pki/certs?list=true") at the first '?'.
+struct RequestTarget {
+  std::string raw_path;
+  std::string raw_query;
+};
+RequestTarget SplitTarget(std::string_view target);
+
+// Parses "a=1&b=2&a=3" into decoded (key, value) pairs in order. As Go's url.ParseQuery, pairs with a malformed
+// escape or a ';' are skipped, and a key without '=' has an empty value.
+std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
+
+}  // namespace pki::server

@@ -1,0 +1,87 @@
+#include "src/server/vault_api.h"
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include "src/core/uuid.h"
+#include "src/server/envelope.h"
+#include "src/server/logical_call.h"
+#include "src/server/server_log.h"
+
+namespace pki::server {
+
+VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens)
+    : mounts_(mounts), tokens_(tokens) {
+  for (auto& b : builtins) {
+    std::vector<std::string> unauthenticated = b.backend->UnauthenticatedPaths();
+    builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated)});
+  }
+}
+
+Result<Response> VaultApi::CallBackend(LogicalBackend& backend, const Request& req) {
+  try {
+    return backend.HandleRequest(req);
+  } catch (const std::exception& e) {
+    LogLine(LogLevel::kError, "request to " + req.mount_point + req.path + " threw: " + e.what());
+  } catch (...) {
+    LogLine(LogLevel::kError, "request to " + req.mount_point + req.path + " threw a non-standard exception");
+  }
+  return Status::Internal("internal error");
+}
+
+std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
+  for (const Builtin& b : builtins_) {
+    const std::string& p = b.mount.path;
+    if (path.compare(0, p.size(), p) == 0 || path + "/" == p) {
+      return Target{b.mount.backend, nullptr, &b.unauthenticated, path.size() > p.size() ? path.substr(p.size()) : "",
+                    p, b.mount.type, b.mount.inject_data};
+    }
+  }
+  auto match = mounts_->Resolve(path);
+  if (!match) return std::nullopt;
+  Mount* m = match->mount.get();
+  return Target{&m->backend(), std::move(match->mount), &m->unauthenticated_paths(), std::move(match->relative_path),
+                m->path(), m->type(), false};
+}
+
+HttpResponse VaultApi::Handle(const HttpRequest& http) const {
+  HttpResponse out = Dispatch(http);
+  out.headers.emplace_back("Cache-Control", "no-store");
+  return out;
+}
+
+HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
+  auto parsed = ParseLogicalCall(http);
+  if (auto* err = std::get_if<HttpError>(&parsed)) return RenderErrors(err->status, err->errors);
+  LogicalCall& call = std::get<LogicalCall>(parsed);
+  std::optional<Target> target = Route(call.path);
+
+  // Only sys/health answers HEAD (Vault's other HEAD requests are for ACME nonces, which the engine lacks).
+  if (call.head && !(target && target->mount_point == "sys/" && target->relative == "health")) {
+    return RenderErrors(405, {});
+  }
+  // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
+  const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
+  if (!open && !tokens_->IsValid(TokenStore::ClientToken(http))) return RenderErrors(403, {"permission denied"});
+  if (!target) {
+    return RenderErrors(404, {"no handler for route " + DumpJson(Json(call.path)) + ". route entry not found."});
+  }
+
+  Request req;
+  req.operation = call.operation;
+  req.path = std::move(target->relative);
+  req.data = std::move(call.data);
+  req.mount_point = target->mount_point;
+  Result<Response> result = CallBackend(*target->backend, req);
+  if (!result.ok() && result.status().code() == StatusCode::kInternal) {
+    LogLine(LogLevel::kError, std::string(OperationName(req.operation)) + " " + req.mount_point + req.path + ": " +
+                                  result.status().message());
+  }
+  HttpResponse out = RenderLogicalResult(req.operation, result, {NewUuid(), target->mount_type, target->inject_data});
+  if (call.head) out.body.clear();
+  return out;
+}
+
+}  // namespace pki::server

@@ -1,0 +1,62 @@
+// VaultApi: Vault's HTTP API over the server's mounts, independent of the socket layer.
+//
+// For each request: parse it (method, path, query, body) as Vault does, resolve the mount by longest prefix
+// (the server's builtin backends, sys/ and auth/token/, come first), require a valid token unless the mount lists
+// the path as
+// unauthenticated, call the backend, and render its answer (envelope, raw body or errors).
+// Thread-safe: holds no mutable state of its own.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/engine/request.h"
+#include "src/server/http_message.h"
+#include "src/server/mount_table.h"
+#include "src/server/token_store.h"
+
+namespace pki::server {
+
+// A backend the server itself serves at a fixed path (sys/, auth/token/), ahead of the mount table.
+struct BuiltinMount {
+  std::string path;  // "sys/"
+  std::string type;  // the envelope's mount_type: "system", "token"
+  LogicalBackend* backend = nullptr;
+  bool inject_data = false;  // responses also carry data's keys at the top level (Vault does so for sys/)
+};
+
+class VaultApi {
+ public:
+  // Every pointer must outlive the VaultApi.
+  VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens);
+
+  HttpResponse Handle(const HttpRequest& req) const;
+
+ private:
+  struct Builtin {
+    BuiltinMount mount;
+    std::vector<std::string> unauthenticated;  // fetched once
+  };
+  // Where a request goes: a builtin backend or a mount, and the path relative to it.
+  struct Target {
+    LogicalBackend* backend;
+    std::shared_ptr<Mount> mount;  // for mounts: keeps the engine alive while the request runs
+    const std::vector<std::string>* unauthenticated;
+    std::string relative;
+    std::string mount_point;
+    std::string mount_type;
+    bool inject_data;
+  };
+  std::optional<Target> Route(const std::string& path) const;
+  HttpResponse Dispatch(const HttpRequest& req) const;
+  // Calls the backend, turning an escaped exception into a 500 rather than a dead server thread.
+  static Result<Response> CallBackend(LogicalBackend& backend, const Request& req);
+
+  MountTable* const mounts_;
+  std::vector<Builtin> builtins_;  // immutable after construction
+  const TokenStore* const tokens_;
+};
+
+}  // namespace pki::server

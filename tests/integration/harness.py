@@ -1,0 +1,90 @@
+"""Starts the real pki-server on a free loopback port for integration tests, and stops it."""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+def parse_args():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin-dir", required=True, help="directory holding pki-server")
+    args, rest = parser.parse_known_args()
+    sys.argv = [sys.argv[0]] + rest
+    return args
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevServer:
+    """pki-server -dev with a known root token, a private data dir and a free port."""
+
+    def __init__(self, bin_dir, token="integration-root-token"):
+        self.binary = os.path.join(bin_dir, "pki-server")
+        self.token = token
+        self.data_dir = tempfile.mkdtemp(prefix="pki-it-")
+        self.port = free_port()
+        self.addr = "http://127.0.0.1:%d" % self.port
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "server.log")
+
+    def start(self):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "-dev", "-dev-root-token-id=" + self.token,
+                 "-dev-listen-address=127.0.0.1:%d" % self.port, "-data-dir=" + os.path.join(self.data_dir, "data")],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("pki-server exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                with urllib.request.urlopen(self.addr + "/v1/sys/health", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("pki-server did not become healthy:\n" + self.log())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("pki-server did not stop on SIGTERM")
+            if code != 0:
+                raise RuntimeError("pki-server exited %d on SIGTERM:\n%s" % (code, self.log()))
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.data_dir, ignore_errors=True)

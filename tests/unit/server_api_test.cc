@@ -1,0 +1,496 @@
+// Tests for VaultApi over a MountTable of fake engines: token checks, unauthenticated paths, mount routing,
+// sys/mounts, tune parsing and persistence of the mount table.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+#include "src/server/envelope.h"
+#include "src/server/mount_table.h"
+#include "src/server/sys_backend.h"
+#include "src/server/token_backend.h"
+#include "src/server/token_store.h"
+#include "src/server/vault_api.h"
+#include "storage/memory_storage.h"
+
+namespace pki::server {
+namespace {
+
+constexpr char kToken[] = "s.root-token";
+
+// An engine that records its requests and answers with `handler` (default: echo of path, operation and data).
+class FakeEngine final : public MountedBackend {
+ public:
+  explicit FakeEngine(const SystemView* system) : system(system) {}
+
+  Result<Response> HandleRequest(const Request& req) override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      requests.push_back(req);
+    }
+    if (handler) return handler(req);
+    return Response::Data({{"path", req.path}, {"op", OperationName(req.operation)}, {"data", req.data},
+                           {"mount_point", req.mount_point}});
+  }
+  std::vector<std::string> UnauthenticatedPaths() const override {
+    return {"ca", "cert/*", "issuer/+/pem", "issuers/", "ocsp"};
+  }
+  bool Serving() const override { return serving.load(); }
+  Status Close() override {
+    ++closes;
+    return Status::Ok();
+  }
+
+  Request last() {
+    std::lock_guard<std::mutex> lock(mu);
+    return requests.back();
+  }
+
+  const SystemView* system;
+  std::function<Result<Response>(const Request&)> handler;
+  std::atomic<bool> serving{true};
+  std::atomic<int> closes{0};
+  std::mutex mu;
+  std::vector<Request> requests;  // guarded by mu
+};
+
+// Hands out FakeEngines and remembers them by mount path. Engines are owned by the mounts; `closed` survives them.
+class FakeFactory final : public MountBackendFactory {
+ public:
+  Result<std::unique_ptr<MountedBackend>> Start(const MountSpec& spec, const SystemView* system) override {
+    if (!fail.ok()) return fail;
+    auto engine = std::make_unique<FakeEngine>(system);
+    engines[spec.path] = engine.get();
+    specs[spec.path] = spec;
+    return std::unique_ptr<MountedBackend>(std::move(engine));
+  }
+  Status fail;
+  std::map<std::string, FakeEngine*> engines;  // by mount path; dangling after an unmount
+  std::map<std::string, MountSpec> specs;
+};
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/server_api_test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    OpenTable();
+    MountEntry pki;
+    pki.path = "pki/";
+    pki.type = "pki";
+    ASSERT_TRUE(table_->AddMount(pki).ok());
+  }
+  void TearDown() override {
+    api_.reset();
+    sys_.reset();
+    table_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void OpenTable() {
+    api_.reset();
+    sys_.reset();
+    table_.reset();
+    auto t = MountTable::Open(&storage_, &factory_, dir_ + "/mounts");
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    table_ = std::move(t).value();
+    sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_);
+    api_ = std::make_unique<VaultApi>(
+        table_.get(),
+        std::vector<BuiltinMount>{{"sys/", "system", sys_.get(), true}, {"auth/token/", "token", &token_auth_, false}},
+        &tokens_);
+  }
+
+  HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
+                    const std::string& token = kToken,
+                    std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest req;
+    req.method = method;
+    req.target = target;
+    req.body = body;
+    req.headers = std::move(headers);
+    if (!token.empty()) req.headers.emplace_back("X-Vault-Token", token);
+    return api_->Handle(req);
+  }
+
+  static Json J(const HttpResponse& r) { return r.body.empty() ? Json() : Json::parse(r.body); }
+  FakeEngine* Engine(const std::string& path) { return factory_.engines.at(path); }
+
+  std::string dir_;
+  MemoryStorage storage_;
+  FakeFactory factory_;
+  FakeClock clock_{1700000000};
+  TokenStore tokens_{kToken};
+  TokenBackend token_auth_{kToken, "accessor1", 1700000000};
+  std::unique_ptr<MountTable> table_;
+  std::unique_ptr<SysBackend> sys_;
+  std::unique_ptr<VaultApi> api_;
+};
+
+// ---- token
+
+TEST_F(ApiTest, NoOrBadTokenIs403) {
+  for (const std::string token : {"", "wrong", "s.root-token ", "S.ROOT-TOKEN"}) {
+    HttpResponse r = Call("GET", "/v1/pki/roles/web", "", token);
+    EXPECT_EQ(r.status, 403) << token;
+    EXPECT_EQ(J(r), Json({{"errors", {"permission denied"}}}));
+  }
+  EXPECT_TRUE(Engine("pki/")->requests.empty());
+}
+
+TEST_F(ApiTest, TokenFromHeaderOrBearer) {
+  EXPECT_EQ(Call("GET", "/v1/pki/roles/web").status, 200);
+  EXPECT_EQ(Call("GET", "/v1/pki/roles/web", "", "", {{"Authorization", std::string("Bearer ") + kToken}}).status,
+            200);
+  EXPECT_EQ(Call("GET", "/v1/pki/roles/web", "", "", {{"authorization", std::string("Basic ") + kToken}}).status,
+            403);
+}
+
+TEST(TokenStoreTest, ComparesWholeTokens) {
+  TokenStore store("abc");
+  EXPECT_TRUE(store.IsValid("abc"));
+  EXPECT_FALSE(store.IsValid(""));
+  EXPECT_FALSE(store.IsValid("ab"));
+  EXPECT_FALSE(store.IsValid("abcd"));
+  HttpRequest req;
+  req.headers = {{"Authorization", "Bearer   tok  "}};
+  EXPECT_EQ(TokenStore::ClientToken(req), "tok");
+  req.headers.emplace_back("x-vault-token", "vt");
+  EXPECT_EQ(TokenStore::ClientToken(req), "vt");  // X-Vault-Token wins
+}
+
+// ---- unauthenticated paths
+
+TEST_F(ApiTest, UnauthenticatedPathsNeedNoToken) {
+  for (const char* target : {"/v1/pki/ca", "/v1/pki/cert/3a-f1", "/v1/pki/issuer/default/pem", "/v1/pki/issuers"}) {
+    const char* method = std::string(target) == "/v1/pki/issuers" ? "LIST" : "GET";
+    EXPECT_EQ(Call(method, target, "", "").status, 200) << target;
+  }
+  EXPECT_EQ(Call("POST", "/v1/pki/ocsp", "", "", {{"Content-Type", "application/ocsp-request"}}).status, 200);
+  // Near misses still need the token.
+  for (const char* target : {"/v1/pki/ca/pem", "/v1/pki/issuer/default/json", "/v1/pki/issuer/a/b/pem",
+                             "/v1/pki/issuers", "/v1/pki/cert"}) {
+    EXPECT_EQ(Call("GET", target, "", "").status, 403) << target;
+  }
+}
+
+TEST_F(ApiTest, UnknownMountIs403WithoutTokenAnd404WithIt) {
+  EXPECT_EQ(Call("GET", "/v1/nope/x", "", "").status, 403);
+  HttpResponse r = Call("GET", "/v1/nope/x");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(J(r), Json({{"errors", {"no handler for route \"nope/x\". route entry not found."}}}));
+}
+
+// ---- routing
+
+TEST_F(ApiTest, RequestsReachTheEngineMountRelative) {
+  HttpResponse r = Call("POST", "/v1/pki/roles/web", R"({"ttl":"1h"})");
+  ASSERT_EQ(r.status, 200);
+  Request req = Engine("pki/")->last();
+  EXPECT_EQ(req.operation, Operation::kUpdate);
+  EXPECT_EQ(req.path, "roles/web");
+  EXPECT_EQ(req.mount_point, "pki/");
+  EXPECT_EQ(req.data, Json({{"ttl", "1h"}}));
+  EXPECT_EQ(J(r)["mount_type"], "pki");
+  EXPECT_EQ(J(r)["request_id"].get<std::string>().size(), 36u);
+}
+
+TEST_F(ApiTest, ListSpellingsReachTheEngineAsList) {
+  Engine("pki/")->handler = [](const Request&) { return Response::Data({{"keys", {"web"}}}); };
+  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"LIST", "/v1/pki/roles"}, {"GET", "/v1/pki/roles?list=True"}, {"GET", "/v1/pki/roles/?list=1"}}) {
+    HttpResponse r = Call(method, target);
+    EXPECT_EQ(r.status, 200) << method << " " << target;
+    EXPECT_EQ(J(r)["data"]["keys"], Json::array({"web"}));
+    Request req = Engine("pki/")->last();
+    EXPECT_EQ(req.operation, Operation::kList);
+    EXPECT_EQ(req.path, "roles/");
+  }
+  Engine("pki/")->handler = [](const Request&) { return Response::Data({{"keys", Json::array()}}); };
+  HttpResponse empty = Call("LIST", "/v1/pki/roles");
+  EXPECT_EQ(empty.status, 404);
+  EXPECT_EQ(J(empty), Json({{"errors", Json::array()}}));
+}
+
+TEST_F(ApiTest, LongestMountPrefixWins) {
+  for (const char* path : {"pki-int/", "team/a/pki/"}) {
+    MountEntry e;
+    e.path = path;
+    e.type = "pki";
+    ASSERT_TRUE(table_->AddMount(e).ok()) << path;
+  }
+  EXPECT_EQ(Call("GET", "/v1/pki-int/roles/x").status, 200);
+  EXPECT_EQ(Engine("pki-int/")->last().path, "roles/x");
+  EXPECT_EQ(Call("GET", "/v1/team/a/pki/roles/y").status, 200);
+  EXPECT_EQ(Engine("team/a/pki/")->last().path, "roles/y");
+  EXPECT_EQ(Call("GET", "/v1/pki").status, 200);  // "pki" means "pki/"
+  EXPECT_EQ(Engine("pki/")->last().path, "");
+  EXPECT_EQ(Call("GET", "/v1/pkix/roles").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/team/a/roles").status, 404);
+  EXPECT_EQ(Engine("pki/")->requests.size(), 1u);
+}
+
+TEST_F(ApiTest, EngineErrorsAndNilMapLikeVault) {
+  FakeEngine* e = Engine("pki/");
+  e->handler = [](const Request& req) -> Result<Response> {
+    if (req.path == "bad") return Status::BadRequest("role not found");
+    if (req.path == "nil") return Response::Nil();
+    if (req.path == "boom") return Status::Internal("storage failed");
+    if (req.path == "throws") throw std::runtime_error("secret detail");
+    if (req.path == "raw") return Response::Raw("application/pkix-cert", "DER");
+    return Status::NotFound("unsupported path");
+  };
+  EXPECT_EQ(Call("POST", "/v1/pki/bad").status, 400);
+  EXPECT_EQ(J(Call("POST", "/v1/pki/bad")), Json({{"errors", {"role not found"}}}));
+  EXPECT_EQ(Call("GET", "/v1/pki/nil").status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/pki/nil").status, 204);
+  EXPECT_EQ(Call("GET", "/v1/pki/boom").status, 500);
+  HttpResponse thrown = Call("GET", "/v1/pki/throws");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(thrown.body.find("secret detail"), std::string::npos);
+  HttpResponse raw = Call("GET", "/v1/pki/raw");
+  EXPECT_EQ(raw.status, 200);
+  EXPECT_EQ(raw.content_type, "application/pkix-cert");
+  EXPECT_EQ(raw.body, "DER");
+  EXPECT_EQ(J(Call("GET", "/v1/pki/other")), Json({{"errors", {"1 error occurred:\n\t* unsupported path\n\n"}}}));
+}
+
+TEST_F(ApiTest, HttpLevelRefusalsComeFirst) {
+  EXPECT_EQ(Call("POST", "/v1/pki/roles/web", "{bad", "").status, 400);  // body parsed before the token check
+  EXPECT_EQ(Call("OPTIONS", "/v1/pki/roles").status, 405);
+  EXPECT_EQ(Call("HEAD", "/v1/pki/roles/web").status, 405);
+  EXPECT_EQ(Call("GET", "/v1/pki/roles?list=maybe").status, 400);
+  for (const auto& r : {Call("GET", "/v1/pki/roles/web"), Call("GET", "/v1/pki/roles/web", "", "")}) {
+    bool no_store = false;
+    for (const auto& [k, v] : r.headers) no_store = no_store || (k == "Cache-Control" && v == "no-store");
+    EXPECT_TRUE(no_store);
+  }
+}
+
+// ---- sys/health
+
+TEST_F(ApiTest, HealthIsUnauthenticatedVaultJson) {
+  HttpResponse r = Call("GET", "/v1/sys/health", "", "");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.content_type, "application/json");
+  Json h = J(r);
+  EXPECT_EQ(h["initialized"], true);
+  EXPECT_EQ(h["sealed"], false);
+  EXPECT_EQ(h["standby"], false);
+  EXPECT_EQ(h["server_time_utc"], 1700000000);
+  EXPECT_EQ(h["cluster_name"], "pki-cluster-test");
+  EXPECT_TRUE(h["version"].is_string());
+  HttpResponse head = Call("HEAD", "/v1/sys/health", "", "");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  Engine("pki/")->serving = false;
+  EXPECT_EQ(Call("GET", "/v1/sys/health", "", "").status, 503);
+}
+
+TEST_F(ApiTest, SealStatusAndLeaderAnswerVaultStatus) {
+  HttpResponse seal = Call("GET", "/v1/sys/seal-status", "", "");
+  ASSERT_EQ(seal.status, 200);
+  EXPECT_EQ(J(seal)["sealed"], false);
+  EXPECT_EQ(J(seal)["initialized"], true);
+  EXPECT_EQ(J(seal)["cluster_name"], "pki-cluster-test");
+  HttpResponse leader = Call("GET", "/v1/sys/leader", "", "");
+  ASSERT_EQ(leader.status, 200);
+  EXPECT_EQ(J(leader)["ha_enabled"], false);
+}
+
+// ---- auth/token
+
+TEST_F(ApiTest, TokenLookupSelfDescribesTheRootToken) {
+  EXPECT_EQ(Call("GET", "/v1/auth/token/lookup-self", "", "").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/lookup-self", "", "wrong").status, 403);
+  HttpResponse r = Call("GET", "/v1/auth/token/lookup-self");
+  ASSERT_EQ(r.status, 200);
+  Json body = J(r);
+  EXPECT_EQ(body["data"]["id"], kToken);
+  EXPECT_EQ(body["data"]["policies"], Json::array({"root"}));
+  EXPECT_EQ(body["mount_type"], "token");
+  EXPECT_FALSE(body.contains("id"));  // no top-level copy outside sys/
+  EXPECT_EQ(Call("POST", "/v1/auth/token/lookup-self").status, 200);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/create").status, 404);
+}
+
+// ---- sys/mounts
+
+TEST_F(ApiTest, MountsListsEveryMountLikeVault) {
+  EXPECT_EQ(Call("GET", "/v1/sys/mounts", "", "").status, 403);
+  HttpResponse r = Call("GET", "/v1/sys/mounts");
+  ASSERT_EQ(r.status, 200);
+  Json body = J(r);
+  Json pki = body["data"]["pki/"];
+  EXPECT_EQ(body["pki/"], pki);  // also at the top level
+  EXPECT_EQ(pki["type"], "pki");
+  EXPECT_EQ(pki["uuid"], factory_.specs["pki/"].uuid);
+  EXPECT_EQ(pki["accessor"].get<std::string>().rfind("pki_", 0), 0u);
+  EXPECT_EQ(pki["config"]["default_lease_ttl"], 2764800);
+  EXPECT_EQ(pki["config"]["max_lease_ttl"], 2764800);
+  EXPECT_EQ(pki["local"], false);
+  EXPECT_EQ(pki["seal_wrap"], false);
+  EXPECT_TRUE(pki["options"].is_null());
+  EXPECT_EQ(body["mount_type"], "system");
+}
+
+TEST_F(ApiTest, EnableMountStartsAnEngineWithItsOwnDirectory) {
+  HttpResponse r = Call("POST", "/v1/sys/mounts/pki-int",
+                        R"({"type":"pki","description":"intermediate","config":{"max_lease_ttl":"87600h",
+                            "default_lease_ttl":3600},"options":{"storage":"rocksdb"}})");
+  ASSERT_EQ(r.status, 204) << r.body;
+  const MountSpec& spec = factory_.specs.at("pki-int/");
+  EXPECT_EQ(spec.type, "pki");
+  EXPECT_EQ(spec.options, (std::map<std::string, std::string>{{"storage", "rocksdb"}}));
+  EXPECT_EQ(spec.data_dir, dir_ + "/mounts/" + spec.uuid);
+  EXPECT_TRUE(std::filesystem::is_directory(spec.data_dir));
+  EXPECT_EQ(Engine("pki-int/")->system->MaxLeaseTtl(), 315360000);
+  EXPECT_EQ(Engine("pki-int/")->system->DefaultLeaseTtl(), 3600);
+  Json info = J(Call("GET", "/v1/sys/mounts/pki-int"))["data"];
+  EXPECT_EQ(info["description"], "intermediate");
+  EXPECT_EQ(info["options"], Json({{"storage", "rocksdb"}}));
+}
+
+TEST_F(ApiTest, EnableMountRefusals) {
+  HttpResponse kv = Call("POST", "/v1/sys/mounts/kv", R"({"type":"kv"})");
+  EXPECT_EQ(kv.status, 400);
+  EXPECT_NE(J(kv)["errors"][0].get<std::string>().find("only \"pki\""), std::string::npos);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/x", "{}").status, 400);  // no type
+  HttpResponse taken = Call("POST", "/v1/sys/mounts/pki", R"({"type":"pki"})");
+  EXPECT_EQ(taken.status, 409);
+  EXPECT_EQ(J(taken), Json({{"errors", {"path is already in use at pki/"}}}));
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/pki/sub", R"({"type":"pki"})").status, 409);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/sys/x", R"({"type":"pki"})").status, 403);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/a/../b", R"({"type":"pki"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/p2", R"({"type":"pki","config":{"default_lease_ttl":"2h",
+      "max_lease_ttl":"1h"}})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/p2", R"({"type":"pki","config":{"default_lease_ttl":"9999h"}})").status,
+            400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/p2", R"({"type":"pki","config":{"max_lease_ttl":"soon"}})").status, 400);
+  factory_.fail = Status::Internal("engine failed to start");
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/p3", R"({"type":"pki"})").status, 500);
+  factory_.fail = Status::Ok();
+  EXPECT_EQ(table_->List().size(), 1u);
+  // A refused or failed mount leaves no directory behind.
+  size_t dirs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/mounts")) dirs += entry.is_directory();
+  EXPECT_EQ(dirs, 1u);
+}
+
+TEST_F(ApiTest, DisableMountClosesTheEngineAndRemovesItsData) {
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/tmp", R"({"type":"pki"})").status, 204);
+  std::string data_dir = factory_.specs.at("tmp/").data_dir;
+  ASSERT_TRUE(std::filesystem::exists(data_dir));
+  EXPECT_EQ(Call("DELETE", "/v1/sys/mounts/tmp").status, 204);
+  EXPECT_FALSE(std::filesystem::exists(data_dir));
+  EXPECT_EQ(Call("GET", "/v1/tmp/x").status, 404);
+  EXPECT_EQ(Call("DELETE", "/v1/sys/mounts/never").status, 204);  // as Vault: does not reveal absence
+  EXPECT_EQ(Call("DELETE", "/v1/sys/mounts/sys").status, 400);
+}
+
+TEST_F(ApiTest, UnmountWaitsForRequestsInFlight) {
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/busy", R"({"type":"pki"})").status, 204);
+  FakeEngine* engine = Engine("busy/");
+  std::string data_dir = factory_.specs.at("busy/").data_dir;
+  auto match = table_->Resolve("busy/x");  // what a request in flight holds
+  ASSERT_TRUE(match.has_value());
+  ASSERT_TRUE(table_->RemoveMount("busy/").ok());
+  EXPECT_EQ(engine->closes.load(), 0);
+  EXPECT_TRUE(std::filesystem::exists(data_dir));
+  match.reset();
+  EXPECT_FALSE(std::filesystem::exists(data_dir));
+}
+
+// ---- tune
+
+TEST(ParseLeaseTtlTest, AcceptsVaultSpellings) {
+  auto v = [](const Json& j) {
+    auto r = ParseLeaseTtl(j);
+    EXPECT_TRUE(r.ok()) << j.dump();
+    return r.ok() ? r.value() : std::optional<int64_t>(-1);
+  };
+  EXPECT_EQ(v("87600h"), 315360000);
+  EXPECT_EQ(v("768h"), 2764800);
+  EXPECT_EQ(v("1h30m"), 5400);
+  EXPECT_EQ(v("3d"), 259200);
+  EXPECT_EQ(v("3600"), 3600);
+  EXPECT_EQ(v(3600), 3600);
+  EXPECT_EQ(v(90.7), 90);
+  EXPECT_EQ(v("system"), 0);
+  EXPECT_EQ(v(""), std::nullopt);
+  EXPECT_EQ(v(nullptr), std::nullopt);
+  for (const Json& bad : {Json("soon"), Json(-1), Json("-5s"), Json(true), Json::array()}) {
+    EXPECT_FALSE(ParseLeaseTtl(bad).ok()) << bad.dump();
+  }
+}
+
+TEST_F(ApiTest, TuneReadsAndWritesLeaseTtls) {
+  Json t = J(Call("GET", "/v1/sys/mounts/pki/tune"));
+  EXPECT_EQ(t["data"]["default_lease_ttl"], 2764800);
+  EXPECT_EQ(t["data"]["max_lease_ttl"], 2764800);
+  EXPECT_EQ(t["max_lease_ttl"], 2764800);  // sys responses also carry data at the top level
+
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/pki/tune", R"({"max_lease_ttl":"87600h","default_lease_ttl":3600})").status,
+            204);
+  t = J(Call("GET", "/v1/sys/mounts/pki/tune"));
+  EXPECT_EQ(t["data"]["max_lease_ttl"], 315360000);
+  EXPECT_EQ(t["data"]["default_lease_ttl"], 3600);
+  EXPECT_EQ(Engine("pki/")->system->MaxLeaseTtl(), 315360000);  // live, without a restart
+  EXPECT_EQ(J(Call("GET", "/v1/sys/mounts"))["data"]["pki/"]["config"]["max_lease_ttl"], 315360000);
+
+  HttpResponse bad = Call("POST", "/v1/sys/mounts/pki/tune", R"({"max_lease_ttl":"30m"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(J(bad)["errors"][0], "backend max lease TTL of 1800 would be less than backend default lease TTL of 3600");
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/pki/tune", R"({"max_lease_ttl":"forever"})").status, 400);
+  EXPECT_EQ(Engine("pki/")->system->MaxLeaseTtl(), 315360000);
+
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/pki/tune", R"({"default_lease_ttl":"system","description":"d"})").status,
+            204);
+  t = J(Call("GET", "/v1/sys/mounts/pki/tune"));
+  EXPECT_EQ(t["data"]["default_lease_ttl"], 2764800);
+  EXPECT_EQ(t["data"]["max_lease_ttl"], 315360000);
+  EXPECT_EQ(t["data"]["description"], "d");
+
+  EXPECT_EQ(Call("GET", "/v1/sys/mounts/nope/tune").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/nope/tune", R"({"max_lease_ttl":"1h"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/sys/tune", R"({"max_lease_ttl":"1h"})").status, 400);
+  EXPECT_EQ(Call("DELETE", "/v1/sys/mounts/pki/tune").status, 405);
+}
+
+// ---- persistence
+
+TEST_F(ApiTest, MountTablePersistsAcrossReopen) {
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/pki-int", R"({"type":"pki","options":{"k":"v"}})").status, 204);
+  ASSERT_EQ(Call("POST", "/v1/sys/mounts/pki-int/tune", R"({"max_lease_ttl":"100h"})").status, 204);
+  std::string uuid = factory_.specs.at("pki-int/").uuid;
+  std::string pki_uuid = factory_.specs.at("pki/").uuid;
+  EXPECT_FALSE(table_->loaded_from_storage());
+
+  factory_.specs.clear();
+  OpenTable();
+  EXPECT_TRUE(table_->loaded_from_storage());
+  ASSERT_EQ(factory_.specs.size(), 2u);
+  EXPECT_EQ(factory_.specs.at("pki-int/").uuid, uuid);
+  EXPECT_EQ(factory_.specs.at("pki/").uuid, pki_uuid);
+  EXPECT_EQ(factory_.specs.at("pki-int/").options.at("k"), "v");
+  EXPECT_EQ(Engine("pki-int/")->system->MaxLeaseTtl(), 360000);
+  EXPECT_EQ(Call("GET", "/v1/pki-int/roles/x").status, 200);
+}
+
+TEST_F(ApiTest, CloseClosesEveryEngineOnce) {
+  std::shared_ptr<Mount> held = table_->Find("pki/");  // keeps the engine alive to look at it
+  FakeEngine* e = Engine("pki/");
+  ASSERT_TRUE(table_->Close().ok());
+  EXPECT_EQ(e->closes.load(), 1);
+  EXPECT_TRUE(table_->List().empty());
+  held.reset();
+}
+
+}  // namespace
+}  // namespace pki::server
