@@ -1,5 +1,7 @@
 #include "src/crypto/x509.h"
 
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -194,17 +196,56 @@ std::string KeyIdOf(const X509* cert) {
   return {};
 }
 
-std::string PublicKeySha1(const EVP_PKEY* key) {
-  // RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.
-  X509_PUBKEY* pub = nullptr;
-  if (X509_PUBKEY_set(&pub, const_cast<EVP_PKEY*>(key)) != 1) return {};
+// RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents.
+std::string KeyIdOfPubkey(const X509_PUBKEY* pub) {
   const unsigned char* bits = nullptr;
   int len = 0;
-  X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, pub);
+  if (X509_PUBKEY_get0_param(nullptr, &bits, &len, nullptr, pub) != 1) return {};
   unsigned char md[SHA_DIGEST_LENGTH];
   SHA1(bits, static_cast<size_t>(len), md);
-  X509_PUBKEY_free(pub);
   return std::string(reinterpret_cast<char*>(md), sizeof(md));
+}
+
+// Writes `key` as the certificate's SubjectPublicKeyInfo. For EC and Ed25519 the fields are filled from the
+// provider's own encoding of the public key; X509_set_pubkey would instead round-trip the key through OpenSSL 3.0's
+// encoder and decoder, whose global locks made them most of the cost of issuing a certificate. RSA (whose key
+// generation dwarfs that cost) takes the generic path.
+Status SetPublicKey(X509* cert, const EVP_PKEY* key) {
+  X509_PUBKEY* pub = X509_get_X509_PUBKEY(cert);
+  auto info = InspectKey(key);
+  if (info.ok() && info->type == KeyType::kEc) {
+    char curve[64] = {0};
+    size_t curve_len = 0, point_len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve), &curve_len) == 1 &&
+        EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, nullptr, 0, &point_len) == 1) {
+      int curve_nid = OBJ_txt2nid(curve);
+      if (curve_nid == NID_undef) curve_nid = EC_curve_nist2nid(curve);
+      auto* point = static_cast<unsigned char*>(OPENSSL_malloc(point_len));
+      if (curve_nid != NID_undef && point &&
+          EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, point_len,
+                                          &point_len) == 1 &&
+          X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                                 OBJ_nid2obj(curve_nid), point, static_cast<int>(point_len)) == 1) {
+        return Status::Ok();  // `point` now belongs to the certificate
+      }
+      OPENSSL_free(point);
+    }
+  } else if (info.ok() && info->type == KeyType::kEd25519) {
+    size_t len = 0;
+    if (EVP_PKEY_get_raw_public_key(key, nullptr, &len) == 1) {
+      auto* raw = static_cast<unsigned char*>(OPENSSL_malloc(len));
+      if (raw && EVP_PKEY_get_raw_public_key(key, raw, &len) == 1 &&
+          X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, nullptr, raw,
+                                 static_cast<int>(len)) == 1) {
+        return Status::Ok();
+      }
+      OPENSSL_free(raw);
+    }
+  }
+  if (X509_set_pubkey(cert, const_cast<EVP_PKEY*>(key)) != 1) {
+    return Status::Internal("cannot set public key: " + ossl::LastError());
+  }
+  return Status::Ok();
 }
 
 ASN1_OCTET_STRING* OctetString(const std::string& s) {
@@ -331,9 +372,7 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
       !ASN1_TIME_set(X509_getm_notAfter(cert.get()), static_cast<time_t>(t.not_after))) {
     return Status::BadRequest("validity period cannot be encoded");
   }
-  if (X509_set_pubkey(cert.get(), const_cast<EVP_PKEY*>(t.public_key)) != 1) {
-    return Status::Internal("cannot set public key: " + ossl::LastError());
-  }
+  RETURN_IF_ERROR(SetPublicKey(cert.get(), t.public_key));
 
   if (t.is_ca || t.basic_constraints) {
     BASIC_CONSTRAINTS* bc = BASIC_CONSTRAINTS_new();
@@ -370,7 +409,8 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
     RETURN_IF_ERROR(s);
   }
 
-  std::string skid = t.subject_key_id.empty() ? PublicKeySha1(t.public_key) : t.subject_key_id;
+  std::string skid =
+      t.subject_key_id.empty() ? KeyIdOfPubkey(X509_get_X509_PUBKEY(cert.get())) : t.subject_key_id;
   {
     ASN1_OCTET_STRING* os = OctetString(skid);
     Status s = AddExtension(cert.get(), NID_subject_key_identifier, 0, os);
@@ -379,7 +419,7 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
   }
   if (issuer) {
     std::string akid = KeyIdOf(issuer);
-    if (akid.empty()) akid = PublicKeySha1(X509_get0_pubkey(issuer));
+    if (akid.empty()) akid = KeyIdOfPubkey(X509_get_X509_PUBKEY(issuer));
     AUTHORITY_KEYID* ak = AUTHORITY_KEYID_new();
     ak->keyid = OctetString(akid);
     Status s = AddExtension(cert.get(), NID_authority_key_identifier, 0, ak);

@@ -75,6 +75,8 @@ std::string FormatSerial(const std::string& serial_bytes);
 Result<std::string> ParseSerial(const std::string& text);
 
 // Signs `t`. `issuer` null means self-signed (issuer name = subject, AKID omitted).
+// For EC and Ed25519 keys the returned certificate carries its SubjectPublicKeyInfo encoded but not decoded
+// (X509_get0_pubkey() on it returns null): parse its DER where the key object is needed.
 Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer, const EVP_PKEY* signer);
 
 Result<ossl::X509Ptr> ParseCertificateDer(const std::string& der);

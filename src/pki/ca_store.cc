@@ -47,6 +47,22 @@ Result<Json> ReadJson(Storage* storage, const std::string& key) {
 
 }  // namespace
 
+std::vector<ChainCert> DescribeChain(const std::vector<std::string>& pems) {
+  std::vector<ChainCert> out;
+  for (const auto& pem : pems) {
+    ChainCert c;
+    c.pem = pem;
+    auto cert = ParseCertificatePem(pem);
+    if (cert.ok()) {
+      CertInfo info = InspectCertificate(cert->get());
+      c.self_signed = info.subject_der == info.issuer_der;
+      c.der_base64 = Base64Encode(CertificateDer(cert->get()));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Json IssuerToJson(const IssuerEntry& e) {
   return {{"issuer_id", e.issuer_id},
           {"issuer_name", e.issuer_name},
@@ -124,6 +140,7 @@ Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std
   if (!cert.ok()) return Status::Internal("stored issuer certificate is corrupt: " + entry->issuer_id);
   signing->cert = std::move(cert).value();
   signing->info = InspectCertificate(signing->cert.get());
+  signing->chain = DescribeChain(entry->ca_chain);
   signing->entry = std::move(*entry);
   std::shared_ptr<const SigningIssuer> out = signing;
   std::lock_guard<std::mutex> lock(mu_);

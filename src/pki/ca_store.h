@@ -39,9 +39,18 @@ struct IssuerEntry {
   std::string usage = "read-only,issuing-certificates,crl-signing,ocsp-signing";
 };
 
+// One certificate of an issuer's chain, in the forms responses need (parsed once, not per request).
+struct ChainCert {
+  std::string pem;
+  std::string der_base64;
+  bool self_signed = false;
+};
+std::vector<ChainCert> DescribeChain(const std::vector<std::string>& pems);
+
 // An issuer ready to sign: immutable once built, shared by concurrent requests.
 struct SigningIssuer {
   IssuerEntry entry;
+  std::vector<ChainCert> chain;  // entry.ca_chain, described
   ossl::X509Ptr cert;
   ossl::PKey key;
   CertInfo info;

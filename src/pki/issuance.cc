@@ -63,31 +63,18 @@ Result<PrivateKeyFormat> ParsePrivateKeyFormat(const std::string& format) {
   return Status::BadRequest("the \"private_key_format\" parameter must be \"der\", \"pem\" or \"pkcs8\"");
 }
 
-namespace {
-
-bool IsSelfSignedPem(const std::string& pem) {
-  auto cert = ParseCertificatePem(pem);
-  if (!cert.ok()) return false;
-  CertInfo info = InspectCertificate(cert->get());
-  return info.subject_der == info.issuer_der;
-}
-
-std::string PemToDerBase64(const std::string& pem) {
-  auto cert = ParseCertificatePem(pem);
-  return cert.ok() ? Base64Encode(CertificateDer(cert->get())) : std::string();
-}
-
-}  // namespace
-
-Result<Json> CertificateResponse(const X509* cert, const std::vector<std::string>& issuer_chain_pem,
-                                 OutputFormat format, bool remove_roots_from_chain, const EVP_PKEY* private_key,
+Result<Json> CertificateResponse(const X509* cert, const std::vector<ChainCert>& issuer_chain, OutputFormat format,
+                                 bool remove_roots_from_chain, const EVP_PKEY* private_key,
                                  PrivateKeyFormat key_format) {
   CertInfo info = InspectCertificate(cert);
-  std::vector<std::string> chain;
-  for (const auto& pem : issuer_chain_pem) {
-    if (remove_roots_from_chain && IsSelfSignedPem(pem)) continue;
-    chain.push_back(pem);
+  std::vector<const ChainCert*> chain;
+  for (const auto& c : issuer_chain) {
+    if (remove_roots_from_chain && c.self_signed) continue;
+    chain.push_back(&c);
   }
+  Json chain_pem = Json::array();
+  for (const auto* c : chain) chain_pem.push_back(c->pem);
+  std::string issuing_ca_pem = issuer_chain.empty() ? "" : issuer_chain.front().pem;
   Json data = Json::object();
   std::string cert_pem = CertificatePem(cert);
   std::string key_text;
@@ -105,22 +92,22 @@ Result<Json> CertificateResponse(const X509* cert, const std::vector<std::string
   switch (format) {
     case OutputFormat::kPem:
       data["certificate"] = cert_pem;
-      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : issuer_chain_pem.front();
-      data["ca_chain"] = chain;
+      data["issuing_ca"] = issuing_ca_pem;
+      data["ca_chain"] = chain_pem;
       break;
     case OutputFormat::kPemBundle: {
       std::string bundle = private_key ? key_text + "\n" + cert_pem : cert_pem;
-      for (const auto& c : chain) bundle += "\n" + c;
+      for (const auto* c : chain) bundle += "\n" + c->pem;
       data["certificate"] = bundle;
-      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : issuer_chain_pem.front();
-      data["ca_chain"] = chain;
+      data["issuing_ca"] = issuing_ca_pem;
+      data["ca_chain"] = chain_pem;
       break;
     }
     case OutputFormat::kDer: {
       data["certificate"] = Base64Encode(CertificateDer(cert));
-      data["issuing_ca"] = issuer_chain_pem.empty() ? "" : PemToDerBase64(issuer_chain_pem.front());
+      data["issuing_ca"] = issuer_chain.empty() ? "" : issuer_chain.front().der_base64;
       Json ders = Json::array();
-      for (const auto& c : chain) ders.push_back(PemToDerBase64(c));
+      for (const auto* c : chain) ders.push_back(c->der_base64);
       data["ca_chain"] = ders;
       break;
     }

@@ -48,8 +48,8 @@ Result<PrivateKeyFormat> ParsePrivateKeyFormat(const std::string& format);
 
 // Fills Vault's certificate response fields: certificate, issuing_ca, ca_chain, serial_number, expiration,
 // not_before, and private_key/private_key_type when `private_key` is given.
-Result<Json> CertificateResponse(const X509* cert, const std::vector<std::string>& issuer_chain_pem,
-                                 OutputFormat format, bool remove_roots_from_chain, const EVP_PKEY* private_key,
+Result<Json> CertificateResponse(const X509* cert, const std::vector<ChainCert>& issuer_chain, OutputFormat format,
+                                 bool remove_roots_from_chain, const EVP_PKEY* private_key,
                                  PrivateKeyFormat key_format);
 
 // Draws a serial number that no stored certificate has.

@@ -102,7 +102,7 @@ class CaPathHandlers {
           "intermediate CA certificates.");
     }
     const EVP_PKEY* exported = type == "exported" ? ck.key.get() : nullptr;
-    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), {issuer.certificate}, format, false, exported,
+    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), DescribeChain(issuer.ca_chain), format, false, exported,
                                                     key_format));
     data.erase("ca_chain");
     data.erase("not_before");
@@ -257,7 +257,7 @@ class CaPathHandlers {
     CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer->entry.issuer_id, "", not_after});
     RETURN_IF_ERROR(ctx_.storage->Write(batch));
 
-    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), issuer->entry.ca_chain, format, false, nullptr,
+    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), issuer->chain, format, false, nullptr,
                                                     PrivateKeyFormat::kTraditional));
     data.erase("not_before");
     if (csr.has_basic_constraints && !csr.basic_constraints_ca) {

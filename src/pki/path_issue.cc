@@ -292,7 +292,7 @@ class IssueHandlers {
                              plan.t.not_after});
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
     }
-    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), plan.issuer->entry.ca_chain, format,
+    ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), plan.issuer->chain, format,
                                                     f.GetBool("remove_roots_from_chain"), key, key_format));
     Response resp = Response::Data(std::move(data));
     resp.warnings = std::move(plan.warnings);

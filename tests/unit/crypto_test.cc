@@ -160,7 +160,11 @@ TEST(Certificates, SignedTemplateCarriesEveryExtension) {
   t.policies = {{"1.2.3.4", "https://cps.test", "notice"}};
   auto leaf = SignCertificate(t, ca_cert->get(), ca_key->get());
   ASSERT_TRUE(leaf.ok()) << leaf.status().message();
-  EXPECT_EQ(X509_verify(leaf->get(), X509_get0_pubkey(ca_cert->get())), 1);
+  EXPECT_EQ(X509_verify(leaf->get(), ca_key->get()), 1);
+  auto reparsed_ca = ParseCertificateDer(CertificateDer(ca_cert->get()));
+  ASSERT_TRUE(reparsed_ca.ok());
+  EXPECT_TRUE(SamePublicKey(X509_get0_pubkey(reparsed_ca->get()), ca_key->get()));
+  EXPECT_EQ(X509_verify(leaf->get(), X509_get0_pubkey(reparsed_ca->get())), 1);
   EXPECT_EQ(X509_get_key_usage(leaf->get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT));
   EXPECT_EQ(X509_get_extended_key_usage(leaf->get()), static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
   CertInfo info = InspectCertificate(leaf->get());
@@ -200,6 +204,40 @@ TEST(Csr, CreateParseAndRejectTampering) {
                 .status()
                 .code(),
             StatusCode::kBadRequest);
+}
+
+}  // namespace
+}  // namespace pki
+
+namespace pki {
+namespace {
+
+// The certificate's SubjectPublicKeyInfo, written without OpenSSL's encoder for EC and Ed25519, must decode to the
+// very key it was built from, with the SKID OpenSSL itself would compute.
+TEST(Certificates, SubjectPublicKeyInfoRoundTripsForEveryKeyType) {
+  auto ca_key = GenerateKey(KeyType::kEc, 256);
+  for (auto [type, bits] : std::vector<std::pair<KeyType, int>>{
+           {KeyType::kEc, 224}, {KeyType::kEc, 256}, {KeyType::kEc, 384}, {KeyType::kEc, 521},
+           {KeyType::kEd25519, 0}, {KeyType::kRsa, 2048}}) {
+    auto key = GenerateKey(type, bits);
+    CertTemplate t;
+    t.subject = {{"CN", "spki.test"}};
+    t.serial = *RandomSerial();
+    t.not_before = 1767225600;
+    t.not_after = 1767225600 + 60;
+    t.public_key = key->get();
+    auto cert = SignCertificate(t, nullptr, ca_key->get());
+    ASSERT_TRUE(cert.ok()) << cert.status().message();
+    auto parsed = ParseCertificateDer(CertificateDer(cert->get()));
+    ASSERT_TRUE(parsed.ok());
+    ASSERT_NE(X509_get0_pubkey(parsed->get()), nullptr) << KeyTypeName(type) << bits;
+    EXPECT_TRUE(SamePublicKey(X509_get0_pubkey(parsed->get()), key->get())) << KeyTypeName(type) << bits;
+    EXPECT_EQ(X509_verify(parsed->get(), ca_key->get()), 1);
+    unsigned char md[20];
+    unsigned int len = 0;
+    ASSERT_EQ(X509_pubkey_digest(parsed->get(), EVP_sha1(), md, &len), 1);
+    EXPECT_EQ(InspectCertificate(parsed->get()).subject_key_id, std::string(reinterpret_cast<char*>(md), len));
+  }
 }
 
 }  // namespace
