@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@
 namespace pki {
 
 using Handler = std::function<Result<Response>(const Request&, const FieldData&)>;
+
+// Adapts a member function of a shared handler object to a Handler; the Handler keeps the object alive.
+template <typename H>
+Handler BindHandler(std::shared_ptr<H> self, Result<Response> (H::*method)(const Request&, const FieldData&)) {
+  return [self = std::move(self), method](const Request& r, const FieldData& f) { return ((*self).*method)(r, f); };
+}
 
 struct PathSpec {
   std::string pattern;

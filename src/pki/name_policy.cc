@@ -9,6 +9,8 @@
 #include <limits>
 #include <set>
 
+#include "src/core/text.h"
+
 namespace pki {
 namespace {
 
@@ -26,14 +28,6 @@ std::string ToLowerAscii(std::string_view s) {
   return out;
 }
 
-bool EqualFold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 std::vector<std::string_view> SplitView(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   size_t start = 0;
@@ -46,39 +40,6 @@ std::vector<std::string_view> SplitView(std::string_view s, char sep) {
     out.push_back(s.substr(start, pos - start));
     start = pos + 1;
   }
-}
-
-// Go's %q for error messages: quotes, backslashes and control bytes escaped.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 bool IsAscii(std::string_view s) {
@@ -305,11 +266,11 @@ bool NameAllowed(const RoleEntry& role, const std::string& name) {
 
   for (const std::string& domain : role.allowed_domains) {
     if (domain.empty()) continue;
-    if (role.allow_bare_domains && (EqualFold(name, domain) || (is_email && EqualFold(email_domain, domain)))) {
+    if (role.allow_bare_domains && (EqualFoldAscii(name, domain) || (is_email && EqualFoldAscii(email_domain, domain)))) {
       return true;
     }
     if (role.allow_subdomains) {
-      if (HasSuffix(reduced, "." + domain) || (is_wildcard && EqualFold(reduced, domain))) return true;
+      if (HasSuffix(reduced, "." + domain) || (is_wildcard && EqualFoldAscii(reduced, domain))) return true;
     }
     if (role.allow_glob_domains && domain.find('*') != std::string::npos &&
         GlobMatch(ToLowerAscii(domain), ToLowerAscii(name))) {
@@ -421,21 +382,6 @@ bool ParsableUri(std::string_view raw) {
   return ValidEscapes(rest, false);
 }
 
-// Other SAN syntax shared by role and request checks: `<oid>;UTF8:<value>`.
-Result<OtherSan> SplitOtherSan(const std::string& entry) {
-  size_t semi = entry.find(';');
-  if (semi == std::string::npos) {
-    return Status::BadRequest("expected a semicolon in other SAN " + Quote(entry));
-  }
-  size_t colon = entry.find(':', semi + 1);
-  if (colon == std::string::npos) return Status::BadRequest("expected a colon in other SAN " + Quote(entry));
-  std::string_view type = std::string_view(entry).substr(semi + 1, colon - semi - 1);
-  if (!EqualFold(type, "utf8") && !EqualFold(type, "utf-8")) {
-    return Status::BadRequest("only utf8 other SANs are supported; found non-supported type in other SAN " +
-                              Quote(entry));
-  }
-  return OtherSan{entry.substr(0, semi), entry.substr(colon + 1)};
-}
 
 std::string JoinGoSlice(const std::vector<std::string>& v) {
   std::string out = "[";
@@ -445,8 +391,23 @@ std::string JoinGoSlice(const std::vector<std::string>& v) {
 
 }  // namespace
 
+Result<OtherSan> ParseOtherSanEntry(const std::string& entry) {
+  size_t semi = entry.find(';');
+  if (semi == std::string::npos) {
+    return Status::BadRequest("expected a semicolon in other SAN " + GoQuote(entry));
+  }
+  size_t colon = entry.find(':', semi + 1);
+  if (colon == std::string::npos) return Status::BadRequest("expected a colon in other SAN " + GoQuote(entry));
+  std::string_view type = std::string_view(entry).substr(semi + 1, colon - semi - 1);
+  if (!EqualFoldAscii(type, "utf8") && !EqualFoldAscii(type, "utf-8")) {
+    return Status::BadRequest("only utf8 other SANs are supported; found non-supported type in other SAN " +
+                              GoQuote(entry));
+  }
+  return OtherSan{entry.substr(0, semi), entry.substr(colon + 1)};
+}
+
 Result<std::string> HostnameToAscii(std::string_view name) {
-  auto invalid = [](std::string_view label) { return Status::BadRequest("idna: invalid label " + Quote(label)); };
+  auto invalid = [](std::string_view label) { return Status::BadRequest("idna: invalid label " + GoQuote(label)); };
   if (name.empty()) return invalid(name);
   std::vector<std::string_view> labels = SplitView(name, '.');
   bool trailing_dot = labels.size() > 1 && labels.back().empty();
@@ -553,11 +514,11 @@ Status ValidateDnsAndEmailSans(const RoleEntry& role, const std::vector<std::str
 Result<std::vector<OtherSan>> ParseOtherSans(const std::vector<std::string>& entries) {
   std::vector<OtherSan> out;
   for (const auto& entry : entries) {
-    Result<OtherSan> san = SplitOtherSan(entry);
+    Result<OtherSan> san = ParseOtherSanEntry(entry);
     if (!san.ok()) return san.status().Annotate("could not parse requested other SAN");
     if (!IsDottedOid(san->oid)) {
-      return Status::BadRequest("could not parse requested other SAN: invalid OID " + Quote(san->oid) +
-                                " in other SAN " + Quote(entry));
+      return Status::BadRequest("could not parse requested other SAN: invalid OID " + GoQuote(san->oid) +
+                                " in other SAN " + GoQuote(entry));
     }
     out.push_back(std::move(san).value());
   }
@@ -569,7 +530,7 @@ Status ValidateOtherSans(const RoleEntry& role, const std::vector<OtherSan>& req
   if (allowed.size() == 1 && allowed[0] == "*") return Status::Ok();
   std::vector<OtherSan> rules;
   for (const auto& entry : allowed) {
-    Result<OtherSan> rule = SplitOtherSan(entry);
+    Result<OtherSan> rule = ParseOtherSanEntry(entry);
     if (!rule.ok()) return rule.status().Annotate("error parsing role's allowed SANs");
     rules.push_back(std::move(rule).value());
   }
@@ -613,7 +574,7 @@ Status ValidateUriSans(const RoleEntry& role, const std::vector<std::string>& ur
                                 " which are not valid for this role");
     }
     if (!ParsableUri(uri)) {
-      return Status::BadRequest("the provided URI Subject Alternative Name " + Quote(uri) + " is not a valid URI");
+      return Status::BadRequest("the provided URI Subject Alternative Name " + GoQuote(uri) + " is not a valid URI");
     }
   }
   return Status::Ok();
@@ -633,7 +594,7 @@ Status ValidateUserIds(const RoleEntry& role, const std::vector<std::string>& us
   for (const auto& id : user_ids) {
     bool ok = false;
     for (const auto& allowed : role.allowed_user_ids) {
-      if (EqualFold(allowed, id) ||
+      if (EqualFoldAscii(allowed, id) ||
           (!allowed.empty() && allowed.find('*') != std::string::npos && GlobMatch(allowed, id))) {
         ok = true;
         break;
@@ -671,7 +632,7 @@ Result<std::vector<std::string>> ParseIpSans(const RoleEntry& role, const std::v
         inet_ntop(AF_INET6, v6, text, sizeof(text));
       }
     } else {
-      return Status::BadRequest("the value " + Quote(ip) + " is not a valid IP address");
+      return Status::BadRequest("the value " + GoQuote(ip) + " is not a valid IP address");
     }
     out.emplace_back(text);
   }

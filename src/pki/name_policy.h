@@ -84,6 +84,10 @@ Status ValidateDnsAndEmailSans(const RoleEntry& role, const std::vector<std::str
 
 // Parses requested other SANs `<oid>;UTF8:<value>` (type UTF8 or UTF-8, any case; the value may contain ';' and
 // ':'). BadRequest "could not parse requested other SAN: ..." on bad syntax or an OID that is not dotted-decimal.
+// Parses one `<oid>;UTF8:<value>` entry (type UTF8 or UTF-8, any case); the OID is not checked here.
+// BadRequest "expected a semicolon in other SAN ..." and Vault's other syntax errors.
+Result<OtherSan> ParseOtherSanEntry(const std::string& entry);
+
 Result<std::vector<OtherSan>> ParseOtherSans(const std::vector<std::string>& entries);
 
 // Checks parsed other SANs against allowed_other_sans (`*` alone allows anything; else each requested OID must be

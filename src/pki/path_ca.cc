@@ -501,25 +501,22 @@ FieldSchemas KeyGenerationFields() {
 
 std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
   auto h = std::make_shared<CaPathHandlers>(ctx, cas);
-  auto bind = [h](auto method) {
-    return [h, method](const Request& r, const FieldData& f) { return ((*h).*method)(r, f); };
-  };
   std::vector<PathSpec> paths;
 
   PathSpec root{"root/generate/:type", KeyGenerationFields(), {}, false, "Generate a self-signed root CA."};
   root.fields["issuer_name"] = {FieldType::kString, nullptr, "Name of the new issuer."};
-  root.operations[Operation::kUpdate] = bind(&CaPathHandlers::GenerateRoot);
+  root.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateRoot);
   paths.push_back(root);
 
   PathSpec inter{"intermediate/generate/:type", KeyGenerationFields(), {}, false,
                  "Generate a key and a CSR for an intermediate CA."};
   inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
-  inter.operations[Operation::kUpdate] = bind(&CaPathHandlers::GenerateIntermediate);
+  inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateIntermediate);
   paths.push_back(inter);
 
   PathSpec set_signed{"intermediate/set-signed", {}, {}, false, "Import the signed intermediate certificate."};
   set_signed.fields["certificate"] = {FieldType::kString, nullptr, "PEM certificate, optionally with its chain."};
-  set_signed.operations[Operation::kUpdate] = bind(&CaPathHandlers::SetSigned);
+  set_signed.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SetSigned);
   paths.push_back(set_signed);
 
   PathSpec sign_inter{"root/sign-intermediate", {}, {}, false, "Sign an intermediate CA's CSR."};
@@ -530,12 +527,12 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
   sign_inter.fields["issuer_ref"] = {FieldType::kString, "default", "Issuer that signs."};
   sign_inter.fields["enforce_leaf_not_after_behavior"] = {FieldType::kBool, nullptr,
                                                           "Apply the issuer's leaf_not_after_behavior."};
-  sign_inter.operations[Operation::kUpdate] = bind(&CaPathHandlers::SignIntermediate);
+  sign_inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SignIntermediate);
   paths.push_back(sign_inter);
 
   PathSpec config_ca{"config/ca", {}, {}, false, "Import a CA certificate and key (PEM bundle)."};
   config_ca.fields["pem_bundle"] = {FieldType::kString, nullptr, "PEM certificates and private key."};
-  config_ca.operations[Operation::kUpdate] = bind(&CaPathHandlers::ConfigCa);
+  config_ca.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::ConfigCa);
   paths.push_back(config_ca);
 
   PathSpec urls{"config/urls", {}, {}, false, "URLs embedded in issued certificates."};
@@ -543,8 +540,8 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
   urls.fields["crl_distribution_points"] = {FieldType::kCommaStringSlice, nullptr, "CRL distribution points."};
   urls.fields["ocsp_servers"] = {FieldType::kCommaStringSlice, nullptr, "AIA OCSP URLs."};
   urls.fields["enable_templating"] = {FieldType::kBool, nullptr, "Templated URLs (not supported)."};
-  urls.operations[Operation::kRead] = bind(&CaPathHandlers::ReadUrls);
-  urls.operations[Operation::kUpdate] = bind(&CaPathHandlers::WriteUrls);
+  urls.operations[Operation::kRead] = BindHandler(h, &CaPathHandlers::ReadUrls);
+  urls.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::WriteUrls);
   paths.push_back(urls);
   return paths;
 }

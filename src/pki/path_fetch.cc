@@ -102,12 +102,9 @@ class FetchHandlers {
 
 std::vector<PathSpec> FetchPaths(const PkiContext& ctx, CaStore* cas) {
   auto h = std::make_shared<FetchHandlers>(ctx, cas);
-  auto bind = [h](auto method) {
-    return [h, method](const Request& r, const FieldData& f) { return ((*h).*method)(r, f); };
-  };
   auto read_path = [&](const char* pattern, auto method, bool unauth, const char* help) {
     PathSpec p{pattern, {}, {}, unauth, help};
-    p.operations[Operation::kRead] = bind(method);
+    p.operations[Operation::kRead] = BindHandler(h, method);
     return p;
   };
   FieldSchemas serial{{"serial", {FieldType::kString, nullptr, "Serial number, colon- or dash-separated hex."}}};
@@ -129,7 +126,7 @@ std::vector<PathSpec> FetchPaths(const PkiContext& ctx, CaStore* cas) {
   PathSpec list{"certs", {}, {}, false, "Serial numbers of the stored certificates."};
   list.fields["after"] = {FieldType::kString, nullptr, "List serials after this one."};
   list.fields["limit"] = {FieldType::kInt, 0, "Maximum number of serials; 0 for all."};
-  list.operations[Operation::kList] = bind(&FetchHandlers::ListCerts);
+  list.operations[Operation::kList] = BindHandler(h, &FetchHandlers::ListCerts);
   paths.push_back(list);
   return paths;
 }

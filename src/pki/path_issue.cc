@@ -330,17 +330,14 @@ FieldSchemas CommonIssueFields() {
 
 std::vector<PathSpec> IssuePaths(const PkiContext& ctx, CaStore* cas, RoleStore* roles) {
   auto h = std::make_shared<IssueHandlers>(ctx, cas, roles);
-  auto bind = [h](auto method) {
-    return [h, method](const Request& r, const FieldData& f) { return ((*h).*method)(r, f); };
-  };
   std::vector<PathSpec> paths;
   PathSpec issue{"issue/:role", CommonIssueFields(), {}, false, "Issue a certificate and key under a role."};
-  issue.operations[Operation::kUpdate] = bind(&IssueHandlers::Issue);
+  issue.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::Issue);
   paths.push_back(issue);
 
   PathSpec sign{"sign/:role", CommonIssueFields(), {}, false, "Sign a CSR under a role."};
   sign.fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
-  sign.operations[Operation::kUpdate] = bind(&IssueHandlers::Sign);
+  sign.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::Sign);
   paths.push_back(sign);
 
   FieldSchemas verbatim = CommonIssueFields();
@@ -354,7 +351,7 @@ std::vector<PathSpec> IssuePaths(const PkiContext& ctx, CaStore* cas, RoleStore*
   verbatim["basic_constraints_valid_for_non_ca"] = {FieldType::kBool, nullptr, "Add CA:FALSE basic constraints."};
   for (const char* pattern : {"sign-verbatim", "sign-verbatim/:role"}) {
     PathSpec p{pattern, verbatim, {}, false, "Sign a CSR with its subject and SANs as given."};
-    p.operations[Operation::kUpdate] = bind(&IssueHandlers::SignVerbatim);
+    p.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::SignVerbatim);
     paths.push_back(p);
   }
   return paths;

@@ -3,6 +3,9 @@
 #include <cctype>
 #include <cstdio>
 
+#include "src/core/text.h"
+#include "src/pki/name_policy.h"
+
 namespace pki {
 namespace {
 
@@ -107,46 +110,6 @@ std::string ToLower(std::string s) {
   return s;
 }
 
-bool EqualFoldAscii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
-// Go's strconv.Quote, close enough for error messages: quotes, backslashes and control bytes escaped.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // A JSON string literal as Go's encoding/json writes it (HTML-safe escaping of <, >, &, U+2028, U+2029), so
 // that re-marshalled policy identifiers read back byte-for-byte as Vault returns them.
@@ -332,21 +295,8 @@ Result<std::vector<std::string>> CheckCnValidations(const std::vector<std::strin
 Status CheckAllowedOtherSans(const std::vector<std::string>& allowed) {
   if (allowed.empty() || (allowed.size() == 1 && allowed[0] == "*")) return Status::Ok();
   for (const auto& entry : allowed) {
-    size_t semi = entry.find(';');
-    if (semi == std::string::npos) {
-      return Status::BadRequest("error parsing allowed_other_sans: expected a semicolon in other SAN " + Quote(entry));
-    }
-    size_t colon = entry.find(':', semi + 1);
-    if (colon == std::string::npos) {
-      return Status::BadRequest("error parsing allowed_other_sans: expected a colon in other SAN " + Quote(entry));
-    }
-    std::string_view type = std::string_view(entry).substr(semi + 1, colon - semi - 1);
-    if (!EqualFoldAscii(type, "utf8") && !EqualFoldAscii(type, "utf-8")) {
-      return Status::BadRequest(
-          "error parsing allowed_other_sans: only utf8 other SANs are supported; found non-supported type in other "
-          "SAN " +
-          Quote(entry));
-    }
+    Result<OtherSan> parsed = ParseOtherSanEntry(entry);
+    if (!parsed.ok()) return parsed.status().Annotate("error parsing allowed_other_sans");
   }
   return Status::Ok();
 }
@@ -362,7 +312,7 @@ Status ValidateRole(RoleEntry* r) {
   }
   for (const auto& oid : r->ext_key_usage_oids) {
     if (!IsDottedOid(oid)) {
-      return Status::BadRequest(Quote(oid) + " could not be parsed as a valid oid for an extended key usage");
+      return Status::BadRequest(GoQuote(oid) + " could not be parsed as a valid oid for an extended key usage");
     }
   }
   RETURN_IF_ERROR(ParsePolicyIdentifiers(r->policy_identifiers).status());
@@ -666,11 +616,11 @@ Result<std::vector<PolicyIdentifier>> ParsePolicyIdentifiers(const std::vector<s
     PolicyIdentifier p;
     Json doc = Json::parse(s, nullptr, /*allow_exceptions=*/false);
     if (!DecodePolicyObject(doc, &p)) {
-      return Status::BadRequest("Policy Identifier " + Quote(s) +
+      return Status::BadRequest("Policy Identifier " + GoQuote(s) +
                                 " is neither a valid OID nor a JSON Policy Identifier");
     }
     if (!IsDottedOid(p.oid)) {
-      return Status::BadRequest("Policy Identifier " + Quote(s) + " has an invalid oid " + Quote(p.oid));
+      return Status::BadRequest("Policy Identifier " + GoQuote(s) + " has an invalid oid " + GoQuote(p.oid));
     }
     out.push_back(std::move(p));
   }
@@ -705,7 +655,7 @@ bool IsDottedOid(std::string_view text) {
 
 Result<int64_t> ParseRfc3339Seconds(std::string_view s) {
   auto bad = [&]() {
-    return Status::BadRequest("parsing time " + Quote(s) +
+    return Status::BadRequest("parsing time " + GoQuote(s) +
                               " as \"2006-01-02T15:04:05Z07:00\": not an RFC 3339 timestamp");
   };
   int64_t year, month, day, hour, minute, second;

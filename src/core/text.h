@@ -1,0 +1,15 @@
+// Small text helpers shared by the engine's error messages and name checks.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace pki {
+
+// ASCII case-insensitive equality (Go's strings.EqualFold for ASCII input).
+bool EqualFoldAscii(std::string_view a, std::string_view b);
+
+// Go's %q, close enough for error messages: quotes, backslashes and control bytes escaped.
+std::string GoQuote(std::string_view s);
+
+}  // namespace pki
