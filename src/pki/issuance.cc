@@ -50,6 +50,15 @@ DistinguishedName BuildSubject(const SubjectFields& f) {
   return dn;
 }
 
+void CopyCsrNames(const CsrInfo& csr, CertTemplate* t) {
+  t->subject = csr.subject;
+  t->dns_names = csr.dns_names;
+  t->email_addresses = csr.email_addresses;
+  t->ip_addresses = csr.ip_addresses;
+  t->uris = csr.uris;
+  t->other_names = csr.other_names;
+}
+
 Result<OutputFormat> ParseOutputFormat(const std::string& format) {
   if (format.empty() || format == "pem") return OutputFormat::kPem;
   if (format == "der") return OutputFormat::kDer;

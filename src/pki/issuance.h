@@ -41,6 +41,9 @@ struct SubjectFields {
 // The DN in Go's pkix.Name order (C, O, OU, L, ST, street, postalCode, serialNumber, CN, then UIDs).
 DistinguishedName BuildSubject(const SubjectFields& f);
 
+// Copies a CSR's subject and every SAN into `t` verbatim (sign-verbatim, sign-intermediate with use_csr_values).
+void CopyCsrNames(const CsrInfo& csr, CertTemplate* t);
+
 // Output encoding of the issue/sign family: format pem | der | pem_bundle.
 enum class OutputFormat { kPem, kDer, kPemBundle };
 Result<OutputFormat> ParseOutputFormat(const std::string& format);

@@ -46,13 +46,7 @@ class CaPathHandlers {
     ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
 
     int64_t now = ctx_.clock->Now();
-    ValidityInputs v;
-    v.now = now;
-    v.request_ttl = f.GetDuration("ttl");
-    v.not_after = f.GetString("not_after");
-    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
-    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
-    ASSIGN_OR_RETURN(int64_t not_after, ComputeNotAfter(v, &warnings));
+    ASSIGN_OR_RETURN(int64_t not_after, CaNotAfter(f, now, &warnings));
 
     CertTemplate t;
     SubjectFields subject = SubjectFromFields(f);
@@ -199,12 +193,7 @@ class CaPathHandlers {
     CertTemplate t;
     SubjectFields subject = SubjectFromFields(f);
     if (use_csr_values) {
-      t.subject = csr.subject;
-      t.dns_names = csr.dns_names;
-      t.email_addresses = csr.email_addresses;
-      t.ip_addresses = csr.ip_addresses;
-      t.uris = csr.uris;
-      t.other_names = csr.other_names;
+      CopyCsrNames(csr, &t);
     } else {
       if (subject.common_name.empty()) {
         return Status::BadRequest("the common_name field is required, unless use_csr_values is set to true");
@@ -214,13 +203,7 @@ class CaPathHandlers {
     }
 
     int64_t now = ctx_.clock->Now();
-    ValidityInputs v;
-    v.now = now;
-    v.request_ttl = f.GetDuration("ttl");
-    v.not_after = f.GetString("not_after");
-    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
-    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
-    ASSIGN_OR_RETURN(int64_t not_after, ComputeNotAfter(v, &warnings));
+    ASSIGN_OR_RETURN(int64_t not_after, CaNotAfter(f, now, &warnings));
     std::string behavior = f.GetBool("enforce_leaf_not_after_behavior") ? issuer->entry.leaf_not_after_behavior
                                                                          : std::string("truncate");
     ASSIGN_OR_RETURN(not_after, ApplyLeafNotAfterBehavior(not_after, behavior, issuer->info.not_after));
@@ -292,6 +275,17 @@ class CaPathHandlers {
   }
 
  private:
+  // A CA certificate's notAfter: the request's ttl or not_after, else the mount default, capped by the mount max.
+  Result<int64_t> CaNotAfter(const FieldData& f, int64_t now, std::vector<std::string>* warnings) {
+    ValidityInputs v;
+    v.now = now;
+    v.request_ttl = f.GetDuration("ttl");
+    v.not_after = f.GetString("not_after");
+    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
+    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
+    return ComputeNotAfter(v, warnings);
+  }
+
   static bool LooksLikeUrl(const std::string& u) {
     static const std::regex kUrl(R"(^[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+([/?#][^\s]*)?$)");
     return std::regex_match(u, kUrl);

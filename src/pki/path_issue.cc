@@ -87,12 +87,7 @@ class IssueHandlers {
     plan.store = !(role && role->no_store);
     ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role ? role->issuer_ref : "default"));
     CertTemplate& t = plan.t;
-    t.subject = csr.subject;
-    t.dns_names = csr.dns_names;
-    t.email_addresses = csr.email_addresses;
-    t.ip_addresses = csr.ip_addresses;
-    t.uris = csr.uris;
-    t.other_names = csr.other_names;
+    CopyCsrNames(csr, &t);
     t.public_key = csr.public_key.get();
     t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
     RETURN_IF_ERROR(AddExtKeyUsages(f.GetStrings("ext_key_usage"), f.GetStrings("ext_key_usage_oids"), &t));
