@@ -37,6 +37,22 @@ const char* CurveName(int bits) {
 
 }  // namespace
 
+Result<int> ResolveKeyBits(KeyType type, int64_t bits) {
+  switch (type) {
+    case KeyType::kEd25519:
+      return 0;
+    case KeyType::kRsa:
+      if (bits == 0) return 2048;
+      if (bits == 2048 || bits == 3072 || bits == 4096 || bits == 8192) return static_cast<int>(bits);
+      return Status::BadRequest("unsupported bit length for RSA key: " + std::to_string(bits));
+    case KeyType::kEc:
+      if (bits == 0) return 256;
+      if (bits == 224 || bits == 256 || bits == 384 || bits == 521) return static_cast<int>(bits);
+      return Status::BadRequest("unsupported bit length for EC key: " + std::to_string(bits));
+  }
+  return Status::BadRequest("unknown key type");
+}
+
 Result<ossl::PKey> GenerateKey(KeyType type, int bits) {
   EVP_PKEY* raw = nullptr;
   switch (type) {

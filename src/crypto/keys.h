@@ -19,6 +19,10 @@ struct KeyInfo {
   int bits;  // RSA modulus bits, EC curve bits (224/256/384/521), 0 for Ed25519
 };
 
+// Vault's key_bits for a key type: 0 means the default (RSA 2048, EC 256); other values must be supported by
+// GenerateKey (400 otherwise). Ed25519 ignores bits and resolves to 0.
+Result<int> ResolveKeyBits(KeyType type, int64_t bits);
+
 // Generates a key. RSA: bits in {2048, 3072, 4096, 8192}; EC: bits in {224, 256, 384, 521}; Ed25519: bits ignored.
 Result<ossl::PKey> GenerateKey(KeyType type, int bits);
 

@@ -5,7 +5,7 @@
 namespace pki::ossl {
 
 std::string LastError() {
-  unsigned long code = ERR_get_error();
+  unsigned long code = ERR_peek_last_error();  // the most specific error is queued last
   ERR_clear_error();
   if (code == 0) return "unknown error";
   char buf[256];

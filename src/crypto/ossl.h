@@ -35,7 +35,7 @@ inline void FreeExtensionStack(STACK_OF(X509_EXTENSION)* s) { sk_X509_EXTENSION_
 using ExtensionStack =
     std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<STACK_OF(X509_EXTENSION), FreeExtensionStack>>;
 
-// The oldest queued OpenSSL error as text (queue cleared), for error messages. Never includes key material.
+// The newest queued OpenSSL error as text (queue cleared), for error messages. Never includes key material.
 std::string LastError();
 
 // Contents of a memory BIO.

@@ -2,6 +2,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -147,7 +148,8 @@ Result<const EVP_MD*> ChooseDigest(const EVP_PKEY* signer, int signature_bits) {
     case KeyType::kEd25519: return static_cast<const EVP_MD*>(nullptr);
     case KeyType::kRsa: if (bits == 0) bits = 256; break;
     case KeyType::kEc:
-      if (bits == 0) bits = info->bits <= 256 ? 256 : (info->bits <= 384 ? 384 : 512);
+      // ECDSA's hash always follows the curve, as Vault's selectSignatureAlgorithmForECDSA does.
+      bits = info->bits <= 256 ? 256 : (info->bits <= 384 ? 384 : 512);
       break;
   }
   switch (bits) {
@@ -174,10 +176,21 @@ Status InitSign(EVP_MD_CTX* md, const EVP_PKEY* key, int signature_bits, bool us
   return Status::Ok();
 }
 
+// Go's asn1 rule for subject strings: PrintableString when every character allows it, else UTF8String. Passing
+// the type explicitly also skips OpenSSL's per-attribute length table, which Vault (Go) does not have.
+int DirectoryStringType(const std::string& value) {
+  for (unsigned char c : value) {
+    bool printable = std::isalnum(c) || c == ' ' || c == '\'' || c == '(' || c == ')' || c == '+' || c == ',' ||
+                     c == '-' || c == '.' || c == '/' || c == ':' || c == '=' || c == '?';
+    if (!printable) return V_ASN1_UTF8STRING;
+  }
+  return V_ASN1_PRINTABLESTRING;
+}
+
 Result<ossl::X509Name> BuildName(const DistinguishedName& dn) {
   ossl::X509Name name(X509_NAME_new());
   for (const auto& [field, value] : dn) {
-    if (X509_NAME_add_entry_by_txt(name.get(), field.c_str(), MBSTRING_UTF8,
+    if (X509_NAME_add_entry_by_txt(name.get(), field.c_str(), DirectoryStringType(value),
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
       ossl::LastError();
@@ -357,6 +370,7 @@ Result<std::string> ParseSerial(const std::string& text) {
 }
 
 Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer, const EVP_PKEY* signer) {
+  ERR_clear_error();
   ossl::X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return Status::Internal("X509_new failed");
 
@@ -366,8 +380,8 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
   X509_set_serialNumber(cert.get(), serial.get());
 
   ASSIGN_OR_RETURN(ossl::X509Name subject, BuildName(t.subject));
-  X509_set_subject_name(cert.get(), subject.get());
-  X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : subject.get());
+  X509_set_subject_name(cert.get(), t.subject_name ? t.subject_name : subject.get());
+  X509_set_issuer_name(cert.get(), issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(cert.get()));
   if (!ASN1_TIME_set(X509_getm_notBefore(cert.get()), static_cast<time_t>(t.not_before)) ||
       !ASN1_TIME_set(X509_getm_notAfter(cert.get()), static_cast<time_t>(t.not_after))) {
     return Status::BadRequest("validity period cannot be encoded");
@@ -512,6 +526,18 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
     RETURN_IF_ERROR(s);
   }
 
+  // Extensions copied from a CSR replace the ones built above with the same OID (Vault's use_csr_values).
+  for (int i = 0; t.csr_extensions && i < sk_X509_EXTENSION_num(t.csr_extensions); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(t.csr_extensions, i);
+    int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    if (nid == NID_basic_constraints || nid == NID_subject_key_identifier || nid == NID_authority_key_identifier) {
+      continue;
+    }
+    int existing = X509_get_ext_by_OBJ(cert.get(), X509_EXTENSION_get_object(ext), -1);
+    if (existing >= 0) X509_EXTENSION_free(X509_delete_ext(cert.get(), existing));
+    if (X509_add_ext(cert.get(), ext, -1) != 1) return Status::Internal("cannot copy a CSR extension");
+  }
+
   ossl::MdCtx md(EVP_MD_CTX_new());
   RETURN_IF_ERROR(InitSign(md.get(), signer, t.signature_bits, t.use_pss));
   if (X509_sign_ctx(cert.get(), md.get()) <= 0) return Status::Internal("signing failed: " + ossl::LastError());
@@ -529,6 +555,7 @@ Result<ossl::X509Ptr> ParseCertificateDer(const std::string& der) {
 }
 
 Result<std::vector<ossl::X509Ptr>> ParseCertificatesPem(const std::string& pem) {
+  ERR_clear_error();
   std::vector<ossl::X509Ptr> out;
   ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   while (true) {
@@ -601,6 +628,7 @@ CertInfo InspectCertificate(const X509* cert) {
 }
 
 Result<CsrInfo> ParseCsrPem(const std::string& pem) {
+  ERR_clear_error();
   if (pem.empty()) return Status::BadRequest("\"csr\" is empty");
   if (pem.find("-----BEGIN") == std::string::npos) return Status::BadRequest("csr contains no data");
   ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
@@ -614,6 +642,11 @@ Result<CsrInfo> ParseCsrPem(const std::string& pem) {
   EVP_PKEY* pub = X509_REQ_get_pubkey(raw);
   if (!pub) return Status::BadRequest("certificate request could not be parsed: no public key");
   info.public_key.reset(pub);
+  if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA_PSS) {
+    return Status::BadRequest(
+        "Refusing to sign CSR with empty PublicKey. This usually means the SubjectPublicKeyInfo field has an OID not "
+        "recognized by Go, such as 1.2.840.113549.1.1.10 for rsaPSS.");
+  }
   if (X509_REQ_verify(raw, pub) != 1) {
     ossl::LastError();
     return Status::BadRequest("request signature invalid");
@@ -632,7 +665,8 @@ Result<CsrInfo> ParseCsrPem(const std::string& pem) {
     OPENSSL_free(utf8);
   }
   info.common_name = CommonNameOf(subj);
-  ossl::ExtensionStack exts(X509_REQ_get_extensions(raw));
+  info.extensions.reset(X509_REQ_get_extensions(raw));
+  const ossl::ExtensionStack& exts = info.extensions;
   for (int i = 0; exts && i < sk_X509_EXTENSION_num(exts.get()); ++i) {
     X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
     int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
@@ -705,6 +739,19 @@ std::string FormatRfc3339(int64_t unix_seconds) {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+Result<std::string> HexDecode(const std::string& text) {
+  std::string hex;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return Status::BadRequest("invalid hex string: " + text);
+    hex.push_back(c);
+  }
+  if (hex.empty() || hex.size() % 2) return Status::BadRequest("invalid hex string: " + text);
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  return out;
 }
 
 std::string Base64Encode(const std::string& bytes) {

@@ -37,6 +37,7 @@ std::string ExtKeyUsageOid(const std::string& name);
 // Everything that goes into a certificate, decided by the caller.
 struct CertTemplate {
   DistinguishedName subject;
+  const X509_NAME* subject_name = nullptr;  // when set, used verbatim instead of `subject`
   std::string serial;  // big-endian magnitude bytes, positive
   int64_t not_before = 0;
   int64_t not_after = 0;
@@ -62,6 +63,9 @@ struct CertTemplate {
   std::vector<PolicyInformation> policies;
 
   std::string subject_key_id;  // empty: SHA-1 of the public key
+  // When set, every extension here except basicConstraints/SKID/AKID is copied, replacing a built one of the same
+  // OID (Vault's use_csr_values for sign-verbatim and sign-intermediate).
+  const STACK_OF(X509_EXTENSION)* csr_extensions = nullptr;
   // Signature: RSA honours signature_bits (256/384/512, 0 = 256) and use_pss; EC uses the curve's hash.
   int signature_bits = 0;
   bool use_pss = false;
@@ -119,10 +123,12 @@ struct CsrInfo {
   int max_path_length = -1;
   std::vector<std::string> ext_key_usage_oids;
   int key_usage = 0;
+  ossl::ExtensionStack extensions;  // every extension the CSR requests
   ossl::PKey public_key;
 };
 
-// Parses a PEM CSR and verifies its self-signature (400 with Vault's messages otherwise).
+// Parses a PEM CSR and verifies its self-signature (400 with Vault's messages otherwise). RSA-PSS public keys are
+// refused, as Vault (Go) cannot use them.
 Result<CsrInfo> ParseCsrPem(const std::string& pem);
 
 struct CsrTemplate {
@@ -143,6 +149,8 @@ int64_t Asn1TimeToUnix(const ASN1_TIME* t);
 std::string FormatRfc3339(int64_t unix_seconds);
 
 std::string Base64Encode(const std::string& bytes);
+// Hex (optionally colon-separated, any case) to bytes, keeping leading zeros.
+Result<std::string> HexDecode(const std::string& text);
 Result<std::string> Base64Decode(const std::string& text);
 
 }  // namespace pki

@@ -1,6 +1,9 @@
 #include "src/engine/fields.h"
 
 #include <cerrno>
+#include <cmath>
+#include <limits>
+#include <optional>
 #include <cstdlib>
 
 #include "src/core/duration.h"
@@ -39,6 +42,23 @@ Result<std::string> WeakString(const std::string& name, const Json& raw) {
   return ConversionError(name, raw, "expected a string");
 }
 
+// A JSON number as int64: nullopt when `raw` is not a number; 400 when it is out of range or (unless
+// `truncate`) not whole.
+Result<std::optional<int64_t>> JsonNumberToInt64(const std::string& name, const Json& raw, bool truncate = false) {
+  if (raw.is_number_unsigned()) {
+    if (raw.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return ConversionError(name, raw, "value out of range");
+    }
+    return std::optional<int64_t>(static_cast<int64_t>(raw.get<uint64_t>()));
+  }
+  if (raw.is_number_integer()) return std::optional<int64_t>(raw.get<int64_t>());
+  if (!raw.is_number_float()) return std::optional<int64_t>();
+  double d = raw.get<double>();
+  if (!(d > -9.2e18 && d < 9.2e18)) return ConversionError(name, raw, "value out of range");
+  if (!truncate && d != std::trunc(d)) return ConversionError(name, raw, "not an integer");
+  return std::optional<int64_t>(static_cast<int64_t>(d));
+}
+
 Json ZeroValue(FieldType type) {
   switch (type) {
     case FieldType::kString: return "";
@@ -73,12 +93,8 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
       return Json(s);
     }
     case FieldType::kInt: {
-      if (raw.is_number_integer()) return Json(raw.get<int64_t>());
-      if (raw.is_number_float()) {
-        double d = raw.get<double>();
-        if (d != static_cast<double>(static_cast<int64_t>(d))) return ConversionError(name, raw, "not an integer");
-        return Json(static_cast<int64_t>(d));
-      }
+      ASSIGN_OR_RETURN(std::optional<int64_t> n, JsonNumberToInt64(name, raw));
+      if (n) return Json(*n);
       if (raw.is_boolean()) return Json(raw.get<bool>() ? 1 : 0);
       if (raw.is_string()) {
         std::string s = Trim(raw.get<std::string>());
@@ -104,15 +120,19 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
       return ConversionError(name, raw, "expected a boolean");
     }
     case FieldType::kDuration: {
-      if (raw.is_number_integer()) return Json(raw.get<int64_t>());
-      if (raw.is_number_float()) return Json(static_cast<int64_t>(raw.get<double>()));
-      if (raw.is_string()) {
+      int64_t seconds = 0;
+      if (raw.is_number()) {
+        ASSIGN_OR_RETURN(std::optional<int64_t> n, JsonNumberToInt64(name, raw, /*truncate=*/true));
+        seconds = *n;
+      } else if (raw.is_string()) {
         auto d = ParseDurationSeconds(raw.get<std::string>());
         if (!d.ok()) return ConversionError(name, raw, d.status().message());
-        return Json(*d);
+        seconds = *d;
+      } else if (!raw.is_null()) {
+        return ConversionError(name, raw, "expected a duration");
       }
-      if (raw.is_null()) return Json(0);
-      return ConversionError(name, raw, "expected a duration");
+      if (seconds < 0) return ConversionError(name, raw, "cannot provide negative value");
+      return Json(seconds);
     }
     case FieldType::kCommaStringSlice:
     case FieldType::kStringSlice: {

@@ -61,8 +61,9 @@ Result<Response> Router::Route(const Request& req) const {
     Json data = req.data.is_object() ? req.data : Json::object();
     for (auto& [k, v] : captures) data[k] = v;
     std::vector<std::string> ignored;
-    ASSIGN_OR_RETURN(FieldData fields, FieldData::Parse(&spec.fields, data, &ignored));
-    ASSIGN_OR_RETURN(Response resp, op->second(req, fields));
+    auto fields = FieldData::Parse(&spec.fields, data, &ignored);
+    if (!fields.ok()) return fields.status().Annotate("Field validation failed");
+    ASSIGN_OR_RETURN(Response resp, op->second(req, *fields));
     if (!ignored.empty() && !resp.raw && !resp.nil) {
       std::string w = "Endpoint ignored these unrecognized parameters: [";
       for (size_t i = 0; i < ignored.size(); ++i) w += (i ? " " : "") + ignored[i];

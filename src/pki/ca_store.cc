@@ -86,14 +86,16 @@ IssuerEntry IssuerFromJson(const Json& j) {
 }
 
 Result<std::string> CaStore::DefaultIssuerId() const {
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (default_id_) return *default_id_;
+    generation = generation_;
   }
   ASSIGN_OR_RETURN(Json cfg, ReadJson(ctx_.storage, kIssuersConfig));
   std::string id = cfg.is_object() ? cfg.value("default", "") : "";
   std::lock_guard<std::mutex> lock(mu_);
-  default_id_ = id;
+  if (generation == generation_) default_id_ = id;
   return id;
 }
 
@@ -124,10 +126,12 @@ Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std
     ASSIGN_OR_RETURN(id, DefaultIssuerId());
     if (id.empty()) return CaFetchError("no default issuer currently configured");
   }
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = cache_.find(id);
     if (it != cache_.end()) return it->second;
+    generation = generation_;
   }
   ASSIGN_OR_RETURN(auto entry, ResolveIssuer(id));
   if (!entry) return CaFetchError("unable to find PKI issuer for reference: " + ref);
@@ -144,6 +148,7 @@ Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std
   signing->entry = std::move(*entry);
   std::shared_ptr<const SigningIssuer> out = signing;
   std::lock_guard<std::mutex> lock(mu_);
+  if (generation != generation_) return out;  // a writer committed meanwhile: do not cache what may be stale
   cache_[out->entry.issuer_id] = out;
   if (ref != out->entry.issuer_id && ref != "default" && !ref.empty()) cache_[ref] = out;
   return out;
@@ -214,6 +219,7 @@ void CaStore::Committed() const {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();
   default_id_.reset();
+  ++generation_;
 }
 
 Result<bool> CaStore::IssuerNameTaken(const std::string& name) const {

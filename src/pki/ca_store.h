@@ -5,7 +5,8 @@
 //   key/<key_id>         JSON KeyEntry; the private key is PKCS#8 DER sealed by the KeySealer (AES-256-GCM)
 //   config/issuers       {"default": issuer_id}
 // Signing material (parsed certificate, unsealed key) is cached per issuer id; the cache is dropped whenever this
-// process writes issuers or keys. Thread-safe: mu_ guards the cache and the cached default id.
+// process writes issuers or keys. Thread-safe: mu_ guards the caches and their generation; write_mu_ serialises
+// the writers of issuers and keys (see LockForWrite).
 #pragma once
 
 #include <map>
@@ -87,13 +88,20 @@ class CaStore {
 
   Result<std::string> DefaultIssuerId() const;
 
+  // Held by a writer of issuers or keys from its name checks and default-issuer choice through its batch write and
+  // Committed(), so that concurrent writers cannot both take a name or both become the default.
+  std::unique_lock<std::mutex> LockForWrite() const { return std::unique_lock<std::mutex>(write_mu_); }
+
  private:
   Result<std::optional<IssuerEntry>> GetIssuer(const std::string& id) const;
 
   PkiContext ctx_;
+  mutable std::mutex write_mu_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const SigningIssuer>> cache_;  // guarded by mu_
   mutable std::optional<std::string> default_id_;                              // guarded by mu_
+  // Bumped by Committed(); a value read from storage is cached only if no commit happened meanwhile.
+  mutable uint64_t generation_ = 0;  // guarded by mu_
 };
 
 Json IssuerToJson(const IssuerEntry& e);

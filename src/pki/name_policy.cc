@@ -42,6 +42,13 @@ std::vector<std::string_view> SplitView(std::string_view s, char sep) {
   }
 }
 
+// UTF-8 code points in `s` (continuation bytes not counted).
+size_t CodePoints(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 bool IsAscii(std::string_view s) {
   for (unsigned char c : s) {
     if (c >= 0x80) return false;
@@ -409,6 +416,9 @@ Result<OtherSan> ParseOtherSanEntry(const std::string& entry) {
 Result<std::string> HostnameToAscii(std::string_view name) {
   auto invalid = [](std::string_view label) { return Status::BadRequest("idna: invalid label " + GoQuote(label)); };
   if (name.empty()) return invalid(name);
+  // No valid name is longer than 253 ASCII bytes, and a label's punycode is longer than its code points: bound the
+  // input before encoding, whose cost grows with the square of a label's distinct code points.
+  if (name.size() > 253 * 4) return invalid(name.substr(0, 64));
   std::vector<std::string_view> labels = SplitView(name, '.');
   bool trailing_dot = labels.size() > 1 && labels.back().empty();
   if (trailing_dot) labels.pop_back();
@@ -422,7 +432,7 @@ Result<std::string> HostnameToAscii(std::string_view name) {
       ascii = std::string(label);
     } else if (IsAscii(label)) {
       ascii = std::string(label);
-    } else if (!PunycodeEncode(label, &ascii)) {
+    } else if (CodePoints(label) > 59 || !PunycodeEncode(label, &ascii)) {
       return invalid(label);
     }
     if (ascii.empty() || ascii.size() > 63) return invalid(ascii);

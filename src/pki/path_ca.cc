@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <optional>
-#include <regex>
+#include <cctype>
+#include <limits>
 
 #include <openssl/pem.h>
 
@@ -11,6 +12,7 @@
 #include "src/pki/cert_store.h"
 #include "src/pki/issuance.h"
 #include "src/pki/name_policy.h"
+#include "src/pki/role_store.h"
 
 namespace pki {
 namespace {
@@ -20,10 +22,8 @@ constexpr char kNoAiaWarning[] =
     "systems to find missing certificates in the chain or to validate revocation status of certificates. Consider "
     "updating /config/urls or the newly generated issuer with this information.";
 
-bool ValidObjectName(const std::string& name) {
-  static const std::regex kName(R"(\w(([\w\-.]+)?\w)?)");
-  return std::regex_match(name, kName);
-}
+// Issuer and key names follow Vault's role-name grammar, with a length bound.
+bool ValidObjectName(const std::string& name) { return name.size() <= 128 && IsValidRoleName(name); }
 
 // The key material a CA path works with: generated here, or an existing stored key.
 struct CaKey {
@@ -58,7 +58,7 @@ class CaPathHandlers {
     t.public_key = ck.key.get();
     t.is_ca = true;
     t.basic_constraints = true;
-    t.max_path_length = static_cast<int>(f.GetInt("max_path_length"));
+    ASSIGN_OR_RETURN(t.max_path_length, MaxPathLength(f));
     t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
     t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
     t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
@@ -74,6 +74,9 @@ class CaPathHandlers {
     issuer.certificate = CertificatePem(cert.get());
     issuer.ca_chain = {issuer.certificate};
 
+    auto write_lock = cas_->LockForWrite();
+    RETURN_IF_ERROR(CheckIssuerName(issuer_name).status());  // again, now that no other writer runs
+    if (ck.new_entry) RETURN_IF_ERROR(CheckKeyName(ck.key_name));
     ASSIGN_OR_RETURN(std::string current_default, cas_->DefaultIssuerId());
     WriteBatch batch;
     RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer,
@@ -128,6 +131,8 @@ class CaPathHandlers {
     ASSIGN_OR_RETURN(std::string csr_pem, CreateCsrPem(t, ck.key.get()));
 
     if (ck.new_entry) {
+      auto write_lock = cas_->LockForWrite();
+      RETURN_IF_ERROR(CheckKeyName(ck.key_name));
       WriteBatch batch;
       RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*ck.new_entry, nullptr, false));
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
@@ -187,6 +192,11 @@ class CaPathHandlers {
     std::vector<std::string> warnings;
     ASSIGN_OR_RETURN(auto issuer, cas_->SigningIssuerFor(f.GetString("issuer_ref")));
     ASSIGN_OR_RETURN(CsrInfo csr, ParseCsrPem(f.GetString("csr")));
+    ASSIGN_OR_RETURN(KeyInfo csr_key, InspectKey(csr.public_key.get()));
+    if (csr_key.type == KeyType::kRsa && csr_key.bits < 2048) {
+      return Status::BadRequest("RSA keys < 2048 bits are unsafe and not supported: got " +
+                                std::to_string(csr_key.bits));
+    }
     ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
     bool use_csr_values = f.GetBool("use_csr_values");
 
@@ -194,10 +204,11 @@ class CaPathHandlers {
     SubjectFields subject = SubjectFromFields(f);
     if (use_csr_values) {
       CopyCsrNames(csr, &t);
+      t.subject_name = X509_REQ_get_subject_name(csr.req.get());
+      t.csr_extensions = csr.extensions.get();
     } else {
-      if (subject.common_name.empty()) {
-        return Status::BadRequest("the common_name field is required, unless use_csr_values is set to true");
-      }
+      // Without a common_name the CSR's is used, as Vault does.
+      if (subject.common_name.empty()) subject.common_name = csr.common_name;
       t.subject = BuildSubject(subject);
       RETURN_IF_ERROR(FillSans(f, subject.common_name, &t));
     }
@@ -206,9 +217,15 @@ class CaPathHandlers {
     ASSIGN_OR_RETURN(int64_t not_after, CaNotAfter(f, now, &warnings));
     std::string behavior = f.GetBool("enforce_leaf_not_after_behavior") ? issuer->entry.leaf_not_after_behavior
                                                                          : std::string("truncate");
+    int64_t requested_not_after = not_after;
     ASSIGN_OR_RETURN(not_after, ApplyLeafNotAfterBehavior(not_after, behavior, issuer->info.not_after));
+    if (not_after < requested_not_after) {
+      warnings.push_back("The expiration time for the signed certificate requested (" +
+                         FormatRfc3339(requested_not_after) + ") is beyond the issuer's expiration (" +
+                         FormatRfc3339(issuer->info.not_after) + "); it was truncated to the issuer's expiration.");
+    }
 
-    int max_path = static_cast<int>(f.GetInt("max_path_length"));
+    ASSIGN_OR_RETURN(int max_path, MaxPathLength(f));
     if (issuer->info.max_path_length == 0) {
       return Status::BadRequest(
           "signing certificate has a max path length of zero, and cannot issue further CA certificates");
@@ -230,7 +247,7 @@ class CaPathHandlers {
     t.use_pss = f.GetBool("use_pss");
     std::string skid = f.GetString("skid");
     if (!skid.empty()) {
-      ASSIGN_OR_RETURN(t.subject_key_id, ParseSerial(skid));
+      ASSIGN_OR_RETURN(t.subject_key_id, HexDecode(skid));
     }
     ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
     ApplyUrls(urls, &t);
@@ -242,9 +259,18 @@ class CaPathHandlers {
 
     ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), issuer->chain, format, false, nullptr,
                                                     PrivateKeyFormat::kTraditional));
+    // The response chain starts with the new intermediate itself, as Vault's does.
+    data["ca_chain"].insert(data["ca_chain"].begin(), format == OutputFormat::kDer
+                                                          ? Json(Base64Encode(CertificateDer(cert.get())))
+                                                          : Json(CertificatePem(cert.get())));
     data.erase("not_before");
-    if (csr.has_basic_constraints && !csr.basic_constraints_ca) {
-      warnings.push_back("specified CSR contained a Basic Constraints extension that was ignored during issuance");
+    if (urls.issuing_certificates.empty() && urls.ocsp_servers.empty() && urls.crl_distribution_points.empty()) {
+      warnings.push_back(kNoAiaWarning);
+    }
+    if (max_path == 0) {
+      warnings.push_back(
+          "Max path length of the signed certificate is zero. This certificate cannot be used to issue "
+          "intermediate CA certificates.");
     }
     Response resp = Response::Data(std::move(data));
     resp.warnings = std::move(warnings);
@@ -275,6 +301,15 @@ class CaPathHandlers {
   }
 
  private:
+  // max_path_length: -1 (no limit) or a non-negative int.
+  static Result<int> MaxPathLength(const FieldData& f) {
+    int64_t v = f.GetInt("max_path_length");
+    if (v < -1 || v > std::numeric_limits<int32_t>::max()) {
+      return Status::BadRequest("max_path_length must be -1 or between 0 and 2147483647");
+    }
+    return static_cast<int>(v);
+  }
+
   // A CA certificate's notAfter: the request's ttl or not_after, else the mount default, capped by the mount max.
   Result<int64_t> CaNotAfter(const FieldData& f, int64_t now, std::vector<std::string>* warnings) {
     ValidityInputs v;
@@ -286,9 +321,20 @@ class CaPathHandlers {
     return ComputeNotAfter(v, warnings);
   }
 
+  // scheme "://" authority [path]: printable ASCII only (these land in IA5Strings), at most 8 KiB.
   static bool LooksLikeUrl(const std::string& u) {
-    static const std::regex kUrl(R"(^[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+([/?#][^\s]*)?$)");
-    return std::regex_match(u, kUrl);
+    if (u.empty() || u.size() > 8192) return false;
+    for (unsigned char c : u) {
+      if (c <= 0x20 || c >= 0x7f) return false;
+    }
+    size_t sep = u.find("://");
+    if (sep == std::string::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(u[0]))) return false;
+    for (size_t i = 1; i < sep; ++i) {
+      char c = u[i];
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '-') return false;
+    }
+    size_t host_end = u.find_first_of("/?#", sep + 3);
+    return (host_end == std::string::npos ? u.size() : host_end) > sep + 3;
   }
 
   static void ApplyUrls(const UrlConfig& urls, CertTemplate* t) {
@@ -307,21 +353,22 @@ class CaPathHandlers {
     return name;
   }
 
+  Status CheckKeyName(const std::string& name) {
+    if (name.empty()) return Status::Ok();
+    if (name == "default" || !ValidObjectName(name)) return Status::BadRequest("key name contained invalid characters");
+    ASSIGN_OR_RETURN(bool taken, cas_->KeyNameTaken(name));
+    if (taken) return Status::BadRequest("key name already in use");
+    return Status::Ok();
+  }
+
   // Generates a key (internal/exported) or loads the stored one named by key_ref (existing).
   Result<CaKey> ObtainKey(const std::string& type, const FieldData& f) {
     CaKey ck;
     if (type == "internal" || type == "exported") {
       std::string key_name = f.GetString("key_name");
-      if (!key_name.empty()) {
-        if (key_name == "default" || !ValidObjectName(key_name)) {
-          return Status::BadRequest("key name contained invalid characters");
-        }
-        ASSIGN_OR_RETURN(bool taken, cas_->KeyNameTaken(key_name));
-        if (taken) return Status::BadRequest("key name already in use");
-      }
+      RETURN_IF_ERROR(CheckKeyName(key_name));
       ASSIGN_OR_RETURN(KeyType kt, ParseKeyType(f.GetString("key_type")));
-      int bits = static_cast<int>(f.GetInt("key_bits"));
-      if (bits == 0) bits = kt == KeyType::kRsa ? 2048 : (kt == KeyType::kEc ? 256 : 0);
+      ASSIGN_OR_RETURN(int bits, ResolveKeyBits(kt, f.GetInt("key_bits")));
       ASSIGN_OR_RETURN(ck.key, GenerateKey(kt, bits));
       ASSIGN_OR_RETURN(KeyEntry entry, cas_->NewKeyEntry(ck.key.get(), key_name));
       ck.key_id = entry.key_id;
@@ -362,6 +409,7 @@ class CaPathHandlers {
   }
 
   Result<Response> ImportCertificates(std::vector<ossl::X509Ptr> certs, const EVP_PKEY* key) {
+    auto write_lock = cas_->LockForWrite();
     ASSIGN_OR_RETURN(auto existing_issuers, cas_->ListIssuers());
     ASSIGN_OR_RETURN(auto existing_keys, cas_->ListKeys());
     WriteBatch batch;
@@ -432,6 +480,15 @@ class CaPathHandlers {
       new_default = keyed != added.end() ? &*keyed : &added.front();
     }
     for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, &e == new_default));
+    // A newly imported parent completes the chains of issuers already here (e.g. the root after its intermediate).
+    if (!added.empty()) {
+      for (IssuerEntry e : existing_issuers) {
+        std::vector<std::string> chain = BuildChain(e, all);
+        if (chain == e.ca_chain) continue;
+        e.ca_chain = std::move(chain);
+        RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, false));
+      }
+    }
     if (!batch.empty()) {
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
       cas_->Committed();

@@ -24,7 +24,7 @@ class FetchHandlers {
   Result<Response> CaPem(const Request&, const FieldData&) {
     ASSIGN_OR_RETURN(auto issuer, cas_->ResolveIssuer("default"));
     if (!issuer) return Response::Raw(kPemChain, "", 204);
-    return Response::Raw(kPemChain, issuer->certificate + "\n");
+    return Response::Raw(kPemChain, issuer->certificate);
   }
 
   Result<Response> CaChainRaw(const Request&, const FieldData&) {
@@ -60,16 +60,23 @@ class FetchHandlers {
                            {"revocation_time_rfc3339", ""}});
   }
 
-  Result<Response> CertRawDer(const Request&, const FieldData& f) {
+  // cert/:serial/raw: DER; "ca" names the default issuer and "ca_chain" its PEM chain, as in Vault.
+  Result<Response> CertRawDer(const Request& r, const FieldData& f) {
+    std::string serial = f.GetString("serial");
+    if (serial == "ca") return CaDer(r, f);
+    if (serial == "ca_chain") return CaChainRaw(r, f);
     ASSIGN_OR_RETURN(auto cert, Lookup(f));
     if (!cert) return Response::Raw(kPkixCert, "", 204);
     return Response::Raw(kPkixCert, cert->der);
   }
 
-  Result<Response> CertRawPem(const Request&, const FieldData& f) {
+  Result<Response> CertRawPem(const Request& r, const FieldData& f) {
+    std::string serial = f.GetString("serial");
+    if (serial == "ca") return CaPem(r, f);
+    if (serial == "ca_chain") return CaChainRaw(r, f);
     ASSIGN_OR_RETURN(auto cert, Lookup(f));
     if (!cert) return Response::Raw(kPemChain, "", 204);
-    return Response::Raw(kPemChain, DerToPem(cert->der, "CERTIFICATE") + "\n");
+    return Response::Raw(kPemChain, DerToPem(cert->der, "CERTIFICATE"));
   }
 
   // LIST certs: serials in colon form; OpenBao's after/limit paging.
@@ -82,15 +89,18 @@ class FetchHandlers {
   }
 
  private:
+  // PEMs joined by newlines, no trailing newline (Vault trims raw and JSON chains alike).
   static std::string JoinChain(const std::vector<std::string>& chain) {
     std::string out;
-    for (const auto& pem : chain) out += pem + "\n";
+    for (const auto& pem : chain) out += (out.empty() ? "" : "\n") + pem;
     return out;
   }
 
+  // A serial that is not hex is not a path Vault routes (its pattern is [0-9A-Fa-f-:]+): 404.
   Result<std::optional<StoredCert>> Lookup(const FieldData& f) {
-    ASSIGN_OR_RETURN(std::string serial, ParseSerial(f.GetString("serial")));
-    return certs_.Get(serial);
+    auto serial = ParseSerial(f.GetString("serial"));
+    if (!serial.ok()) return Status::NotFound("unsupported path");
+    return certs_.Get(*serial);
   }
 
   PkiContext ctx_;

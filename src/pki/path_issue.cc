@@ -11,6 +11,9 @@
 namespace pki {
 namespace {
 
+constexpr char kIgnoredBasicConstraints[] =
+    "specified CSR contained a Basic Constraints extension that was ignored during issuance";
+
 std::vector<std::string> SortedUnique(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -50,9 +53,10 @@ class IssueHandlers {
       warnings.push_back("parameters key_type and key_bits ignored as role had specific values");
     }
     ASSIGN_OR_RETURN(KeyType kt, ParseKeyType(key_type));
-    if (key_bits == 0) key_bits = kt == KeyType::kRsa ? 2048 : (kt == KeyType::kEc ? 256 : 0);
-    ASSIGN_OR_RETURN(ossl::PKey key, GenerateKey(kt, static_cast<int>(key_bits)));
+    ASSIGN_OR_RETURN(int bits, ResolveKeyBits(kt, key_bits));
+    // Policy first: a refused request must not cost a key generation.
     ASSIGN_OR_RETURN(LeafPlan plan, PlanLeaf(role, f, nullptr));
+    ASSIGN_OR_RETURN(ossl::PKey key, GenerateKey(kt, bits));
     plan.warnings.insert(plan.warnings.begin(), warnings.begin(), warnings.end());
     plan.t.public_key = key.get();
     return SignAndRespond(std::move(plan), f, format, key.get(), key_format);
@@ -65,6 +69,7 @@ class IssueHandlers {
     RETURN_IF_ERROR(CheckCsrKey(role, csr.public_key.get()));
     ASSIGN_OR_RETURN(LeafPlan plan, PlanLeaf(role, f, &csr));
     plan.t.public_key = csr.public_key.get();
+    if (csr.has_basic_constraints) plan.warnings.push_back(kIgnoredBasicConstraints);
     return SignAndRespond(std::move(plan), f, format, nullptr, PrivateKeyFormat::kTraditional);
   }
 
@@ -88,13 +93,16 @@ class IssueHandlers {
     ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role ? role->issuer_ref : "default"));
     CertTemplate& t = plan.t;
     CopyCsrNames(csr, &t);
+    t.subject_name = X509_REQ_get_subject_name(csr.req.get());
+    t.csr_extensions = csr.extensions.get();
+    if (csr.has_basic_constraints) plan.warnings.push_back(kIgnoredBasicConstraints);
     t.public_key = csr.public_key.get();
     t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
     RETURN_IF_ERROR(AddExtKeyUsages(f.GetStrings("ext_key_usage"), f.GetStrings("ext_key_usage_oids"), &t));
     t.basic_constraints = f.GetBool("basic_constraints_valid_for_non_ca");
     t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
     t.use_pss = f.GetBool("use_pss");
-    RETURN_IF_ERROR(SetValidity(role ? &*role : nullptr, f, &plan));
+    RETURN_IF_ERROR(SetValidity(role ? &*role : nullptr, f, /*role_not_after=*/false, &plan));
     return SignAndRespond(std::move(plan), f, format, nullptr, PrivateKeyFormat::kTraditional);
   }
 
@@ -145,12 +153,13 @@ class IssueHandlers {
   }
 
   // NotBefore/NotAfter from the request, the role and the mount; the issuer's leaf_not_after_behavior applies.
-  Status SetValidity(const RoleEntry* role, const FieldData& f, LeafPlan* plan) {
+  // `role_not_after`: whether the role's not_after applies (not for sign-verbatim, as in Vault).
+  Status SetValidity(const RoleEntry* role, const FieldData& f, bool role_not_after, LeafPlan* plan) {
     int64_t now = ctx_.clock->Now();
     ValidityInputs v;
     v.now = now;
     v.request_ttl = f.GetDuration("ttl");
-    v.not_after = role && !role->not_after.empty() ? role->not_after : f.GetString("not_after");
+    v.not_after = role_not_after && role && !role->not_after.empty() ? role->not_after : f.GetString("not_after");
     v.role_ttl = role ? role->ttl : 0;
     v.role_max_ttl = role ? role->max_ttl : 0;
     v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
@@ -264,7 +273,7 @@ class IssueHandlers {
     for (const auto& p : policies) t.policies.push_back({p.oid, p.cps, p.notice});
     t.signature_bits = static_cast<int>(role.signature_bits);
     t.use_pss = role.use_pss;
-    RETURN_IF_ERROR(SetValidity(&role, f, &plan));
+    RETURN_IF_ERROR(SetValidity(&role, f, /*role_not_after=*/true, &plan));
     return plan;
   }
 
