@@ -27,7 +27,7 @@ class PkiBackend final : public LogicalBackend {
       for (auto& p : more) all.push_back(std::move(p));
     };
     append(FetchPaths(ctx, &cas_));
-    append(RolePaths(ctx));
+    append(RolePaths(ctx, &cas_));
     append(CaPaths(ctx, &cas_));
     append(IssuePaths(ctx, &cas_, &roles_));
     return all;

@@ -17,7 +17,7 @@ Result<Response> ReadRole(const RoleStore& store, const FieldData& f) {
 }
 
 // POST (existing ignored: every omitted field takes its default) and PATCH (merge into the stored role).
-Result<Response> WriteRole(RoleStore& store, const FieldData& f, bool patch) {
+Result<Response> WriteRole(RoleStore& store, const CaStore& cas, const FieldData& f, bool patch) {
   const std::string name = f.GetString("name");
   RETURN_IF_ERROR(ValidateRoleName(name));
   std::optional<RoleEntry> existing;
@@ -28,6 +28,15 @@ Result<Response> WriteRole(RoleStore& store, const FieldData& f, bool patch) {
   std::vector<std::string> warnings;
   ASSIGN_OR_RETURN(RoleEntry role, RoleFromFields(f, existing ? &*existing : nullptr, &warnings));
   RETURN_IF_ERROR(store.Put(name, role));
+  // The reference is resolved at issuance, so it may float; say so when it resolves to nothing today, as Vault.
+  ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas.ResolveIssuer(role.issuer_ref));
+  if (!issuer) {
+    warnings.push_back(role.issuer_ref == "default"
+                           ? "Issuing Certificate was set to default, but no default issuing certificate "
+                             "(configurable at /config/issuers) is currently set"
+                           : "Issuing Certificate was set to " + role.issuer_ref +
+                                 " but no issuing certificate currently has that name");
+  }
   Response resp = Response::Data(RoleToResponse(role));
   resp.warnings = std::move(warnings);
   return resp;
@@ -57,7 +66,7 @@ FieldSchemas ListFields() {
 
 }  // namespace
 
-std::vector<PathSpec> RolePaths(const PkiContext& ctx) {
+std::vector<PathSpec> RolePaths(const PkiContext& ctx, const CaStore* cas) {
   Storage* storage = ctx.storage;
   std::vector<PathSpec> paths;
 
@@ -76,13 +85,13 @@ std::vector<PathSpec> RolePaths(const PkiContext& ctx) {
   role.operations[Operation::kRead] = [storage](const Request&, const FieldData& f) {
     return ReadRole(RoleStore(storage), f);
   };
-  role.operations[Operation::kUpdate] = [storage](const Request&, const FieldData& f) {
+  role.operations[Operation::kUpdate] = [storage, cas](const Request&, const FieldData& f) {
     RoleStore store(storage);
-    return WriteRole(store, f, /*patch=*/false);
+    return WriteRole(store, *cas, f, /*patch=*/false);
   };
-  role.operations[Operation::kPatch] = [storage](const Request&, const FieldData& f) {
+  role.operations[Operation::kPatch] = [storage, cas](const Request&, const FieldData& f) {
     RoleStore store(storage);
-    return WriteRole(store, f, /*patch=*/true);
+    return WriteRole(store, *cas, f, /*patch=*/true);
   };
   role.operations[Operation::kDelete] = [storage](const Request&, const FieldData& f) {
     RoleStore store(storage);

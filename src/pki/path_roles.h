@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "src/engine/router.h"
+#include "src/pki/ca_store.h"
 #include "src/pki/context.h"
 
 namespace pki {
@@ -17,6 +18,7 @@ namespace pki {
 //   PATCH  roles/:name    merge into the existing role; 400 "Unable to fetch role entry to patch" when absent
 //   DELETE roles/:name    nil (204), also when absent
 // Role names must match Vault's `\w(([\w-.]+)?\w)?` (400 otherwise).
-std::vector<PathSpec> RolePaths(const PkiContext& ctx);
+// `cas` resolves a written role's issuer_ref, for Vault's warning when it names no issuer (yet).
+std::vector<PathSpec> RolePaths(const PkiContext& ctx, const CaStore* cas);
 
 }  // namespace pki

@@ -53,6 +53,7 @@ class IssueFlowTest : public ::testing::Test {
                                       {"key_type", "ec"},
                                       {"max_ttl", "72h"}});
     ASSERT_TRUE(role.ok()) << role.status().message();
+    EXPECT_TRUE(role->warnings.empty());  // issuer_ref "default" resolves to the root
   }
 
   EngineHarness h;

@@ -481,7 +481,7 @@ TEST(RoleStoreTest, RoleNamesFollowVaultRegex) {
 // The paths through the router, as the backend serves them.
 class RolePathsTest : public ::testing::Test {
  protected:
-  RolePathsTest() : router_(RolePaths(Context())) {}
+  RolePathsTest() : cas_(Context()), router_(RolePaths(Context(), &cas_)) {}
 
   PkiContext Context() {
     PkiContext ctx;
@@ -498,8 +498,13 @@ class RolePathsTest : public ::testing::Test {
   }
 
   MemoryStorage storage_;
+  CaStore cas_;  // empty: no issuer, so every write warns that issuer_ref resolves to nothing
   Router router_;
 };
+
+constexpr char kNoDefaultIssuer[] =
+    "Issuing Certificate was set to default, but no default issuing certificate (configurable at /config/issuers) "
+    "is currently set";
 
 TEST_F(RolePathsTest, WriteReadPatchListDelete) {
   auto written = Do(Operation::kUpdate, "roles/web",
@@ -508,7 +513,7 @@ TEST_F(RolePathsTest, WriteReadPatchListDelete) {
   EXPECT_FALSE(written->nil);
   EXPECT_EQ(written->data["allowed_domains"], Json::array({"example.com"}));
   EXPECT_EQ(written->data["key_bits"], 2048);
-  EXPECT_EQ(written->warnings, std::vector<std::string>{kLeaseWarning});
+  EXPECT_EQ(written->warnings, (std::vector<std::string>{kLeaseWarning, kNoDefaultIssuer}));
 
   auto read = Do(Operation::kRead, "roles/web");
   ASSERT_TRUE(read.ok());
@@ -524,7 +529,13 @@ TEST_F(RolePathsTest, WriteReadPatchListDelete) {
   auto overwritten = Do(Operation::kUpdate, "roles/web", {{"allowed_domains", "example.org"}});
   ASSERT_TRUE(overwritten.ok());
   EXPECT_EQ(overwritten->data["allow_subdomains"], false);
-  EXPECT_TRUE(overwritten->warnings.empty());
+  EXPECT_EQ(overwritten->warnings, std::vector<std::string>{kNoDefaultIssuer});
+  auto named = Do(Operation::kUpdate, "roles/named", {{"issuer_ref", "ca-2027"}});
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(named->warnings,
+            std::vector<std::string>{"Issuing Certificate was set to ca-2027 but no issuing certificate currently has "
+                                     "that name"});
+  ASSERT_TRUE(Do(Operation::kDelete, "roles/named").ok());
 
   ASSERT_TRUE(Do(Operation::kUpdate, "roles/api", Json::object()).ok());
   auto list = Do(Operation::kList, "roles/");
@@ -568,7 +579,8 @@ TEST_F(RolePathsTest, AbsentAndInvalid) {
 
   auto unknown = Do(Operation::kUpdate, "roles/web", {{"bogus", 1}});
   ASSERT_TRUE(unknown.ok());
-  EXPECT_EQ(unknown->warnings, std::vector<std::string>{"Endpoint ignored these unrecognized parameters: [bogus]"});
+  EXPECT_EQ(unknown->warnings, (std::vector<std::string>{kNoDefaultIssuer,
+                                                         "Endpoint ignored these unrecognized parameters: [bogus]"}));
 }
 
 }  // namespace
