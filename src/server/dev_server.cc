@@ -93,6 +93,8 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   http.host = options.listen_host;
   http.port = options.listen_port;
   http.threads = options.threads;
+  http.worker_threads = options.worker_threads;
+  http.run_inline = &VaultApi::ServesInline;
   VaultApi* api = server->api_.get();
   ASSIGN_OR_RETURN(server->http_, HttpServer::Start(http, [api](const HttpRequest& req) { return api->Handle(req); }));
   return server;

@@ -5,7 +5,9 @@
 //   sys/            RocksDB: the mount table and the cluster identity
 //   mounts/<uuid>/  one directory per mount, owned by its engine
 //   pki-seal.key    the seal key shared by the PKI mounts (mode 0600)
-// Start and Stop are called from one controlling thread; the server itself runs on the listener's threads.
+// Start and Stop are called from one controlling thread; the server itself runs on the listener's threads:
+// requests are handled on its worker pool, reads of sys/ (health, mounts, ...) on its I/O threads (see HttpServer
+// and VaultApi::ServesInline).
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,8 @@ struct DevServerOptions {
   std::string root_token;  // empty: a random token (see root_token_generated())
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8200;  // 0: any free port
-  int threads = 0;              // 0: hardware concurrency, at least 2
+  int threads = 0;              // I/O threads; 0: hardware concurrency, at least 2
+  int worker_threads = 0;       // request handler threads; 0: hardware concurrency, at least 2
 };
 
 // Builds the engine factory once the data directory exists (the in-process PKI factory needs its seal key).
@@ -56,6 +59,7 @@ class DevServer {
   // The bound listen address, "127.0.0.1:8200".
   std::string address() const { return http_->address(); }
   int threads() const { return http_->threads(); }
+  int worker_threads() const { return http_->worker_threads(); }
   const DataLayout& layout() const { return layout_; }
   std::vector<MountEntry> mounts() const;
 

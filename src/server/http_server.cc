@@ -11,11 +11,13 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -47,6 +49,10 @@ HttpResponse ListenerError(int status, const std::string& message) {
   return r;
 }
 
+int ThreadCount(int requested) {
+  return requested > 0 ? requested : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 class Session;
@@ -56,11 +62,33 @@ class Session;
 struct ListenerState {
   HttpServer::Handler handler;
   HttpServer::Options options;
+  net::thread_pool* workers = nullptr;  // where handlers run (but for run_inline requests); owned by Impl
   std::atomic<bool> stopping{false};
 
   std::mutex mu;  // protects `sessions`
   std::condition_variable sessions_done;  // signalled when `sessions` becomes empty
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;  // live connections, guarded by mu
+
+  // Calls the handler; whatever it throws becomes a 500.
+  HttpResponse Invoke(const HttpRequest& req) const {
+    try {
+      return handler(req);
+    } catch (const std::exception& e) {
+      LogLine(LogLevel::kError, std::string("request handler threw: ") + e.what());
+    } catch (...) {
+      LogLine(LogLevel::kError, "request handler threw a non-standard exception");
+    }
+    return ListenerError(500, "internal error");
+  }
+
+  bool RunsInline(const HttpRequest& req) const {
+    if (!options.run_inline) return false;
+    try {
+      return options.run_inline(req);
+    } catch (...) {
+      return false;
+    }
+  }
 };
 
 // One HTTP/1.1 connection. All its members are touched only on its strand.
@@ -136,16 +164,16 @@ class Session : public std::enable_shared_from_this<Session> {
     hreq.target = std::string(req.target());
     for (const auto& field : req) hreq.headers.emplace_back(std::string(field.name_string()), field.value());
     hreq.body = std::move(req.body());
-    const bool keep_alive = req.keep_alive();
+    const bool close = !req.keep_alive();
 
-    HttpResponse res;
-    try {
-      res = state_->handler(hreq);
-    } catch (const std::exception& e) {
-      LogLine(LogLevel::kError, std::string("request handler threw: ") + e.what());
-      res = ListenerError(500, "internal error");
-    }
-    Send(std::move(res), !keep_alive);
+    if (state_->RunsInline(hreq)) return Send(state_->Invoke(hreq), close);
+    // The connection stays busy_ (and reads nothing) until the worker hands the response back to its strand.
+    net::post(*state_->workers, [self = shared_from_this(), hreq = std::move(hreq), close]() mutable {
+      HttpResponse res = self->state_->Invoke(hreq);
+      net::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
+        self->Send(std::move(res), close);
+      });
+    });
   }
 
   void OnReadError(beast::error_code ec) {
@@ -198,13 +226,16 @@ class Session : public std::enable_shared_from_this<Session> {
 class HttpServer::Impl {
  public:
   Impl(const Options& options, Handler handler)
-      : thread_count_(options.threads > 0 ? options.threads
-                                          : std::max(2, static_cast<int>(std::thread::hardware_concurrency()))),
+      : thread_count_(ThreadCount(options.threads)),
+        worker_count_(ThreadCount(options.worker_threads)),
         ioc_(thread_count_),
         acceptor_(net::make_strand(ioc_)),
-        retry_timer_(acceptor_.get_executor()) {
+        retry_timer_(acceptor_.get_executor()),
+        io_work_(ioc_.get_executor()),
+        workers_(static_cast<size_t>(worker_count_)) {
     state_.options = options;
     state_.handler = std::move(handler);
+    state_.workers = &workers_;
   }
 
   ~Impl() { Shutdown(std::chrono::seconds(30)); }
@@ -261,15 +292,20 @@ class HttpServer::Impl {
                                      " connection(s) still busy after the grace period");
       }
     }
+    io_work_.reset();
     ioc_.stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+    // Handlers still running (connections abandoned after the grace) finish; the responses they post to the
+    // stopped io_context are never written, and their sessions are destroyed with it.
+    workers_.join();
   }
 
   std::string address() const { return FormatEndpoint(bound_); }
   uint16_t port() const { return bound_.port(); }
   int threads() const { return static_cast<int>(threads_.size()); }
+  int worker_threads() const { return worker_count_; }
 
  private:
   void Accept() {
@@ -290,12 +326,18 @@ class HttpServer::Impl {
   }
 
   const int thread_count_;
+  const int worker_count_;
   ListenerState state_;  // declared before ioc_: outlives it, whose destruction destroys pending sessions
   net::io_context ioc_;
   tcp::acceptor acceptor_;      // used only on its strand once Run() started
   net::steady_timer retry_timer_;  // on the acceptor's strand
   tcp::endpoint bound_;
   std::vector<std::thread> threads_;
+  // Keeps the I/O threads running while every connection waits for a worker (during shutdown nothing else may be
+  // pending on the io_context: the acceptor is closed), so that the responses workers post are written.
+  net::executor_work_guard<net::io_context::executor_type> io_work_;
+  // Declared after ioc_, so destroyed (already joined) before it: a worker may post to the io_context until then.
+  net::thread_pool workers_;
   bool shut_down_ = false;  // touched only by the controlling thread
 };
 
@@ -313,6 +355,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& options, Ha
 std::string HttpServer::address() const { return impl_->address(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 int HttpServer::threads() const { return impl_->threads(); }
+int HttpServer::worker_threads() const { return impl_->worker_threads(); }
 void HttpServer::Shutdown(std::chrono::milliseconds grace) { impl_->Shutdown(grace); }
 
 }  // namespace pki::server

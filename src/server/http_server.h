@@ -1,8 +1,20 @@
 // HttpServer: the plain-HTTP/1.1 listener (Boost.Beast over Asio) that hands each request to a handler.
 //
-// Threading: one io_context run by N threads; each connection is bound to its own strand, so a connection's
-// requests are handled one at a time (HTTP/1.1 keep-alive, no pipelining across threads) while different
-// connections are served in parallel. The handler is called on the io threads and must be thread-safe.
+// Threading:
+//  - I/O: one io_context run by `threads` threads. Each connection is bound to its own strand; all socket work
+//    (accept, read, write, timers) and the connection's state live there, and never block.
+//  - Handlers: a separate worker pool (boost::asio::thread_pool, `worker_threads` threads). When a request has
+//    been read, the connection posts the handler call to the pool and stays idle (it reads nothing more); the
+//    worker posts the response back to the connection's strand, which writes it and only then reads the next
+//    request. So a connection's requests are handled one at a time and answered in order (HTTP/1.1 keep-alive,
+//    pipelined requests included), different connections are handled in parallel, and a slow handler (RSA-8192
+//    key generation takes seconds) occupies a worker, never an I/O thread.
+//  - Requests for which `run_inline` returns true (cheap, non-blocking ones such as health checks) are handled
+//    directly on the I/O thread, so they stay fast even when every worker is busy.
+//  The handler is called concurrently from the workers and the I/O threads and must be thread-safe; an exception
+//  escaping it becomes a 500.
+//  Shutdown: stop accepting, close idle connections, let requests in flight (reading, in a worker, or writing)
+//  finish and answer them with "Connection: close", then stop the I/O threads and join the workers.
 // Start, Shutdown and the accessors may be called from any one controlling thread.
 #pragma once
 
@@ -25,7 +37,11 @@ class HttpServer {
   struct Options {
     std::string host = "127.0.0.1";
     uint16_t port = 8200;  // 0: any free port (see port())
-    int threads = 0;       // 0: the hardware concurrency, at least 2
+    int threads = 0;         // I/O threads; 0: the hardware concurrency, at least 2
+    int worker_threads = 0;  // handler threads; 0: the hardware concurrency, at least 2
+    // Requests for which this returns true are handled on the I/O thread without going through the workers. It
+    // and the handler must then be cheap and never block. Empty: every request goes to a worker.
+    std::function<bool(const HttpRequest&)> run_inline;
     size_t max_body_bytes = 32 * 1024 * 1024;               // larger bodies get 413
     std::chrono::seconds idle_timeout{300};                 // a keep-alive connection idle this long is closed
     std::chrono::seconds request_timeout{60};               // reading a body or writing a response
@@ -43,11 +59,12 @@ class HttpServer {
   // The bound address, "127.0.0.1:8200" ("[::1]:8200" for IPv6), and port.
   std::string address() const;
   uint16_t port() const;
-  int threads() const;
+  int threads() const;         // I/O threads
+  int worker_threads() const;  // handler threads
 
   // Stops accepting, closes idle connections, lets requests in flight finish and answers them with
-  // "Connection: close", then stops the threads. Connections still busy after `grace` are dropped without an
-  // answer once their handler returns. Idempotent.
+  // "Connection: close", then stops the I/O threads and joins the workers. Connections still busy after `grace`
+  // are dropped without an answer; Shutdown still waits for their handlers to return. Idempotent.
   void Shutdown(std::chrono::milliseconds grace);
 
  private:

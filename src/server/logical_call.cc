@@ -5,16 +5,23 @@
 #include <cctype>
 #include <map>
 
+#include "src/server/envelope.h"
 #include "src/server/url.h"
 
 namespace pki::server {
 namespace {
 
+std::string Quoted(const std::string& s) { return DumpJson(Json(s)); }  // invalid UTF-8 shown as U+FFFD
+
 // Query parameters as request data, as Vault's parseQuery: "help" is reserved, one value is a string, several
-// are an array of strings.
-Json QueryData(const std::vector<std::pair<std::string, std::string>>& params, std::string_view drop) {
+// are an array of strings. Every key and value must be valid UTF-8.
+std::variant<Json, HttpError> QueryData(const std::vector<std::pair<std::string, std::string>>& params,
+                                        std::string_view drop) {
   std::map<std::string, std::vector<std::string>> grouped;
   for (const auto& [k, v] : params) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return HttpError{400, {"invalid UTF-8 in query parameter " + Quoted(k)}};
+    }
     if (k == "help" || k == drop) continue;
     grouped[k].push_back(v);
   }
@@ -48,7 +55,12 @@ bool LooksLikeJson(std::string_view body) {
 }
 
 // Parses a JSON request body: empty (or whitespace, or null) is no data; anything but an object is an error.
+// The nesting depth is checked first, without recursion, so a hostile body never becomes a deep Json value.
 std::variant<Json, HttpError> ParseJsonBody(const std::string& body) {
+  if (JsonNestingExceeds(body, kMaxRequestJsonDepth)) {
+    return HttpError{400, {"error parsing JSON: JSON input exceeds allowed nesting depth of " +
+                           std::to_string(kMaxRequestJsonDepth)}};
+  }
   Json parsed = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     bool blank = true;
@@ -61,10 +73,14 @@ std::variant<Json, HttpError> ParseJsonBody(const std::string& body) {
   return parsed;
 }
 
-// Form fields as Vault's parseFormRequest: repeated fields are joined with commas.
-Json FormData(std::string_view body) {
+// Form fields as Vault's parseFormRequest: repeated fields are joined with commas. Every decoded key and value
+// must be valid UTF-8.
+std::variant<Json, HttpError> FormData(std::string_view body) {
   std::map<std::string, std::string> fields;
   for (auto& [k, v] : ParseQueryString(body)) {
+    if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+      return HttpError{400, {"error parsing form data: invalid UTF-8 in field " + Quoted(k)}};
+    }
     auto [it, inserted] = fields.emplace(k, v);
     if (!inserted) it->second += "," + v;
   }
@@ -83,6 +99,40 @@ std::string Base64(std::string_view bytes) {
 
 }  // namespace
 
+bool JsonNestingExceeds(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is, neither ends the string nor nests
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '{':
+      case '[':
+        if (++depth > limit) return true;
+        break;
+      case '}':
+      case ']':
+        // More closers than openers: the parser stops with an error right here, so what follows never nests.
+        if (depth == 0) return false;
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 std::optional<bool> ParseGoBool(std::string_view text) {
   if (text == "1" || text == "t" || text == "T" || text == "TRUE" || text == "true" || text == "True") return true;
   if (text == "0" || text == "f" || text == "F" || text == "FALSE" || text == "false" || text == "False") {
@@ -95,6 +145,7 @@ std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req) {
   RequestTarget target = SplitTarget(req.target);
   std::optional<std::string> path = PercentDecode(target.raw_path, false);
   if (!path) return HttpError{400, {"invalid URL escape in request path"}};
+  if (!IsValidUtf8(*path)) return HttpError{400, {"invalid UTF-8 in request path"}};
   constexpr std::string_view kPrefix = "/v1/";
   if (path->compare(0, kPrefix.size(), kPrefix) != 0 || path->size() == kPrefix.size()) return HttpError{404, {}};
 
@@ -123,14 +174,20 @@ std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req) {
       call.operation = Operation::kList;
       if (call.path.back() != '/') call.path += '/';
     }
-    call.data = QueryData(query, list ? "list" : "");
+    auto data = QueryData(query, list ? "list" : "");
+    if (auto* err = std::get_if<HttpError>(&data)) return *err;
+    call.data = std::move(std::get<Json>(data));
   } else if (method == "LIST") {
     call.operation = Operation::kList;
     if (call.path.back() != '/') call.path += '/';
-    call.data = QueryData(query, "");
+    auto data = QueryData(query, "");
+    if (auto* err = std::get_if<HttpError>(&data)) return *err;
+    call.data = std::move(std::get<Json>(data));
   } else if (method == "DELETE") {
     call.operation = Operation::kDelete;
-    call.data = QueryData(query, "");
+    auto data = QueryData(query, "");
+    if (auto* err = std::get_if<HttpError>(&data)) return *err;
+    call.data = std::move(std::get<Json>(data));
   } else if (method == "POST" || method == "PUT") {
     call.operation = Operation::kUpdate;
     std::string media = MediaType(req.Header("Content-Type"));
@@ -139,7 +196,9 @@ std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req) {
       // request carries them base64-encoded under the key Vault uses for raw bodies.
       call.data = Json::object({{"http_raw_body", Base64(req.body)}});
     } else if (media == "application/x-www-form-urlencoded" && !LooksLikeJson(req.body)) {
-      call.data = FormData(req.body);
+      auto form = FormData(req.body);
+      if (auto* err = std::get_if<HttpError>(&form)) return *err;
+      call.data = std::move(std::get<Json>(form));
     } else {
       auto parsed = ParseJsonBody(req.body);
       if (auto* err = std::get_if<HttpError>(&parsed)) return *err;

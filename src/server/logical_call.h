@@ -16,6 +16,11 @@ namespace pki::server {
 // Bodies larger than this are refused with 413 (Vault's default max_request_size).
 inline constexpr size_t kMaxRequestBodyBytes = 32 * 1024 * 1024;
 
+// JSON bodies nested deeper than this (objects and arrays; the top-level object is depth 1) are refused with 400
+// before they are parsed (Vault's default max_request_json_depth). Request data is copied, dumped and destroyed
+// recursively downstream, so unbounded nesting would overflow the stack.
+inline constexpr size_t kMaxRequestJsonDepth = 300;
+
 struct LogicalCall {
   Operation operation = Operation::kRead;
   std::string path;            // after "/v1/", percent-decoded; list paths end in '/'
@@ -29,8 +34,15 @@ struct HttpError {
   std::vector<std::string> errors;
 };
 
+// Whether the JSON text `text` nests objects/arrays deeper than `limit`. One iterative pass over the bytes,
+// skipping string contents (with their escapes); it never recurses and does not validate the JSON otherwise.
+bool JsonNestingExceeds(std::string_view text, size_t limit);
+
 // Method mapping: GET=read (GET ?list=<true> = list), POST/PUT=update, DELETE=delete, PATCH=patch (JSON
 // merge-patch only), LIST=list, HEAD=read without body. Anything else is 405.
+// Refused with 400 before any engine sees them: JSON nested deeper than kMaxRequestJsonDepth, and invalid UTF-8
+// in the decoded path, in query parameters (of GET, LIST, DELETE) or in form fields, so that request data is
+// always valid UTF-8 (nlohmann::json::dump throws on anything else).
 std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req);
 
 // Go's strconv.ParseBool: "1", "t", "T", "TRUE", "true", "True" and their false counterparts.

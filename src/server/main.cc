@@ -35,7 +35,8 @@ void PrintBanner(const DevServer& server, const ServerFlags& flags) {
   if (!flags.plugin_path.empty()) {
     std::cout << "                  Plugin: " << flags.plugin_path << " (recorded; not launched by this build)\n";
   }
-  std::cout << "                 Threads: " << server.threads() << "\n"
+  std::cout << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
+            << " request workers\n"
             << "                 Version: pki-server v" << kServerVersion << "\n\n"
             << "==> pki-server started! Log data will stream in below:\n\n"
             << "WARNING! dev mode is enabled! In this mode the server listens on plain HTTP and accepts\n"

@@ -8,6 +8,7 @@
 #include "src/core/uuid.h"
 #include "src/server/random_id.h"
 #include "src/server/server_log.h"
+#include "src/server/url.h"
 
 namespace pki::server {
 namespace {
@@ -23,6 +24,8 @@ bool HasPrefix(const std::string& s, const std::string& prefix) { return s.compa
 // Vault's validateMountPath: the path must already be clean (no empty, "." or ".." segments) and printable.
 Status ValidateMountPath(const std::string& path) {
   if (path.empty() || path == "/") return Status::BadRequest("path cannot be blank");
+  // The table is stored as JSON, which holds only UTF-8 (and a mount path is matched byte for byte).
+  if (!IsValidUtf8(path)) return Status::BadRequest("path must be valid UTF-8");
   for (unsigned char c : path) {
     if (c < 0x20 || c == 0x7f) return Status::BadRequest("path cannot contain non-printable characters");
   }
@@ -192,7 +195,10 @@ Status MountTable::Load() {
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("entries") || !doc["entries"].is_array()) {
     return Status::Internal("mount table in storage is malformed");
   }
-  if (doc.value("version", 0) != kTableVersion) return Status::Internal("mount table has an unknown version");
+  auto version = doc.find("version");
+  if (version == doc.end() || !version->is_number_integer() || version->get<int64_t>() != kTableVersion) {
+    return Status::Internal("mount table has an unknown version");  // (value() would throw on a non-number)
+  }
   for (const Json& j : doc["entries"]) {
     ASSIGN_OR_RETURN(MountEntry entry, MountEntry::FromJson(j));
     auto mount = StartMount(entry);
@@ -214,7 +220,13 @@ Result<std::shared_ptr<Mount>> MountTable::StartMount(const MountEntry& entry) {
 Status MountTable::Persist(const std::vector<MountEntry>& entries) {
   Json doc = {{"version", kTableVersion}, {"entries", Json::array()}};
   for (const auto& e : entries) doc["entries"].push_back(e.ToJson());
-  return storage_->Put(kTableKey, doc.dump());
+  std::string raw;
+  try {
+    raw = doc.dump();  // strict: an entry that cannot be stored faithfully is refused, not silently altered
+  } catch (const Json::exception& ex) {
+    return Status::BadRequest(std::string("mount table: cannot store entry: ") + ex.what());
+  }
+  return storage_->Put(kTableKey, raw);
 }
 
 std::vector<MountEntry> MountTable::EntriesLocked() const {

@@ -26,6 +26,11 @@ bool IsSystemPath(const std::string& path) {
   return false;
 }
 
+// Serialises a status body; invalid UTF-8 (not expected here) is replaced rather than thrown on.
+std::string DumpOrdered(const nlohmann::ordered_json& body) {
+  return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 bool IsWrite(Operation op) { return op == Operation::kUpdate || op == Operation::kCreate; }
 
 std::string Quoted(const std::string& s) { return DumpJson(Json(s)); }
@@ -173,7 +178,7 @@ Result<Response> SysBackend::Health() const {
                                  {"clock_skew_ms", 0},
                                  {"replication_primary_canary_age_ms", 0}};
   // 503 while a mount's engine cannot serve (a plugin that died), so load balancers route elsewhere.
-  return Response::Raw("application/json", body.dump() + "\n", serving ? 200 : 503);
+  return Response::Raw("application/json", DumpOrdered(body) + "\n", serving ? 200 : 503);
 }
 
 Result<Response> SysBackend::SealStatus() const {
@@ -182,7 +187,7 @@ Result<Response> SysBackend::SealStatus() const {
                                  {"nonce", ""},          {"version", kServerVersion}, {"build_date", ""},
                                  {"migration", false},   {"cluster_name", cluster_.name}, {"cluster_id", cluster_.id},
                                  {"recovery_seal", false}, {"storage_type", "rocksdb"}};
-  return Response::Raw("application/json", body.dump() + "\n");
+  return Response::Raw("application/json", DumpOrdered(body) + "\n");
 }
 
 Result<Response> SysBackend::Leader() {
@@ -193,7 +198,7 @@ Result<Response> SysBackend::Leader() {
                                  {"leader_cluster_address", ""},
                                  {"performance_standby", false},
                                  {"performance_standby_last_remote_wal", 0}};
-  return Response::Raw("application/json", body.dump() + "\n");
+  return Response::Raw("application/json", DumpOrdered(body) + "\n");
 }
 
 Result<Response> SysBackend::ReadMounts() const {

@@ -24,4 +24,9 @@ RequestTarget SplitTarget(std::string_view target);
 // escape or a ';' are skipped, and a key without '=' has an empty value.
 std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
 
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), i.e.
+// exactly what nlohmann::json can dump without throwing. Percent-decoding yields arbitrary bytes, so decoded text
+// must pass this before it becomes request data.
+bool IsValidUtf8(std::string_view text);
+
 }  // namespace pki::server

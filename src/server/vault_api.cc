@@ -3,6 +3,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <variant>
 
 #include "src/core/uuid.h"
@@ -46,8 +47,34 @@ std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
                 m->path(), m->type(), false};
 }
 
+namespace {
+
+HttpResponse InternalError() { return RenderErrors(500, VaultErrorTexts(Status::Internal("internal error"))); }
+
+}  // namespace
+
+bool VaultApi::ServesInline(const HttpRequest& req) {
+  if (req.method != "GET" && req.method != "HEAD") return false;
+  std::string_view path(req.target);
+  path = path.substr(0, path.find('?'));
+  // Percent-decoding keeps a literal "/v1/sys/" prefix, so these always route to SysBackend, whose reads and lists
+  // answer from memory (the mount table under its shared lock, the clock, the cluster identity).
+  return path == "/v1/sys" || path.rfind("/v1/sys/", 0) == 0;
+}
+
 HttpResponse VaultApi::Handle(const HttpRequest& http) const {
-  HttpResponse out = Dispatch(http);
+  HttpResponse out;
+  // The request boundary: nothing may escape to the listener. Backends are already guarded (CallBackend); this
+  // covers parsing, routing and rendering, which are not expected to throw.
+  try {
+    out = Dispatch(http);
+  } catch (const std::exception& e) {  // nlohmann's type_error, parse_error, ... included
+    LogLine(LogLevel::kError, http.method + " request threw: " + e.what());
+    out = InternalError();
+  } catch (...) {
+    LogLine(LogLevel::kError, http.method + " request threw a non-standard exception");
+    out = InternalError();
+  }
   out.headers.emplace_back("Cache-Control", "no-store");
   return out;
 }

@@ -4,7 +4,9 @@
 // (the server's builtin backends, sys/ and auth/token/, come first), require a valid token unless the mount lists
 // the path as
 // unauthenticated, call the backend, and render its answer (envelope, raw body or errors).
-// Thread-safe: holds no mutable state of its own.
+// Thread-safe: holds no mutable state of its own; HttpServer calls Handle concurrently from its worker pool (and,
+// for the requests ServesInline picks, from its I/O threads).
+// Never throws: an exception escaping a backend, or the parsing and rendering around it, becomes a 500.
 #pragma once
 
 #include <memory>
@@ -33,6 +35,12 @@ class VaultApi {
   VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens);
 
   HttpResponse Handle(const HttpRequest& req) const;
+
+  // Requests cheap and non-blocking enough to be answered on the listener's I/O thread instead of waiting for a
+  // worker behind slow ones (key generation): GET and HEAD of sys/ paths (health, seal-status, leader, mounts,
+  // tune), which read only in-memory state. Writes to sys/ (mounting opens storage) are not. For
+  // HttpServer::Options::run_inline.
+  static bool ServesInline(const HttpRequest& req);
 
  private:
   struct Builtin {

@@ -273,6 +273,127 @@ TEST_F(ApiTest, HttpLevelRefusalsComeFirst) {
   }
 }
 
+// ---- hostile input
+
+size_t RequestCount(FakeEngine* e) {
+  std::lock_guard<std::mutex> lock(e->mu);
+  return e->requests.size();
+}
+
+TEST_F(ApiTest, DeeplyNestedJsonIs400AndNeverReachesAnEngine) {
+  const std::string body = "{\"zzz\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  FakeEngine* e = Engine("pki/");
+  for (const char* target : {"/v1/pki/config/urls", "/v1/sys/mounts/deep", "/v1/sys/mounts/pki/tune",
+                             "/v1/auth/token/lookup-self"}) {
+    HttpResponse r = Call("POST", target, body, kToken, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_EQ(r.content_type, "application/json");
+    Json j = J(r);
+    ASSERT_TRUE(j["errors"].is_array()) << r.body;
+    EXPECT_EQ(j.size(), 1u);
+    EXPECT_NE(j["errors"][0].get<std::string>().find("nesting depth"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(RequestCount(e), 0u);
+  EXPECT_EQ(table_->List().size(), 1u);
+  // Within the limit the body still reaches the engine (which echoes it, copying and dumping it).
+  std::string ok = "{\"zzz\":" + std::string(299, '[') + std::string(299, ']') + "}";
+  EXPECT_EQ(Call("POST", "/v1/pki/config/urls", ok).status, 200);
+}
+
+TEST_F(ApiTest, InvalidUtf8InFormQueryOrPathIs400NotInternalError) {
+  FakeEngine* e = Engine("pki/");
+  // An engine that stores what it gets, serialising it strictly as the PKI stores do.
+  e->handler = [](const Request& req) -> Result<Response> {
+    std::string stored = req.data.dump();
+    return Response::Data({{"stored", stored}, {"path", req.path}});
+  };
+  const std::vector<std::pair<std::string, std::string>> form = {
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  HttpResponse r = Call("POST", "/v1/pki/roles/web", "allowed_domains=%FF.x&max_ttl=1h", kToken, form);
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(J(r)["errors"][0].get<std::string>().find("allowed_domains"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("POST", "/v1/pki/roles/web", "%FF=1", kToken, form).status, 400);
+  EXPECT_EQ(Call("GET", "/v1/pki/certs?after=%FF").status, 400);
+  EXPECT_EQ(Call("LIST", "/v1/pki/certs?after=%C3").status, 400);
+  EXPECT_EQ(Call("DELETE", "/v1/pki/roles/web?x=%FE").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/pki/roles/%FF", "{}").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/p4", "type=pki&description=%FF", kToken, form).status, 400);
+  EXPECT_EQ(RequestCount(e), 0u);
+  EXPECT_EQ(table_->List().size(), 1u);
+
+  HttpResponse good = Call("POST", "/v1/pki/roles/web", "allowed_domains=%C3%A9.x", kToken, form);
+  ASSERT_EQ(good.status, 200) << good.body;
+  EXPECT_EQ(J(good)["data"]["stored"], "{\"allowed_domains\":\"\xC3\xA9.x\"}");
+}
+
+TEST_F(ApiTest, InvalidUtf8MountPathIsRefusedWithoutLeavingAMountBehind) {
+  EXPECT_EQ(Call("POST", "/v1/sys/mounts/%FF", R"({"type":"pki"})").status, 400);
+  // The mount table refuses it too, when called directly, instead of throwing while persisting.
+  MountEntry bad;
+  bad.path = "\xFF/";
+  bad.type = "pki";
+  Result<MountEntry> added = table_->AddMount(bad);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(table_->List().size(), 1u);
+  size_t dirs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/mounts")) dirs += entry.is_directory();
+  EXPECT_EQ(dirs, 1u);
+}
+
+TEST_F(ApiTest, InvalidUtf8InAResponseIsReplacedNotThrown) {
+  Engine("pki/")->handler = [](const Request& req) -> Result<Response> {
+    if (req.path == "err") return Status::BadRequest("bad name \xFF");
+    Response r = Response::Data({{"v\xFE", std::string("\xFF\xC3")}, {"ok", "fine"}});
+    r.warnings.push_back("warn \xC0");
+    return r;
+  };
+  HttpResponse r = Call("GET", "/v1/pki/data");
+  ASSERT_EQ(r.status, 200);
+  Json j = J(r);
+  EXPECT_EQ(j["data"]["ok"], "fine");
+  EXPECT_EQ(j["data"]["v\xEF\xBF\xBD"], "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(j["warnings"][0], "warn \xEF\xBF\xBD");
+  HttpResponse err = Call("GET", "/v1/pki/err");
+  EXPECT_EQ(err.status, 400);
+  EXPECT_EQ(J(err)["errors"][0], "bad name \xEF\xBF\xBD");
+}
+
+TEST_F(ApiTest, NlohmannExceptionsFromAnEngineAre500NotACrash) {
+  Engine("pki/")->handler = [](const Request& req) -> Result<Response> {
+    if (req.path == "type") return Response::Data({{"n", req.data.at("n").get<std::string>()}});
+    if (req.path == "range") return Response::Data({{"n", req.data.at("missing")}});
+    if (req.path == "parse") return Response::Data(Json::parse("{oops"));
+    if (req.path == "dump") return Response::Data({{"s", Json(std::string("\xFF")).dump()}});
+    throw 42;  // not even a std::exception
+  };
+  for (const char* path : {"type", "range", "parse", "dump", "other"}) {
+    HttpResponse r = Call("POST", std::string("/v1/pki/") + path, R"({"n":1})");
+    EXPECT_EQ(r.status, 500) << path;
+    EXPECT_TRUE(J(r)["errors"].is_array()) << path;
+  }
+}
+
+TEST_F(ApiTest, OnlyReadsOfSysPathsAreServedInline) {
+  auto req = [](std::string method, std::string target) {
+    HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    return r;
+  };
+  for (const char* t : {"/v1/sys/health", "/v1/sys/health?standbyok=true", "/v1/sys/mounts", "/v1/sys",
+                        "/v1/sys/mounts/pki/tune", "/v1/sys/%6Dounts"}) {
+    EXPECT_TRUE(VaultApi::ServesInline(req("GET", t))) << t;
+  }
+  EXPECT_TRUE(VaultApi::ServesInline(req("HEAD", "/v1/sys/health")));
+  EXPECT_FALSE(VaultApi::ServesInline(req("POST", "/v1/sys/mounts/x")));
+  EXPECT_FALSE(VaultApi::ServesInline(req("DELETE", "/v1/sys/mounts/x")));
+  EXPECT_FALSE(VaultApi::ServesInline(req("LIST", "/v1/sys/mounts")));
+  for (const char* t : {"/v1/pki/ca", "/v1/sysx/health", "/v1/%73ys/health", "/v1/auth/token/lookup-self"}) {
+    EXPECT_FALSE(VaultApi::ServesInline(req("GET", t))) << t;
+  }
+}
+
 // ---- sys/health
 
 TEST_F(ApiTest, HealthIsUnauthenticatedVaultJson) {

@@ -232,6 +232,121 @@ TEST_F(HttpTest, RequestsOnDifferentConnectionsRunInParallel) {
   EXPECT_EQ(max_inside, 2);
 }
 
+// Releases the handlers blocked in it; each waits at most `limit` so a broken server fails instead of hanging.
+class Gate {
+ public:
+  void Enter(std::chrono::milliseconds limit = std::chrono::seconds(3)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++inside_;
+    cv_.notify_all();
+    cv_.wait_for(lock, limit, [this] { return open_; });
+  }
+  bool WaitInside(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return inside_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int inside_ = 0;
+  bool open_ = false;
+};
+
+std::chrono::milliseconds Elapsed(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since);
+}
+
+TEST_F(HttpTest, SlowHandlersDoNotBlockTheListenerThreads) {
+  Gate gate;
+  StartServer(
+      [&](const Request& req) -> Result<Response> {
+        if (req.path == "slow") gate.Enter();
+        return Response::Data({{"path", req.path}});
+      },
+      kToken, /*threads=*/1);  // one I/O thread: a handler running on it would stall every connection
+  auto slow = std::async(std::launch::async, [this] { return Client(port_).Send("POST", "/v1/pki/slow", "{}"); });
+  ASSERT_TRUE(gate.WaitInside(1));
+
+  Client other(port_);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(other.Send("GET", "/v1/sys/health", "", "").result_int(), 200);
+  EXPECT_LT(Elapsed(start).count(), 1000);
+  start = std::chrono::steady_clock::now();
+  EXPECT_EQ(other.Send("GET", "/v1/pki/fast").result_int(), 200);  // the worker pool has at least 2 threads
+  EXPECT_LT(Elapsed(start).count(), 1000);
+
+  gate.Open();
+  EXPECT_EQ(slow.get().result_int(), 200);
+}
+
+TEST_F(HttpTest, HealthStaysFastWhileEveryWorkerIsBusy) {
+  Gate gate;
+  FactoryLog* log = &log_;
+  DevServerOptions options;
+  options.data_dir = dir_ + "/data";
+  options.root_token = kToken;
+  options.listen_port = 0;
+  options.threads = 1;
+  options.worker_threads = 2;
+  auto started = DevServer::Start(options, [log, &gate](const DataLayout&) {
+    return Result<std::unique_ptr<MountBackendFactory>>(
+        std::make_unique<FakeFactory>(log, [&gate](const Request&) -> Result<Response> {
+          gate.Enter();
+          return Response::Data({{"ok", true}});
+        }));
+  });
+  ASSERT_TRUE(started.ok()) << started.status().message();
+  server_ = std::move(started).value();
+  EXPECT_EQ(server_->worker_threads(), 2);
+  const uint16_t port = static_cast<uint16_t>(std::stoi(server_->address().substr(server_->address().rfind(':') + 1)));
+
+  std::vector<std::future<int>> slow;
+  for (int i = 0; i < 3; ++i) {  // two run, one waits for a worker
+    slow.push_back(std::async(std::launch::async, [port] { return static_cast<int>(Client(port).Send("GET", "/v1/pki/x").result_int()); }));
+  }
+  ASSERT_TRUE(gate.WaitInside(2));
+  Client c(port);
+  for (const char* path : {"/v1/sys/health", "/v1/sys/seal-status", "/v1/sys/leader", "/v1/sys/mounts",
+                           "/v1/sys/mounts/pki/tune"}) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(c.Send("GET", path).result_int(), 200) << path;
+    EXPECT_LT(Elapsed(start).count(), 1000) << path;
+  }
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.Send("HEAD", "/v1/sys/health", "", "").result_int(), 200);
+  EXPECT_LT(Elapsed(start).count(), 1000);
+  gate.Open();
+  for (auto& f : slow) EXPECT_EQ(f.get(), 200);
+}
+
+TEST_F(HttpTest, PipelinedRequestsOnOneConnectionAreAnsweredInOrder) {
+  StartServer([](const Request& req) -> Result<Response> {
+    if (req.path == "first") std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return Response::Data({{"path", req.path}});
+  });
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
+  std::string both;
+  for (const char* p : {"first", "second", "third"}) {
+    both += std::string("GET /v1/pki/") + p + " HTTP/1.1\r\nHost: x\r\nX-Vault-Token: root\r\n\r\n";
+  }
+  net::write(sock, net::buffer(both));
+  beast::flat_buffer buf;
+  for (const char* p : {"first", "second", "third"}) {
+    http::response<http::string_body> res;
+    http::read(sock, buf, res);
+    ASSERT_EQ(res.result_int(), 200);
+    EXPECT_EQ(Json::parse(res.body())["data"]["path"], p);
+  }
+}
+
 TEST_F(HttpTest, StopFinishesTheRequestInFlightThenRefusesConnections) {
   std::promise<void> entered;
   std::promise<void> release;
