@@ -9,7 +9,8 @@ namespace pki {
 // ASCII case-insensitive equality (Go's strings.EqualFold for ASCII input).
 bool EqualFoldAscii(std::string_view a, std::string_view b);
 
-// Go's %q, close enough for error messages: quotes, backslashes and control bytes escaped.
+// Go's %q, close enough for error messages: quotes, backslashes, control bytes and invalid UTF-8 bytes escaped,
+// so the result is always valid UTF-8.
 std::string GoQuote(std::string_view s);
 
 }  // namespace pki

@@ -132,6 +132,7 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
         return ConversionError(name, raw, "expected a duration");
       }
       if (seconds < 0) return ConversionError(name, raw, "cannot provide negative value");
+      if (seconds > kMaxDurationSeconds) return ConversionError(name, raw, "duration out of range");
       return Json(seconds);
     }
     case FieldType::kCommaStringSlice:

@@ -28,6 +28,9 @@ struct FieldSchema {
 
 using FieldSchemas = std::map<std::string, FieldSchema>;
 
+// The largest duration accepted, in seconds: Go's maximum time.Duration (about 292 years), as in Vault.
+constexpr int64_t kMaxDurationSeconds = 9223372036;
+
 // Converts a raw JSON value to the canonical JSON form of `type` (string, int64, bool, seconds, list of strings,
 // object), applying Vault's weak typing. Errors name the field.
 Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw);

@@ -189,6 +189,14 @@ void AddCaSubjectFields(FieldSchemas* f) {
   m["use_pss"] = {FieldType::kBool, nullptr, "RSA-PSS signatures."};
 }
 
+Result<int> SignatureBits(const FieldData& f) {
+  int64_t bits = f.GetInt("signature_bits");
+  if (bits != 0 && bits != 256 && bits != 384 && bits != 512) {
+    return Status::BadRequest("unsupported signature_bits " + std::to_string(bits) + ": use 256, 384 or 512");
+  }
+  return static_cast<int>(bits);
+}
+
 SubjectFields SubjectFromFields(const FieldData& f) {
   SubjectFields s;
   s.common_name = f.GetString("common_name");

@@ -68,6 +68,9 @@ struct UrlConfig {
 Result<UrlConfig> ReadUrlConfig(Storage* storage);
 Json UrlConfigToJson(const UrlConfig& c);
 
+// The request's signature_bits: 0 (automatic), 256, 384 or 512; 400 otherwise.
+Result<int> SignatureBits(const FieldData& f);
+
 // Fields common to root/generate, intermediate/generate and sign-intermediate (Vault's fields.go).
 void AddCaSubjectFields(FieldSchemas* fields);
 SubjectFields SubjectFromFields(const FieldData& f);

@@ -61,7 +61,7 @@ class CaPathHandlers {
     ASSIGN_OR_RETURN(t.max_path_length, MaxPathLength(f));
     t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
     t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
-    t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
+    ASSIGN_OR_RETURN(t.signature_bits, SignatureBits(f));
     t.use_pss = f.GetBool("use_pss");
     ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
     ApplyUrls(urls, &t);
@@ -243,7 +243,7 @@ class CaPathHandlers {
     t.max_path_length = max_path;
     t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
     t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
-    t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
+    ASSIGN_OR_RETURN(t.signature_bits, SignatureBits(f));
     t.use_pss = f.GetBool("use_pss");
     std::string skid = f.GetString("skid");
     if (!skid.empty()) {

@@ -100,7 +100,7 @@ class IssueHandlers {
     t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
     RETURN_IF_ERROR(AddExtKeyUsages(f.GetStrings("ext_key_usage"), f.GetStrings("ext_key_usage_oids"), &t));
     t.basic_constraints = f.GetBool("basic_constraints_valid_for_non_ca");
-    t.signature_bits = static_cast<int>(f.GetInt("signature_bits"));
+    ASSIGN_OR_RETURN(t.signature_bits, SignatureBits(f));
     t.use_pss = f.GetBool("use_pss");
     RETURN_IF_ERROR(SetValidity(role ? &*role : nullptr, f, /*role_not_after=*/false, &plan));
     return SignAndRespond(std::move(plan), f, format, nullptr, PrivateKeyFormat::kTraditional);

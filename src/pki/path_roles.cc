@@ -27,9 +27,9 @@ Result<Response> WriteRole(RoleStore& store, const CaStore& cas, const FieldData
   }
   std::vector<std::string> warnings;
   ASSIGN_OR_RETURN(RoleEntry role, RoleFromFields(f, existing ? &*existing : nullptr, &warnings));
-  RETURN_IF_ERROR(store.Put(name, role));
   // The reference is resolved at issuance, so it may float; say so when it resolves to nothing today, as Vault.
   ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas.ResolveIssuer(role.issuer_ref));
+  RETURN_IF_ERROR(store.Put(name, role));
   if (!issuer) {
     warnings.push_back(role.issuer_ref == "default"
                            ? "Issuing Certificate was set to default, but no default issuing certificate "

@@ -64,6 +64,8 @@ struct ListenerState {
   HttpServer::Options options;
   net::thread_pool* workers = nullptr;  // where handlers run (but for run_inline requests); owned by Impl
   std::atomic<bool> stopping{false};
+  // Set when the shutdown grace period has run out: queued requests that have not started are dropped unrun.
+  std::atomic<bool> abandoned{false};
 
   std::mutex mu;  // protects `sessions`
   std::condition_variable sessions_done;  // signalled when `sessions` becomes empty
@@ -169,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_->RunsInline(hreq)) return Send(state_->Invoke(hreq), close);
     // The connection stays busy_ (and reads nothing) until the worker hands the response back to its strand.
     net::post(*state_->workers, [self = shared_from_this(), hreq = std::move(hreq), close]() mutable {
+      if (self->state_->abandoned.load()) return;  // nobody will read the answer: do not do the work
       HttpResponse res = self->state_->Invoke(hreq);
       net::post(self->stream_.get_executor(), [self, res = std::move(res), close]() mutable {
         self->Send(std::move(res), close);
@@ -292,13 +295,14 @@ class HttpServer::Impl {
                                      " connection(s) still busy after the grace period");
       }
     }
+    state_.abandoned.store(true);
     io_work_.reset();
     ioc_.stop();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
-    // Handlers still running (connections abandoned after the grace) finish; the responses they post to the
-    // stopped io_context are never written, and their sessions are destroyed with it.
+    // Handlers already running when the grace ran out finish (queued ones are skipped: `abandoned`); the
+    // responses they post to the stopped io_context are never written, and their sessions are destroyed with it.
     workers_.join();
   }
 

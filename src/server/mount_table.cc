@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "src/core/uuid.h"
 #include "src/server/random_id.h"
@@ -329,8 +331,13 @@ Status MountTable::RemoveMount(const std::string& path) {
     std::unique_lock<std::shared_mutex> lock(map_mu_);
     mounts_.erase(path);
   }
+  // Requests that found the mount before it left the map still hold it: wait for them, so that closing its
+  // storage and removing its data happen here, on the worker serving the unmount, and never on a thread (such as
+  // an I/O thread answering a sys/ read) that merely drops the last reference.
+  while (mount.use_count() > 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   mount->remove_data_.store(true);
-  return Status::Ok();  // requests still holding `mount` finish first; the last one closes and removes it
+  mount.reset();  // ~Mount: closes the engine and removes its directory
+  return Status::Ok();
 }
 
 Status MountTable::TuneMount(const std::string& path, const MountTune& tune) {

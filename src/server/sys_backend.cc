@@ -1,9 +1,8 @@
 #include "src/server/sys_backend.h"
 
-#include <cmath>
 
-#include "src/core/duration.h"
 #include "src/core/uuid.h"
+#include "src/engine/fields.h"
 #include "src/server/envelope.h"
 #include "src/server/logical_call.h"
 #include "src/server/random_id.h"
@@ -106,23 +105,14 @@ Result<ClusterIdentity> LoadOrCreateClusterIdentity(Storage* storage) {
 
 Result<std::optional<int64_t>> ParseLeaseTtl(const Json& value) {
   if (value.is_null()) return std::optional<int64_t>();
-  if (value.is_number_integer()) {
-    int64_t v = value.get<int64_t>();
-    if (v < 0) return Status::BadRequest("lease TTL cannot be negative");
-    return std::optional<int64_t>(v);
+  if (value.is_string() && value.get<std::string>().empty()) return std::optional<int64_t>();
+  if (value.is_string() && value.get<std::string>() == "system") return std::optional<int64_t>(0);
+  if (!value.is_string() && !value.is_number()) {
+    return Status::BadRequest("lease TTL must be a duration string or a number of seconds");
   }
-  if (value.is_number_float()) {
-    double v = value.get<double>();
-    if (!(v >= 0) || v > 9.2e18) return Status::BadRequest("lease TTL out of range");
-    return std::optional<int64_t>(static_cast<int64_t>(std::trunc(v)));
-  }
-  if (!value.is_string()) return Status::BadRequest("lease TTL must be a duration string or a number of seconds");
-  const std::string s = value.get<std::string>();
-  if (s.empty()) return std::optional<int64_t>();
-  if (s == "system") return std::optional<int64_t>(0);
-  ASSIGN_OR_RETURN(int64_t v, ParseDurationSeconds(s));
-  if (v < 0) return Status::BadRequest("lease TTL cannot be negative");
-  return std::optional<int64_t>(v);
+  // The engine's own duration rules: Go syntax or seconds, not negative, at most Go's largest duration.
+  ASSIGN_OR_RETURN(Json seconds, ParseField("lease_ttl", FieldType::kDuration, value));
+  return std::optional<int64_t>(seconds.get<int64_t>());
 }
 
 SysBackend::SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock)

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "src/core/duration.h"
+#include "src/core/text.h"
 #include "src/engine/fields.h"
 #include "src/engine/router.h"
 
@@ -153,6 +154,20 @@ TEST(Router, UnauthenticatedPatternsAndMatching) {
   EXPECT_FALSE(MatchesSpecialPath(globs, "cert/01/raw"));
   EXPECT_FALSE(MatchesSpecialPath(globs, "roles/x"));
   EXPECT_TRUE(MatchesSpecialPath({"crl*"}, "crl/pem"));
+}
+
+}  // namespace
+}  // namespace pki
+
+namespace pki {
+namespace {
+
+TEST(GoQuote, EscapesLikeGoAndAlwaysYieldsUtf8) {
+  EXPECT_EQ(GoQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+  EXPECT_EQ(GoQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(GoQuote("x\xc3"), "\"x\\xc3\"");          // a cut two-byte sequence
+  EXPECT_EQ(GoQuote("\xed\xa0\x80"), "\"\\xed\\xa0\\x80\"");  // a surrogate is not UTF-8
+  EXPECT_EQ(GoQuote("\x01"), "\"\\x01\"");
 }
 
 }  // namespace

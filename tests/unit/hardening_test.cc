@@ -46,6 +46,10 @@ TEST_F(HardeningTest, HugeNamesAndUrlsAreRefusedNotFatal) {
   for (int i = 0; i < 20000; ++i) label += "\xc3\xa9";  // 20,000 code points in one label
   auto idn = h.Write("issue/any", {{"common_name", label + ".test"}});
   EXPECT_EQ(idn.status().code(), StatusCode::kBadRequest);
+  // The refusal quotes a prefix of the name; it must stay valid UTF-8 even when the cut splits a character.
+  auto cut = h.Write("issue/any", {{"common_name", "ok.test"}, {"alt_names", "a" + label.substr(0, 1200) + ".test"}});
+  ASSERT_EQ(cut.status().code(), StatusCode::kBadRequest);
+  EXPECT_NO_THROW(Json(cut.status().message()).dump());
 }
 
 TEST_F(HardeningTest, NegativeAndOutOfRangeNumbersAreRefused) {
@@ -57,6 +61,19 @@ TEST_F(HardeningTest, NegativeAndOutOfRangeNumbersAreRefused) {
     EXPECT_EQ(r.status().message().rfind("Field validation failed: ", 0), 0u) << r.status().message();
   }
   EXPECT_EQ(h.Write("roles/neg", {{"not_before_duration", "-1h"}}).status().code(), StatusCode::kBadRequest);
+  // Durations stop at Go's largest time.Duration, so now + ttl cannot overflow.
+  EXPECT_EQ(h.Write("roles/big", {{"ttl", 9223372036854775807LL}, {"max_ttl", 9223372036854775807LL}})
+                .status()
+                .code(),
+            StatusCode::kBadRequest);
+  ASSERT_TRUE(h.Write("roles/longest", {{"allow_any_name", true}, {"key_type", "ec"}, {"max_ttl", 9223372036LL}}).ok());
+  auto longest = h.Write("issue/longest", {{"common_name", "a.test"}, {"ttl", 9223372036LL}});
+  ASSERT_FALSE(longest.ok());
+  EXPECT_NE(longest.status().message().find("beyond the expiration of the CA certificate"), std::string::npos);
+  EXPECT_EQ(h.Write("root/generate/internal", {{"common_name", "x"}, {"signature_bits", 4294967552LL}})
+                .status()
+                .code(),
+            StatusCode::kBadRequest);
   EXPECT_EQ(h.Write("root/generate/internal", {{"common_name", "x"}, {"max_path_length", 4294967296LL}})
                 .status()
                 .code(),

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "src/server/envelope.h"
 #include "src/server/mount_table.h"
@@ -521,10 +523,21 @@ TEST_F(ApiTest, UnmountWaitsForRequestsInFlight) {
   std::string data_dir = factory_.specs.at("busy/").data_dir;
   auto match = table_->Resolve("busy/x");  // what a request in flight holds
   ASSERT_TRUE(match.has_value());
-  ASSERT_TRUE(table_->RemoveMount("busy/").ok());
+  std::atomic<bool> removed{false};
+  std::thread unmount([&] {
+    EXPECT_TRUE(table_->RemoveMount("busy/").ok());
+    removed.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The unmount waits for the request; the engine stays open and its data stays.
+  EXPECT_FALSE(removed.load());
   EXPECT_EQ(engine->closes.load(), 0);
   EXPECT_TRUE(std::filesystem::exists(data_dir));
+  EXPECT_FALSE(table_->Resolve("busy/x").has_value());  // but no new request finds the mount
   match.reset();
+  unmount.join();
+  // Closing and removal happened on the unmounting thread, before RemoveMount returned.
+  EXPECT_TRUE(removed.load());
   EXPECT_FALSE(std::filesystem::exists(data_dir));
 }
 
