@@ -434,9 +434,8 @@ class CaPathHandlers {
       }
       if (!found) {
         ASSIGN_OR_RETURN(KeyEntry entry, cas_->NewKeyEntry(key, ""));
-        auto dup = ParsePrivateKeyDer(*PrivateKeyToDer(key, PrivateKeyFormat::kPkcs8));
-        if (!dup.ok()) return dup.status();
-        keys.emplace_back(entry.key_id, std::move(dup).value());
+        EVP_PKEY_up_ref(const_cast<EVP_PKEY*>(key));  // `keys` owns a reference of its own
+        keys.emplace_back(entry.key_id, ossl::PKey(const_cast<EVP_PKEY*>(key)));
         imported_keys.push_back(entry.key_id);
         new_key = std::move(entry);
       }

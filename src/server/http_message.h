@@ -27,7 +27,5 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // extra header fields
 };
 
-// ASCII case-insensitive equality, for header names and tokens.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 }  // namespace pki::server

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "src/core/text.h"  // decoded text is arbitrary bytes: callers check IsValidUtf8
+
 namespace pki::server {
 
 // Decodes %XX escapes (and '+' as a space when `plus_as_space`, as in query strings). Returns nullopt on a
@@ -23,10 +25,5 @@ RequestTarget SplitTarget(std::string_view target);
 // Parses "a=1&b=2&a=3" into decoded (key, value) pairs in order. As Go's url.ParseQuery, pairs with a malformed
 // escape or a ';' are skipped, and a key without '=' has an empty value.
 std::vector<std::pair<std::string, std::string>> ParseQueryString(std::string_view query);
-
-// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), i.e.
-// exactly what nlohmann::json can dump without throwing. Percent-decoding yields arbitrary bytes, so decoded text
-// must pass this before it becomes request data.
-bool IsValidUtf8(std::string_view text);
 
 }  // namespace pki::server
