@@ -10,6 +10,7 @@ const char* OperationName(Operation op) {
     case Operation::kDelete: return "delete";
     case Operation::kList: return "list";
     case Operation::kPatch: return "patch";
+    case Operation::kRevoke: return "revoke";
   }
   return "unknown";
 }

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,9 @@ namespace pki {
 
 using Json = nlohmann::json;
 
-enum class Operation { kRead, kUpdate, kCreate, kDelete, kList, kPatch };
+// kRevoke is Vault's lease revocation: the host revokes a secret the engine issued with a lease (a role with
+// generate_lease); it carries no path of its own, only the secret's internal data.
+enum class Operation { kRead, kUpdate, kCreate, kDelete, kList, kPatch, kRevoke };
 
 const char* OperationName(Operation op);
 
@@ -25,6 +28,16 @@ struct Request {
   std::string path;        // mount-relative, no leading slash, e.g. "issue/web"
   Json data = Json::object();  // body fields (and query parameters for reads)
   std::string mount_point; // e.g. "pki/", for lease ids and messages
+  Json secret_internal_data;  // kRevoke: the internal data of the secret being revoked
+};
+
+// A leased secret (Vault's logical.Secret): the host's lease manager revokes it when the lease ends, by sending a
+// kRevoke request with `internal_data` back to the engine.
+struct Lease {
+  std::string secret_type;  // which of the engine's secret kinds ("pki")
+  int64_t ttl_seconds = 0;
+  bool renewable = false;
+  Json internal_data = Json::object();
 };
 
 // A response whose body is not Vault's JSON envelope (DER/PEM certificates, CRLs, OCSP).
@@ -41,6 +54,7 @@ struct Response {
   Json data = Json::object();
   std::vector<std::string> warnings;
   std::optional<RawBody> raw;
+  std::optional<Lease> lease;
   int status = 0;  // non-zero overrides the default 200/204 (e.g. 202 for async operations)
 
   static Response Nil() {
@@ -68,6 +82,8 @@ class LogicalBackend {
   // Mount-relative path patterns that need no token (Vault's SpecialPaths.Unauthenticated: a trailing '*' is a
   // prefix match, '+' matches one segment).
   virtual std::vector<std::string> UnauthenticatedPaths() const = 0;
+  // Another node changed storage `key` (Vault's InvalidateKey on standbys): drop what is cached from it.
+  virtual void InvalidateKey(std::string_view key) { (void)key; }
 };
 
 // Whether `path` matches one of Vault's special-path patterns ("cert/*", "issuer/+/pem", "ca").

@@ -1,7 +1,9 @@
 #include "src/pki/backend.h"
 
 #include "src/engine/router.h"
+#include "src/crypto/x509.h"
 #include "src/pki/ca_store.h"
+#include "src/pki/cert_store.h"
 #include "src/pki/path_ca.h"
 #include "src/pki/path_fetch.h"
 #include "src/pki/path_issue.h"
@@ -14,13 +16,38 @@ namespace {
 // The PKI engine of one mount. Thread-safe: the router is immutable, the stores guard their own caches.
 class PkiBackend final : public LogicalBackend {
  public:
-  explicit PkiBackend(const PkiContext& ctx) : cas_(ctx), roles_(ctx.storage), router_(BuildPaths(ctx)) {}
+  explicit PkiBackend(const PkiContext& ctx)
+      : clock_(ctx.clock), certs_(ctx.storage), cas_(ctx), roles_(ctx.storage), router_(BuildPaths(ctx)) {}
 
-  Result<Response> HandleRequest(const Request& req) override { return router_.Route(req); }
+  Result<Response> HandleRequest(const Request& req) override {
+    if (req.operation == Operation::kRevoke) return RevokeLease(req);
+    return router_.Route(req);
+  }
 
   std::vector<std::string> UnauthenticatedPaths() const override { return router_.UnauthenticatedPatterns(); }
 
+  void InvalidateKey(std::string_view key) override {
+    if (key.starts_with("issuer/") || key.starts_with("key/") || key == "config/issuers") cas_.Committed();
+  }
+
  private:
+  // The host's lease manager revoking a certificate issued under generate_lease (Vault's secretCredsRevoke).
+  Result<Response> RevokeLease(const Request& req) {
+    const Json& internal = req.secret_internal_data;
+    if (!internal.is_object() || internal.value("secret_type", "") != kLeaseSecretType) {
+      return Status::Unsupported("unsupported operation");
+    }
+    auto serial_text = internal.find("serial_number");
+    if (serial_text == internal.end() || !serial_text->is_string()) {
+      return Status::Internal("could not find serial in internal secret data");
+    }
+    ASSIGN_OR_RETURN(std::string serial, ParseSerial(serial_text->get<std::string>()));
+    Result<std::optional<RevocationRecord>> revoked = certs_.Revoke(serial, clock_->Now());
+    // A certificate tidied away since its lease began has nothing left to revoke.
+    if (!revoked.ok() && !revoked.status().IsNotFound()) return revoked.status();
+    return Response::Nil();
+  }
+
   std::vector<PathSpec> BuildPaths(const PkiContext& ctx) {
     std::vector<PathSpec> all;
     auto append = [&all](std::vector<PathSpec> more) {
@@ -33,6 +60,8 @@ class PkiBackend final : public LogicalBackend {
     return all;
   }
 
+  const Clock* clock_;
+  CertStore certs_;
   CaStore cas_;
   RoleStore roles_;
   Router router_;  // declared last: its paths capture the stores above

@@ -1,6 +1,7 @@
 #include "src/pki/cert_store.h"
 
 #include <cstdio>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,10 @@ std::string Hyphenated(const std::string& serial_bytes) {
 
 std::string CertStore::CertKey(const std::string& serial_bytes) { return kCertPrefix + Hyphenated(serial_bytes); }
 
+std::string CertStore::RevokedKey(const std::string& serial_bytes) {
+  return std::string("revoked/") + Hyphenated(serial_bytes);
+}
+
 std::string CertStore::ExpiryKey(int64_t not_after, const std::string& serial_bytes) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(not_after < 0 ? 0 : not_after));
@@ -39,6 +44,33 @@ void CertStore::AddToBatch(WriteBatch* batch, const std::string& serial_bytes, c
   std::vector<uint8_t> cbor = nlohmann::json::to_cbor(rec);
   batch->Put(CertKey(serial_bytes), std::string(cbor.begin(), cbor.end()));
   batch->Put(ExpiryKey(cert.not_after, serial_bytes), "");
+}
+
+Result<std::optional<RevocationRecord>> CertStore::GetRevocation(const std::string& serial_bytes) const {
+  std::string value;
+  Status s = storage_->Get(RevokedKey(serial_bytes), &value);
+  if (s.IsNotFound()) return std::optional<RevocationRecord>();
+  RETURN_IF_ERROR(s);
+  nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
+  if (rec.is_discarded() || !rec.is_object() || !rec["t"].is_number_integer()) {
+    return Status::Internal("corrupt revocation record for " + FormatSerial(serial_bytes));
+  }
+  return std::optional<RevocationRecord>(RevocationRecord{rec["t"].get<int64_t>(), rec.value("i", "")});
+}
+
+Result<std::optional<RevocationRecord>> CertStore::Revoke(const std::string& serial_bytes, int64_t now) {
+  // One revocation at a time in this process, so that concurrent revokes of a serial keep the first time.
+  static std::mutex revoke_mu;
+  std::lock_guard<std::mutex> lock(revoke_mu);
+  ASSIGN_OR_RETURN(std::optional<StoredCert> cert, Get(serial_bytes));
+  if (!cert) return Status::NotFound("certificate with serial " + FormatSerial(serial_bytes) + " not found");
+  ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, GetRevocation(serial_bytes));
+  if (existing) return existing;
+  if (cert->not_after < now) return std::optional<RevocationRecord>();
+  RevocationRecord rec{now, cert->issuer_id};
+  std::vector<uint8_t> cbor = nlohmann::json::to_cbor({{"t", rec.revocation_time}, {"i", rec.issuer_id}});
+  RETURN_IF_ERROR(storage_->Put(RevokedKey(serial_bytes), std::string(cbor.begin(), cbor.end())));
+  return std::optional<RevocationRecord>(rec);
 }
 
 Result<std::optional<StoredCert>> CertStore::Get(const std::string& serial_bytes) const {

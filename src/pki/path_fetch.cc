@@ -55,9 +55,13 @@ class FetchHandlers {
   Result<Response> CertJson(const Request&, const FieldData& f) {
     ASSIGN_OR_RETURN(auto cert, Lookup(f));
     if (!cert) return Response::Nil();
-    return Response::Data({{"certificate", DerToPem(cert->der, "CERTIFICATE")},
-                           {"revocation_time", 0},
-                           {"revocation_time_rfc3339", ""}});
+    ASSIGN_OR_RETURN(std::string serial, ParseSerial(f.GetString("serial")));
+    ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, certs_.GetRevocation(serial));
+    Json data = {{"certificate", DerToPem(cert->der, "CERTIFICATE")},
+                 {"revocation_time", revoked ? revoked->revocation_time : 0},
+                 {"revocation_time_rfc3339", revoked ? FormatRfc3339(revoked->revocation_time) : ""}};
+    if (revoked) data["issuer_id"] = revoked->issuer_id;
+    return Response::Data(std::move(data));
   }
 
   // cert/:serial/raw: DER; "ca" names the default issuer and "ca_chain" its PEM chain, as in Vault.

@@ -25,6 +25,7 @@ struct LeafPlan {
   CertTemplate t;
   std::shared_ptr<const SigningIssuer> issuer;
   bool store = true;
+  bool lease = false;  // the role's generate_lease: answer with a leased secret the host can revoke
   std::string role_name;
   std::vector<std::string> warnings;
 };
@@ -90,6 +91,7 @@ class IssueHandlers {
     LeafPlan plan;
     plan.role_name = role_name;
     plan.store = !(role && role->no_store);
+    plan.lease = role && role->generate_lease;
     ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role ? role->issuer_ref : "default"));
     CertTemplate& t = plan.t;
     CopyCsrNames(csr, &t);
@@ -177,6 +179,7 @@ class IssueHandlers {
     LeafPlan plan;
     plan.role_name = role.name;
     plan.store = !role.no_store;
+    plan.lease = role.generate_lease;
     ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role.issuer_ref));
     CertTemplate& t = plan.t;
 
@@ -300,6 +303,14 @@ class IssueHandlers {
                                                     f.GetBool("remove_roots_from_chain"), key, key_format));
     Response resp = Response::Data(std::move(data));
     resp.warnings = std::move(plan.warnings);
+    if (plan.lease && plan.store) {
+      // Vault's secretCerts: type "pki", the serial in the internal data, the lease as long as the certificate.
+      Lease lease;
+      lease.secret_type = kLeaseSecretType;
+      lease.ttl_seconds = std::max<int64_t>(0, plan.t.not_after - ctx_.clock->Now());
+      lease.internal_data = Json::object({{"serial_number", FormatSerial(plan.t.serial)}});
+      resp.lease = std::move(lease);
+    }
     return resp;
   }
 

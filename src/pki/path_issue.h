@@ -10,6 +10,9 @@
 
 namespace pki {
 
+// The secret type of certificates issued under roles with generate_lease (Vault's SecretCertsType).
+inline constexpr char kLeaseSecretType[] = "pki";
+
 std::vector<PathSpec> IssuePaths(const PkiContext& ctx, CaStore* cas, RoleStore* roles);
 
 }  // namespace pki

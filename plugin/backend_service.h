@@ -1,0 +1,70 @@
+// pb.Backend over the PKI engine: what Vault's SDK does for a Go plugin (sdk/plugin/grpc_backend_server.go), for
+// our engine.
+//
+// Setup reads the mount options and builds one engine over the storage they name:
+//   storage=rocksdb (default)  a node-local RocksDB at rocksdb_path (default <cwd>/pki-plugin-data/<backend UUID>);
+//                              CA keys sealed with the AES-256-GCM key in seal_key_file (default
+//                              <rocksdb_path>.seal-key, created 0600 when absent).
+//   storage=host               the host's storage over the broker (pb.Storage); CA keys rely on the host's
+//                              barrier and are declared in SpecialPaths.seal_wrap_storage.
+// Either way the mount's lease TTLs come from the host's pb.SystemView over the broker.
+// Type and SpecialPaths answer before Setup; a Setup without a backend UUID or storage options (Vault's
+// registration probe) builds nothing, and requests then fail until a real Setup.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "backend.grpc.pb.h"
+#include "logical_version.grpc.pb.h"
+#include "plugin/broker.h"
+#include "src/core/clock.h"
+#include "src/engine/request.h"
+
+namespace pki::plugin {
+
+class BackendService final : public pb::Backend::Service {
+ public:
+  // `broker` and `clock` outlive the service. `working_dir` anchors the default RocksDB path.
+  BackendService(BrokerService* broker, const Clock* clock, std::string working_dir);
+  ~BackendService() override;
+
+  grpc::Status Setup(grpc::ServerContext*, const pb::SetupArgs* args, pb::SetupReply* reply) override;
+  grpc::Status Initialize(grpc::ServerContext*, const pb::InitializeArgs*, pb::InitializeReply* reply) override;
+  grpc::Status Type(grpc::ServerContext*, const pb::Empty*, pb::TypeReply* reply) override;
+  grpc::Status SpecialPaths(grpc::ServerContext*, const pb::Empty*, pb::SpecialPathsReply* reply) override;
+  grpc::Status HandleRequest(grpc::ServerContext*, const pb::HandleRequestArgs* args,
+                             pb::HandleRequestReply* reply) override;
+  grpc::Status HandleExistenceCheck(grpc::ServerContext*, const pb::HandleExistenceCheckArgs*,
+                                    pb::HandleExistenceCheckReply* reply) override;
+  grpc::Status InvalidateKey(grpc::ServerContext*, const pb::InvalidateKeyArgs* args, pb::Empty*) override;
+  grpc::Status Cleanup(grpc::ServerContext*, const pb::Empty*, pb::Empty*) override;
+
+  // Flushes and closes the mount's storage (at process exit, when the host never called Cleanup).
+  void Close();
+
+  struct Mount;  // one Setup's engine and what it runs on
+
+ private:
+  BrokerService* const broker_;
+  const Clock* const clock_;
+  const std::string working_dir_;
+  const std::vector<std::string> unauthenticated_;
+
+  // Requests hold it shared; Setup, Cleanup and Close exclusively, so that an engine is never torn down under a
+  // request.
+  std::shared_mutex mu_;
+  std::unique_ptr<Mount> mount_;  // guarded by mu_
+};
+
+// logical.PluginVersion: the version Vault records at registration.
+class VersionService final : public logical::PluginVersion::Service {
+ public:
+  grpc::Status Version(grpc::ServerContext*, const logical::Empty*, logical::VersionReply* reply) override;
+};
+
+// The plugin's semantic version ("v0.1.0").
+const char* PluginVersionString();
+
+}  // namespace pki::plugin
