@@ -86,7 +86,8 @@ BackendService::BackendService(BrokerService* broker, const Clock* clock, std::s
       clock_(clock),
       working_dir_(std::move(working_dir)),
       // The engine's special paths do not depend on the mount: read them off an engine without storage.
-      unauthenticated_(NewPkiBackend(PkiContext{})->UnauthenticatedPaths()) {}
+      unauthenticated_(NewPkiBackend(PkiContext{})->UnauthenticatedPaths()),
+      root_(NewPkiBackend(PkiContext{})->RootPaths()) {}
 
 BackendService::~BackendService() { Close(); }
 
@@ -200,6 +201,7 @@ grpc::Status BackendService::Type(grpc::ServerContext*, const pb::Empty*, pb::Ty
 
 grpc::Status BackendService::SpecialPaths(grpc::ServerContext*, const pb::Empty*, pb::SpecialPathsReply* reply) {
   pb::Paths* paths = reply->mutable_paths();
+  for (const auto& p : root_) paths->add_root(p);
   for (const auto& p : unauthenticated_) paths->add_unauthenticated(p);
   for (const auto& p : kSealWrapPrefixes) paths->add_seal_wrap_storage(p);
   return grpc::Status::OK;

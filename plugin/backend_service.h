@@ -51,6 +51,7 @@ class BackendService final : public pb::Backend::Service {
   const Clock* const clock_;
   const std::string working_dir_;
   const std::vector<std::string> unauthenticated_;
+  const std::vector<std::string> root_;
 
   // Requests hold it shared; Setup, Cleanup and Close exclusively, so that an engine is never torn down under a
   // request.

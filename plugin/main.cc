@@ -91,9 +91,8 @@ class StdioService final : public ::plugin::GRPCStdio::Service {
 };
 
 constexpr char kUsage[] =
-    "This binary is a plugin. These are not meant to be executed directly.\n"
-    "Please execute the program that consumes these plugins, which will\n"
-    "load any plugins automatically (Vault, OpenBao or pki-server: register it as a secrets plugin).\n";
+    "This binary is a plugin for Vault, OpenBao or pki-server and is not meant to be executed directly: "
+    "register it with the host, which launches it.\n";
 
 struct Options {
   bool tcp = false;

@@ -82,6 +82,8 @@ class LogicalBackend {
   // Mount-relative path patterns that need no token (Vault's SpecialPaths.Unauthenticated: a trailing '*' is a
   // prefix match, '+' matches one segment).
   virtual std::vector<std::string> UnauthenticatedPaths() const = 0;
+  // Paths that need a root token or sudo capability (Vault's SpecialPaths.Root).
+  virtual std::vector<std::string> RootPaths() const { return {}; }
   // Another node changed storage `key` (Vault's InvalidateKey on standbys): drop what is cached from it.
   virtual void InvalidateKey(std::string_view key) { (void)key; }
 };

@@ -26,6 +26,9 @@ class PkiBackend final : public LogicalBackend {
 
   std::vector<std::string> UnauthenticatedPaths() const override { return router_.UnauthenticatedPatterns(); }
 
+  // As Vault's PKI engine: creating or self-signing a root needs sudo.
+  std::vector<std::string> RootPaths() const override { return {"root", "root/sign-self-issued"}; }
+
   void InvalidateKey(std::string_view key) override {
     if (key.starts_with("issuer/") || key.starts_with("key/") || key == "config/issuers") cas_.Committed();
   }
