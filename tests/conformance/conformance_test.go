@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -72,6 +73,7 @@ func TestPluginConformance(t *testing.T) {
 		{"read_ca_der_raw", false, s.stepReadCADer},
 		{"read_issued_cert", false, s.stepReadIssued},
 		{"list_roles_and_certs", false, s.stepList},
+		{"lease_and_revocation", false, s.stepLease},
 		{"concurrent_issue", false, s.stepConcurrentIssue},
 		{"host_storage_contents", false, s.stepHostStorage},
 		{"invalidate_key", false, s.stepInvalidateKey},
@@ -464,6 +466,54 @@ func (s *session) stepReadIssued(t *testing.T) {
 	res, ex = s.expectStatus(t, "read", "cert/"+dashed+"/raw", nil, http.StatusOK)
 	if string(res.rawBody) != string(s.leaf.Raw) {
 		t.Errorf("sent %s\nraw body is not the issued certificate DER", ex)
+	}
+}
+
+// stepLease: a generate_lease role answers with a pb.Secret Vault's expiration manager can hold, and the "revoke"
+// Vault sends when the lease ends revokes the certificate.
+func (s *session) stepLease(t *testing.T) {
+	s.expectStatus(t, "update", "roles/leased", map[string]interface{}{
+		"allowed_domains": "example.com", "allow_subdomains": true, "generate_lease": true,
+	}, http.StatusOK, http.StatusNoContent)
+	res, ex := s.expectStatus(t, "update", "issue/leased",
+		map[string]interface{}{"common_name": "lease.example.com", "ttl": "1h"}, http.StatusOK)
+	serial := stringField(t, res, ex, "serial_number")
+	secret := ex.reply.Response.Secret
+	if secret == nil || secret.LeaseOptions == nil {
+		t.Fatalf("sent %s\nno secret with lease options in the response", ex)
+	}
+	if ttl := time.Duration(secret.LeaseOptions.TTL); ttl < 50*time.Minute || ttl > 70*time.Minute {
+		t.Errorf("lease TTL %v, want about 1h (the certificate's validity, in nanoseconds)", ttl)
+	}
+	if secret.LeaseOptions.IssueTime == nil {
+		t.Errorf("lease options carry no issue_time: Vault's host fails to convert a nil timestamp")
+	}
+	var internal map[string]interface{}
+	if err := json.Unmarshal([]byte(secret.InternalData), &internal); err != nil {
+		t.Fatalf("secret internal_data %q is not JSON: %v", secret.InternalData, err)
+	}
+	if internal["secret_type"] != "pki" || internal["serial_number"] != serial {
+		t.Fatalf("secret internal_data %v, want secret_type pki and serial_number %s", internal, serial)
+	}
+	if res, _ := s.do(t, "read", "cert/"+serial, nil); fmt.Sprint(res.data["revocation_time"]) != "0" {
+		t.Fatalf("certificate revoked before its lease was: %v", res.data["revocation_time"])
+	}
+
+	// Vault's expiration manager: the original path and data, operation "revoke", the secret as it was issued.
+	ctx, cancel := s.h.ctx(30 * time.Second)
+	defer cancel()
+	reply, err := s.h.backend.HandleRequest(ctx, &pb.HandleRequestArgs{Request: &pb.Request{
+		Id: newUUID(), Operation: "revoke", Path: "issue/leased", Data: ex.sent, Secret: secret, MountPoint: mountPoint,
+	}})
+	if err != nil {
+		t.Fatalf("revoke: gRPC error %v", err)
+	}
+	if reply.Err != nil {
+		t.Fatalf("revoke: error %s", describeError(reply.Err))
+	}
+	res, ex = s.expectStatus(t, "read", "cert/"+serial, nil, http.StatusOK)
+	if rt := fmt.Sprint(res.data["revocation_time"]); rt == "0" || rt == "<nil>" {
+		t.Errorf("sent %s\nrevocation_time %v after the lease was revoked, want a time", ex, res.data["revocation_time"])
 	}
 }
 
