@@ -3,8 +3,11 @@
 //
 // Data layout under the data directory (mode 0700):
 //   sys/            RocksDB: the mount table and the cluster identity
-//   mounts/<uuid>/  one directory per mount, owned by its engine
-//   pki-seal.key    the seal key shared by the PKI mounts (mode 0600)
+//   mounts/<uuid>/  one directory per mount, owned by its engine: with the plugin host, the working directory of
+//                   the mount's pki-plugin (rocksdb/ and rocksdb.seal-key for storage=rocksdb, host-storage/ for
+//                   the host's storage)
+//   pki-seal.key    the seal key the in-process engine shared between mounts (mode 0600); mounts created then
+//                   keep using it
 // Start and Stop are called from one controlling thread; the server itself runs on the listener's threads:
 // requests are handled on its worker pool, reads of sys/ (health, mounts, ...) on its I/O threads (see HttpServer
 // and VaultApi::ServesInline).
@@ -46,7 +49,7 @@ struct DevServerOptions {
   int worker_threads = 0;       // request handler threads; 0: hardware concurrency, at least 2
 };
 
-// Builds the engine factory once the data directory exists (the in-process PKI factory needs its seal key).
+// Builds the engine factory once the data directory exists (factories may keep files in it).
 using FactoryMaker = std::function<Result<std::unique_ptr<MountBackendFactory>>(const DataLayout&)>;
 
 class DevServer {

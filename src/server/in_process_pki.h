@@ -1,6 +1,6 @@
 // InProcessPkiFactory: hosts the PKI engine inside the server process, one engine per mount, each over its own
-// RocksDB in the mount's data directory, all sharing one seal key file. The plugin host will replace this factory
-// with one that launches pki-plugin; nothing else in the server depends on which one is used.
+// RocksDB in the mount's data directory, all sharing one seal key file. A test seam: pki-server itself hosts each
+// mount in a pki-plugin child (PluginFactory, plugin_host.h); nothing else in the server depends on which is used.
 #pragma once
 
 #include <memory>

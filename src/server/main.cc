@@ -1,7 +1,10 @@
 // pki-server: the Vault-compatible HTTP host for the PKI secrets engine.
 //
 // Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
-// Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, storage flushed, exit 0.
+// Each PKI mount is served by a pki-plugin child process (found next to pki-server unless -plugin says otherwise),
+// launched and supervised over HashiCorp go-plugin's gRPC protocol as Vault does (src/server/plugin_host.h).
+// Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, plugins shut down, storage
+// flushed, exit 0.
 #include <pthread.h>
 #include <signal.h>
 
@@ -10,9 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "src/core/clock.h"
 #include "src/server/dev_server.h"
-#include "src/server/in_process_pki.h"
+#include "src/server/plugin_host.h"
 #include "src/server/server_flags.h"
 #include "src/server/server_log.h"
 #include "src/server/version.h"
@@ -22,7 +24,7 @@ namespace {
 
 constexpr int kExitUsage = 2;
 
-void PrintBanner(const DevServer& server, const ServerFlags& flags) {
+void PrintBanner(const DevServer& server, const std::string& plugin_binary) {
   std::string mounts;
   for (const auto& m : server.mounts()) mounts += (mounts.empty() ? "" : ", ") + m.path + " (" + m.type + ")";
   if (mounts.empty()) mounts = "(none)";
@@ -31,11 +33,8 @@ void PrintBanner(const DevServer& server, const ServerFlags& flags) {
             << "             Api Address: " << addr << "\n"
             << "                Data Dir: " << server.layout().root << "\n"
             << "                  Mounts: " << mounts << "\n"
-            << "                  Engine: PKI, in-process\n";
-  if (!flags.plugin_path.empty()) {
-    std::cout << "                  Plugin: " << flags.plugin_path << " (recorded; not launched by this build)\n";
-  }
-  std::cout << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
+            << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
+            << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
             << " request workers\n"
             << "                 Version: pki-server v" << kServerVersion << "\n\n"
             << "==> pki-server started! Log data will stream in below:\n\n"
@@ -49,10 +48,15 @@ void PrintBanner(const DevServer& server, const ServerFlags& flags) {
             << std::endl;
 }
 
-Result<std::unique_ptr<MountBackendFactory>> MakeInProcessFactory(const DataLayout& layout) {
-  auto factory = InProcessPkiFactory::Create(layout.seal_key_file, &SystemClock::Instance());
-  if (!factory.ok()) return factory.status();
-  return std::unique_ptr<MountBackendFactory>(std::move(factory).value());
+// Each PKI mount runs in its own pki-plugin child, over the plugin protocol Vault uses.
+FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
+  return [plugin_binary](const DataLayout& layout) -> Result<std::unique_ptr<MountBackendFactory>> {
+    RemoveStaleRuntimeDirs();
+    PluginHostOptions options;
+    options.plugin_binary = plugin_binary;
+    options.legacy_seal_key_file = layout.seal_key_file;
+    return std::unique_ptr<MountBackendFactory>(std::make_unique<PluginFactory>(std::move(options)));
+  };
 }
 
 int Main(int argc, char** argv) {
@@ -76,6 +80,12 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   auto host_port = SplitHostPort(flags.dev_listen_address).value();
+  Result<std::string> plugin_binary = ResolvePluginBinary(flags.plugin_path);
+  if (!plugin_binary.ok()) {
+    std::cerr << "pki-server: " << plugin_binary.status().message()
+              << "\nBuild the pki-plugin target, or pass -plugin=PATH.\n";
+    return 1;
+  }
 
   // Block the stop signals before any thread starts, so that every thread inherits the mask and only sigwait
   // below receives them. Writes to closed sockets must not kill the process.
@@ -91,12 +101,12 @@ int Main(int argc, char** argv) {
   options.root_token = flags.dev_root_token_id;
   options.listen_host = host_port.first;
   options.listen_port = host_port.second;
-  auto server = DevServer::Start(options, MakeInProcessFactory);
+  auto server = DevServer::Start(options, MakePluginFactory(plugin_binary.value()));
   if (!server.ok()) {
     std::cerr << "pki-server: error starting server: " << server.status().message() << "\n";
     return 1;
   }
-  PrintBanner(*server.value(), flags);
+  PrintBanner(*server.value(), plugin_binary.value());
 
   int signo = 0;
   sigwait(&stop_signals, &signo);

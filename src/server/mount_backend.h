@@ -1,9 +1,8 @@
 // The seam between the server and the engines it mounts.
 //
 // The server asks a MountBackendFactory for one MountedBackend per mount and talks to it only through the
-// LogicalBackend interface. Today the factory builds the PKI engine in-process (InProcessPkiFactory); the plugin
-// host replaces it with a factory that launches pki-plugin and speaks the plugin protocol, without the rest of the
-// server changing.
+// LogicalBackend interface. pki-server uses PluginFactory (plugin_host.h), which launches one pki-plugin child per
+// mount over the plugin protocol; InProcessPkiFactory (in_process_pki.h) builds the engine in-process, for tests.
 #pragma once
 
 #include <map>

@@ -126,7 +126,8 @@ std::string ServerUsage() {
          "  -dev-listen-address=ADDR      host:port to listen on (default 127.0.0.1:8200;\n"
          "                                env VAULT_DEV_LISTEN_ADDRESS).\n"
          "  -data-dir=DIR                 Where mounts and their data persist (default ./data).\n"
-         "  -plugin=PATH                  The pki-plugin executable, for the plugin host.\n"
+         "  -plugin=PATH                  The pki-plugin executable launched for each PKI mount\n"
+         "                                (default: pki-plugin next to pki-server).\n"
          "  -version                      Print the version and exit.\n";
 }
 

@@ -19,7 +19,7 @@ struct ServerFlags {
   std::string dev_root_token_id;                     // empty: a random token, printed at start-up
   std::string dev_listen_address = "127.0.0.1:8200";
   std::string data_dir = "./data";
-  std::string plugin_path;  // the pki-plugin executable, for the plugin host (recorded; the engine runs in-process)
+  std::string plugin_path;  // the pki-plugin executable; empty: pki-plugin next to pki-server
   std::string config_file;  // -config: not supported yet, refused by ValidateServerFlags
 };
 

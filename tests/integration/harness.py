@@ -88,3 +88,43 @@ class DevServer:
             self.stop()
         finally:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def child_pids(pid):
+    """The live (non-zombie) children of process `pid`, from /proc (every thread's children)."""
+    out = set()
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                out.update(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return {c for c in out if process_alive(c)}
+
+
+def process_alive(pid):
+    """Whether `pid` runs (a zombie, exited but not yet reaped, does not count)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def process_exe(pid):
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid))
+    except OSError:
+        return ""
+
+
+def plugin_pids(server):
+    """The pki-plugin children of a running DevServer."""
+    if server.proc is None:
+        return set()
+    return {c for c in child_pids(server.proc.pid) if process_exe(c) == "pki-plugin"}
