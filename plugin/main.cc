@@ -224,7 +224,8 @@ int Run(const Options& opts) {
   const char* reason = latch.Wait();
   Log(LogLevel::kInfo, "shutting down", {{"reason", reason}});
   broker.Shutdown();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Under the 2 s a go-plugin host waits before it kills: in-flight calls get one second to finish.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
   backend.Close();
   if (!socket_dir.empty()) std::filesystem::remove_all(socket_dir);
