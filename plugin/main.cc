@@ -167,6 +167,7 @@ int Run(const Options& opts) {
   BackendService backend(&broker, &clock, working_dir);
   VersionService version_service;
 
+  TuneGrpcRuntime();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(&builder);

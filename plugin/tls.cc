@@ -2,6 +2,8 @@
 
 #include <climits>
 
+#include <absl/synchronization/mutex.h>
+
 namespace pki::plugin {
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const PeerTls& tls) {
@@ -32,7 +34,14 @@ grpc::ChannelArguments ChannelArgs() {
 void ConfigureServerBuilder(grpc::ServerBuilder* builder) {
   builder->SetMaxReceiveMessageSize(INT_MAX);
   builder->SetMaxSendMessageSize(INT_MAX);
+  // gRPC's synchronous server runs handlers on its polling threads and, by default, ends any thread beyond two
+  // when its call returns: under concurrent requests that is a thread created and destroyed per call. Keep
+  // enough threads for the host's concurrency instead.
+  builder->SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder->SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
 }
+
+void TuneGrpcRuntime() { absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore); }
 
 std::string GrpcTarget(const std::string& network, const std::string& address) {
   if (network == "unix") return "unix:" + address;

@@ -29,6 +29,11 @@ grpc::ChannelArguments ChannelArgs();
 // Applies the same message limits to a server.
 void ConfigureServerBuilder(grpc::ServerBuilder* builder);
 
+// Process-wide gRPC runtime settings both ends apply once at start-up, before any channel or server exists:
+// Debian's Abseil tracks lock-order cycles on every absl::Mutex operation (its debug default), which gRPC's core
+// takes many times per call; that bookkeeping goes through a global lock. It is turned off.
+void TuneGrpcRuntime();
+
 // Dials `network` ("unix" or "tcp") `address` as go-plugin does.
 std::shared_ptr<grpc::Channel> Dial(const std::string& network, const std::string& address, const PeerTls& tls);
 // gRPC's target for a go-plugin address ("unix:/path", or "host:port" for tcp).

@@ -12,8 +12,8 @@ Result<int64_t> ComputeNotAfter(const ValidityInputs& in, std::vector<std::strin
         "Either ttl or not_after should be provided. Both should not be provided in the same request.");
   }
   if (ttl == 0 && in.role_ttl > 0) ttl = in.role_ttl;
-  int64_t max_ttl = in.role_max_ttl > 0 ? in.role_max_ttl : in.mount_max_ttl;
-  if (ttl == 0) ttl = in.mount_default_ttl;
+  int64_t max_ttl = in.role_max_ttl > 0 ? in.role_max_ttl : in.mount->MaxLeaseTtl();
+  if (ttl == 0) ttl = in.mount->DefaultLeaseTtl();
   if (ttl > max_ttl) {
     warnings->push_back("TTL \"" + FormatGoDuration(ttl) + "\" is longer than permitted maxTTL \"" +
                         FormatGoDuration(max_ttl) + "\", so maxTTL is being used");

@@ -8,6 +8,7 @@
 
 #include "src/crypto/x509.h"
 #include "src/engine/fields.h"
+#include "src/engine/system_view.h"
 #include "src/pki/ca_store.h"
 #include "src/pki/cert_store.h"
 
@@ -20,8 +21,9 @@ struct ValidityInputs {
   std::string not_after;        // RFC 3339 from the role or the request; empty: not given
   int64_t role_ttl = 0;
   int64_t role_max_ttl = 0;
-  int64_t mount_default_ttl = 0;
-  int64_t mount_max_ttl = 0;
+  // The mount's default and max lease TTLs, asked for only when the request and the role leave them to the mount:
+  // behind a plugin host each answer is a round trip.
+  const SystemView* mount = nullptr;
 };
 
 // NotAfter as Vault computes it: request ttl, else role ttl, else the mount default; capped at the role's max_ttl

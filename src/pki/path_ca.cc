@@ -316,8 +316,7 @@ class CaPathHandlers {
     v.now = now;
     v.request_ttl = f.GetDuration("ttl");
     v.not_after = f.GetString("not_after");
-    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
-    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
+    v.mount = ctx_.system;
     return ComputeNotAfter(v, warnings);
   }
 

@@ -164,8 +164,7 @@ class IssueHandlers {
     v.not_after = role_not_after && role && !role->not_after.empty() ? role->not_after : f.GetString("not_after");
     v.role_ttl = role ? role->ttl : 0;
     v.role_max_ttl = role ? role->max_ttl : 0;
-    v.mount_default_ttl = ctx_.system->DefaultLeaseTtl();
-    v.mount_max_ttl = ctx_.system->MaxLeaseTtl();
+    v.mount = ctx_.system;
     ASSIGN_OR_RETURN(int64_t not_after, ComputeNotAfter(v, &plan->warnings));
     ASSIGN_OR_RETURN(not_after, ApplyLeafNotAfterBehavior(not_after, plan->issuer->entry.leaf_not_after_behavior,
                                                           plan->issuer->info.not_after));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin/tls.h"
 #include "src/server/dev_server.h"
 #include "src/server/plugin_host.h"
 #include "src/server/server_flags.h"
@@ -60,6 +61,7 @@ FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
 }
 
 int Main(int argc, char** argv) {
+  plugin::TuneGrpcRuntime();
   std::vector<std::string> args(argv + 1, argv + argc);
   auto parsed = ParseServerFlags(args, [](const char* name) { return std::getenv(name); });
   if (!parsed.ok()) {

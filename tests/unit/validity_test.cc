@@ -8,15 +8,55 @@ namespace {
 
 constexpr int64_t kNow = 1767225600;
 
-ValidityInputs Mount(int64_t def, int64_t max) {
+// A mount's TTLs that also counts how often the engine asks for them.
+class CountingMount final : public SystemView {
+ public:
+  int64_t DefaultLeaseTtl() const override {
+    ++asked;
+    return def;
+  }
+  int64_t MaxLeaseTtl() const override {
+    ++asked;
+    return max;
+  }
+  int64_t def = 0;
+  int64_t max = 0;
+  mutable int asked = 0;
+};
+
+class Validity : public ::testing::Test {
+ protected:
+  ValidityInputs Mount(int64_t def, int64_t max) {
+    mount_.def = def;
+    mount_.max = max;
+    ValidityInputs v;
+    v.now = kNow;
+    v.mount = &mount_;
+    return v;
+  }
+
+ private:
+  CountingMount mount_;
+};
+
+TEST_F(Validity, TheMountIsAskedOnlyWhenTheRequestAndRoleLeaveItOpen) {
+  CountingMount m;
+  m.def = 768 * 3600;
+  m.max = 768 * 3600;
   ValidityInputs v;
   v.now = kNow;
-  v.mount_default_ttl = def;
-  v.mount_max_ttl = max;
-  return v;
+  v.mount = &m;
+  v.request_ttl = 3600;
+  v.role_max_ttl = 7200;
+  std::vector<std::string> w;
+  EXPECT_EQ(*ComputeNotAfter(v, &w), kNow + 3600);
+  EXPECT_EQ(m.asked, 0);
+  v.role_max_ttl = 0;
+  EXPECT_EQ(*ComputeNotAfter(v, &w), kNow + 3600);
+  EXPECT_EQ(m.asked, 1);
 }
 
-TEST(Validity, PrecedenceRequestThenRoleThenMount) {
+TEST_F(Validity, PrecedenceRequestThenRoleThenMount) {
   std::vector<std::string> w;
   ValidityInputs v = Mount(768 * 3600, 768 * 3600);
   EXPECT_EQ(*ComputeNotAfter(v, &w), kNow + 768 * 3600);
@@ -27,7 +67,7 @@ TEST(Validity, PrecedenceRequestThenRoleThenMount) {
   EXPECT_TRUE(w.empty());
 }
 
-TEST(Validity, CapsAtRoleMaxElseMountMaxWithWarning) {
+TEST_F(Validity, CapsAtRoleMaxElseMountMaxWithWarning) {
   std::vector<std::string> w;
   ValidityInputs v = Mount(768 * 3600, 768 * 3600);
   v.request_ttl = 87600 * 3600;
@@ -45,7 +85,7 @@ TEST(Validity, CapsAtRoleMaxElseMountMaxWithWarning) {
   EXPECT_TRUE(w.empty());
 }
 
-TEST(Validity, NotAfterWinsAndConflictsWithTtl) {
+TEST_F(Validity, NotAfterWinsAndConflictsWithTtl) {
   std::vector<std::string> w;
   ValidityInputs v = Mount(3600, 3600);
   v.not_after = "2030-01-01T00:00:00Z";
@@ -60,7 +100,7 @@ TEST(Validity, NotAfterWinsAndConflictsWithTtl) {
   EXPECT_EQ(ComputeNotAfter(v, &w).status().code(), StatusCode::kBadRequest);
 }
 
-TEST(Validity, LeafNotAfterBehavior) {
+TEST_F(Validity, LeafNotAfterBehavior) {
   EXPECT_EQ(*ApplyLeafNotAfterBehavior(kNow + 10, "err", kNow + 100), kNow + 10);
   EXPECT_EQ(*ApplyLeafNotAfterBehavior(kNow + 200, "truncate", kNow + 100), kNow + 100);
   EXPECT_EQ(*ApplyLeafNotAfterBehavior(kNow + 200, "permit", kNow + 100), kNow + 200);
