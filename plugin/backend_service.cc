@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "plugin/host_storage.h"
 #include "plugin/log.h"
@@ -15,12 +16,16 @@ namespace pki::plugin {
 namespace {
 
 constexpr auto kBrokerDialTimeout = std::chrono::seconds(10);
+constexpr auto kRocksDbLockWait = std::chrono::seconds(15);
 constexpr int64_t kVaultDefaultTtlSeconds = 768 * 3600;
 // logical.BackendType: TypeLogical (a secrets engine).
 constexpr uint32_t kTypeLogical = 1;
 // Storage prefixes holding CA private keys: declared for seal wrapping so that a host with a seal-wrap capable
 // barrier wraps them, and written with seal_wrap set.
 const std::vector<std::string> kSealWrapPrefixes = {"key/"};
+// Per-cluster state on Vault Enterprise performance secondaries (Vault's PKI declares its certificate and
+// revocation entries the same way): issued certificates and their indexes are not replicated.
+const std::vector<std::string> kLocalStoragePrefixes = {"certs/", "revoked/", "index/"};
 
 // Mount options the plugin reads. Vault adds plugin_name, plugin_type and plugin_version itself.
 const char* const kKnownOptions[] = {"storage", "rocksdb_path", "seal_key_file"};
@@ -54,6 +59,18 @@ Status MakePrivateDirs(const std::filesystem::path& dir) {
   if (ec) return Status::Internal("cannot create " + dir.string() + ": " + ec.message());
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
   return Status::Ok();
+}
+
+// A previous plugin of this mount whose host died may still be finishing (it exits within seconds of noticing):
+// its RocksDB lock is waited for rather than failing the mount.
+Result<std::unique_ptr<RocksDBStorage>> OpenRocksDbWaitingForLock(const std::string& path) {
+  const auto deadline = std::chrono::steady_clock::now() + kRocksDbLockWait;
+  for (;;) {
+    Result<std::unique_ptr<RocksDBStorage>> rocks = RocksDBStorage::Open(path);
+    bool locked = !rocks.ok() && rocks.status().message().find("lock") != std::string::npos;
+    if (!locked || std::chrono::steady_clock::now() > deadline) return rocks;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 std::string OptionOr(const std::map<std::string, std::string>& opts, const std::string& key, std::string dflt) {
@@ -161,7 +178,7 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
       reply->set_err(s.message());
       return grpc::Status::OK;
     }
-    Result<std::unique_ptr<RocksDBStorage>> rocks = RocksDBStorage::Open(path);
+    Result<std::unique_ptr<RocksDBStorage>> rocks = OpenRocksDbWaitingForLock(path);
     if (!rocks.ok()) {
       reply->set_err("cannot open RocksDB at " + path + ": " + rocks.status().message());
       return grpc::Status::OK;
@@ -203,6 +220,7 @@ grpc::Status BackendService::SpecialPaths(grpc::ServerContext*, const pb::Empty*
   pb::Paths* paths = reply->mutable_paths();
   for (const auto& p : root_) paths->add_root(p);
   for (const auto& p : unauthenticated_) paths->add_unauthenticated(p);
+  for (const auto& p : kLocalStoragePrefixes) paths->add_local_storage(p);
   for (const auto& p : kSealWrapPrefixes) paths->add_seal_wrap_storage(p);
   return grpc::Status::OK;
 }

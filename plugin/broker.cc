@@ -48,6 +48,11 @@ void BrokerService::Shutdown() {
   cv_.notify_all();
 }
 
+bool BrokerService::StreamOpened() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return had_stream_;
+}
+
 bool BrokerService::StreamEnded() const {
   std::lock_guard<std::mutex> lock(mu_);
   return had_stream_ && open_streams_ == 0;

@@ -32,6 +32,8 @@ class BrokerService final : public ::plugin::GRPCBroker::Service {
   // Ends every open stream and wakes waiting dialers (at shutdown).
   void Shutdown();
 
+  // Whether the host has opened its stream (it does so right after connecting).
+  bool StreamOpened() const;
   // Whether a host stream was opened and has since ended (the host went away).
   bool StreamEnded() const;
 

@@ -5,7 +5,10 @@
 // private unix socket (or loopback tcp with --tcp), serve health/broker/controller/stdio/Backend/PluginVersion,
 // print the handshake line, then wait until the host asks for shutdown (GRPCController/Shutdown), sends SIGTERM,
 // or dies (PR_SET_PDEATHSIG, and a parent-pid check for hosts whose launching thread is gone).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -94,6 +97,29 @@ constexpr char kUsage[] =
     "This binary is a plugin for Vault, OpenBao or pki-server and is not meant to be executed directly: "
     "register it with the host, which launches it.\n";
 
+constexpr auto kHostConnectTimeout = std::chrono::seconds(60);
+
+// go-plugin's tcp range: the first free port in [PLUGIN_MIN_PORT, PLUGIN_MAX_PORT], any port when unset.
+Result<int> ChooseTcpPort(const char* min_env, const char* max_env) {
+  int lo = min_env != nullptr ? std::atoi(min_env) : 0;
+  int hi = max_env != nullptr ? std::atoi(max_env) : 0;
+  if (lo <= 0 && hi <= 0) return 0;
+  if (lo <= 0) lo = 1;
+  if (hi < lo || hi > 65535) return Status::BadRequest("PLUGIN_MIN_PORT/PLUGIN_MAX_PORT do not form a port range");
+  for (int port = lo; port <= hi; ++port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  return Status::Internal("no free port in " + std::to_string(lo) + "-" + std::to_string(hi));
+}
+
 struct Options {
   bool tcp = false;
 };
@@ -120,7 +146,8 @@ int Run(const Options& opts) {
   const pid_t parent = getppid();
   sigset_t signals = BlockShutdownSignals();
   prctl(PR_SET_PDEATHSIG, SIGUSR1);
-  if (getppid() != parent) return 1;  // the host died before we could watch it
+  // Re-parented to init already: the host died before we could watch it.
+  if (parent == 1 || getppid() != parent) return 1;
   std::signal(SIGPIPE, SIG_IGN);
 
   Result<int> version = NegotiateProtocolVersion(std::getenv("PLUGIN_PROTOCOL_VERSIONS"));
@@ -172,10 +199,14 @@ int Run(const Options& opts) {
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(&builder);
   int selected_port = 0;
-  std::string target = opts.tcp ? "127.0.0.1:0" : "unix:" + socket_dir + "/plugin.sock";
+  std::string target = "unix:" + socket_dir + "/plugin.sock";
   if (opts.tcp) {
-    const char* min_env = std::getenv("PLUGIN_MIN_PORT");
-    if (min_env != nullptr && std::atoi(min_env) > 0) target = "127.0.0.1:" + std::to_string(std::atoi(min_env));
+    Result<int> port = ChooseTcpPort(std::getenv("PLUGIN_MIN_PORT"), std::getenv("PLUGIN_MAX_PORT"));
+    if (!port.ok()) {
+      Log(LogLevel::kError, port.status().message());
+      return 1;
+    }
+    target = "127.0.0.1:" + std::to_string(port.value());
   }
   builder.AddListeningPort(target, ServerCredentials(tls), &selected_port);
   builder.RegisterService(&broker);
@@ -216,21 +247,38 @@ int Run(const Options& opts) {
       // the same).
     }
   });
-  std::thread parent_watch([&] {
+  // The host is gone when our parent changes, or when it closes the broker stream it opens on connecting (a
+  // host that never connects within a minute, say one that died between spawning us and dialling, counts too).
+  std::thread host_watch([&] {
+    const auto deadline = std::chrono::steady_clock::now() + kHostConnectTimeout;
     while (!latch.WaitFor(std::chrono::seconds(1))) {
       if (getppid() != parent) latch.Trigger("host exited");
+      if (broker.StreamEnded()) latch.Trigger("host closed its connection");
+      if (!broker.StreamOpened() && std::chrono::steady_clock::now() > deadline) latch.Trigger("no host connected");
     }
   });
 
   const char* reason = latch.Wait();
   Log(LogLevel::kInfo, "shutting down", {{"reason", reason}});
   broker.Shutdown();
-  // Under the 2 s a go-plugin host waits before it kills: in-flight calls get one second to finish.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  server->Wait();
-  backend.Close();
+  // In-flight calls get a second, then the storage is flushed and closed. A handler still computing past that (an
+  // 8192-bit key) is not waited for: every write it made is already synced, and a plugin that outlives its host
+  // keeps the mount's RocksDB lock from the next plugin. So whatever still runs after 1.5 s ends with the process.
+  ShutdownLatch stopped;
+  std::thread stopper([&] {
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    server->Wait();
+    backend.Close();
+    stopped.Trigger("stopped");
+  });
+  bool clean = stopped.WaitFor(std::chrono::milliseconds(1500));
   if (!socket_dir.empty()) std::filesystem::remove_all(socket_dir);
-  parent_watch.join();
+  if (!clean) {
+    Log(LogLevel::kWarn, "exiting with calls still running");
+    std::_Exit(0);
+  }
+  stopper.join();
+  host_watch.join();
   // The signal thread may still be in sigwait: wake it.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();

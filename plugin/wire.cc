@@ -213,9 +213,16 @@ Result<Response> FromProtoReply(const pb::HandleRequestReply& reply) {
   Json data = Json::object();
   if (reply.has_response()) {
     ASSIGN_OR_RETURN(data, ParseObject(reply.response().data(), "plugin response data"));
-    if (IsErrorData(data)) return Status::BadRequest(ErrorText(data));
   }
-  if (reply.has_err()) return FromProtoError(reply.err());
+  // As Vault's RespondErrorCommon: an error response is a 400 unless the error type names another status.
+  if (reply.has_err()) {
+    uint32_t type = reply.err().err_type();
+    bool names_status = type == kErrCoded || type == kErrPermissionDenied || type == kErrUnsupportedOperation ||
+                        type == kErrUnsupportedPath;
+    if (!names_status && IsErrorData(data)) return Status::BadRequest(ErrorText(data));
+    return FromProtoError(reply.err());
+  }
+  if (IsErrorData(data)) return Status::BadRequest(ErrorText(data));
   if (!reply.has_response()) return Response::Nil();
 
   const pb::Response& r = reply.response();

@@ -168,12 +168,16 @@ Status MountHostStorage::Close() {
 
 Status MountHostStorage::Get(std::string_view key, std::string* value) {
   ASSIGN_OR_RETURN(std::shared_ptr<RocksDBStorage> db, Db());
-  return db->Get(key, value);
+  std::string sealed;
+  RETURN_IF_ERROR(db->Get(key, &sealed));
+  ASSIGN_OR_RETURN(*value, barrier_->Open(sealed));
+  return Status::Ok();
 }
 
 Status MountHostStorage::Put(std::string_view key, std::string_view value) {
   ASSIGN_OR_RETURN(std::shared_ptr<RocksDBStorage> db, Db());
-  return db->Put(key, value);
+  ASSIGN_OR_RETURN(std::string sealed, barrier_->Seal(std::string(value)));
+  return db->Put(key, sealed);
 }
 
 Status MountHostStorage::Delete(std::string_view key) {
@@ -183,7 +187,16 @@ Status MountHostStorage::Delete(std::string_view key) {
 
 Status MountHostStorage::Write(const WriteBatch& batch) {
   ASSIGN_OR_RETURN(std::shared_ptr<RocksDBStorage> db, Db());
-  return db->Write(batch);
+  WriteBatch sealed;
+  for (const auto& op : batch.ops()) {
+    if (op.kind == WriteBatch::Op::kDelete) {
+      sealed.Delete(op.key);
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::string value, barrier_->Seal(op.value));
+    sealed.Put(op.key, std::move(value));
+  }
+  return db->Write(sealed);
 }
 
 Status MountHostStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend.grpc.pb.h"
+#include "src/crypto/sealer.h"
 #include "src/engine/system_view.h"
 #include "storage/rocksdb_storage.h"
 #include "storage/storage.h"
@@ -61,10 +62,12 @@ class SystemViewService final : public pb::SystemView::Service {
 
 // The storage pki-server keeps for one mount: a RocksDB in `dir`, opened on first use. A storage=host mount opens
 // it at once (Open); a storage=rocksdb mount, whose plugin keeps its own database, pays nothing unless the plugin
-// uses the host's storage anyway. Thread-safe.
+// uses the host's storage anyway. Every value is sealed with `barrier` (AES-256-GCM) on the way to disk, as Vault's
+// barrier encrypts what reaches its physical storage: the plugin leaves CA keys to the host's barrier. Thread-safe.
 class MountHostStorage final : public Storage {
  public:
-  explicit MountHostStorage(std::string dir) : dir_(std::move(dir)) {}
+  // `barrier` outlives the storage.
+  MountHostStorage(std::string dir, const KeySealer* barrier) : dir_(std::move(dir)), barrier_(barrier) {}
 
   // Opens the database now (idempotent).
   Status Open();
@@ -85,6 +88,7 @@ class MountHostStorage final : public Storage {
   Result<std::shared_ptr<RocksDBStorage>> Db();
 
   const std::string dir_;
+  const KeySealer* const barrier_;
   std::mutex mu_;
   std::shared_ptr<RocksDBStorage> db_;  // guarded by mu_
   bool closed_ = false;                 // guarded by mu_

@@ -56,6 +56,8 @@ FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
     PluginHostOptions options;
     options.plugin_binary = plugin_binary;
     options.legacy_seal_key_file = layout.seal_key_file;
+    ASSIGN_OR_RETURN(std::unique_ptr<KeySealer> barrier, OpenAesGcmSealer(layout.seal_key_file));
+    options.barrier = std::move(barrier);
     return std::unique_ptr<MountBackendFactory>(std::make_unique<PluginFactory>(std::move(options)));
   };
 }

@@ -567,7 +567,15 @@ Result<std::string> ResolvePluginBinary(const std::string& path) {
 
 Result<std::unique_ptr<MountedBackend>> PluginFactory::Start(const MountSpec& spec, const SystemView* system) {
   if (spec.type != "pki") return Status::BadRequest("unsupported secrets engine type \"" + spec.type + "\"");
-  auto host_storage = std::make_unique<MountHostStorage>(spec.data_dir + "/host-storage");
+  // Where a mount's files live is pki-server's decision, not an API caller's: these would name any path on disk.
+  for (const char* placed : {"rocksdb_path", "seal_key_file"}) {
+    if (spec.options.count(placed) > 0) {
+      return Status::BadRequest(std::string("the mount option ") + placed +
+                                " is set by pki-server (each mount's files live in its own data directory)");
+    }
+  }
+  if (!options_.barrier) return Status::Internal("the plugin host has no storage barrier");
+  auto host_storage = std::make_unique<MountHostStorage>(spec.data_dir + "/host-storage", options_.barrier.get());
   if (auto it = spec.options.find("storage"); it != spec.options.end() && it->second == "host") {
     RETURN_IF_ERROR(host_storage->Open());
   }

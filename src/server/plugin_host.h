@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "src/crypto/sealer.h"
 #include "src/server/mount_backend.h"
 
 namespace pki::server {
@@ -33,6 +34,8 @@ struct PluginHostOptions {
   // The seal key of mounts created when the engine ran inside pki-server (their RocksDB sits directly in the
   // mount's data directory); such mounts keep their data and key. Empty: no such mounts.
   std::string legacy_seal_key_file;
+  // pki-server's barrier: seals every value a plugin keeps in the host's storage (storage=host). Required.
+  std::shared_ptr<const KeySealer> barrier;
 };
 
 // The SetupArgs.Config a mount's plugin receives: the mount's options, plugin_name and plugin_type "secret", and for

@@ -136,7 +136,10 @@ std::vector<std::string> PluginEnvironment(const char* const* parent, const std:
     std::string_view key = kv.substr(0, kv.find('='));
     bool overridden = false;
     for (const auto& [k, v] : ours) overridden = overridden || key == k;
-    if (!overridden) env.emplace_back(kv);
+    // The server's own credentials (a root token given through the environment) are not the plugin's business.
+    bool secret = key == "VAULT_TOKEN" || key == "VAULT_DEV_ROOT_TOKEN_ID" || key == "BAO_TOKEN" ||
+                  key == "BAO_DEV_ROOT_TOKEN_ID";
+    if (!overridden && !secret) env.emplace_back(kv);
   }
   for (const auto& [k, v] : ours) {
     if (!v.empty()) env.push_back(k + "=" + v);

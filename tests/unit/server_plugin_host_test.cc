@@ -136,6 +136,13 @@ TEST(ResolvePluginBinaryTest, RefusesMissingAndNonExecutableFiles) {
   EXPECT_EQ(ok.value(), file);
 }
 
+// Options for a factory: a barrier for host storage, as pki-server's main gives it.
+PluginHostOptions FactoryOptions() {
+  PluginHostOptions options;
+  options.barrier = NewAesGcmSealer(std::string(32, 'b'));
+  return options;
+}
+
 // A script standing in for a plugin.
 std::string WriteScript(const TempDir& dir, const std::string& body) {
   std::string path = dir.path() + "/fake-plugin";
@@ -146,7 +153,7 @@ std::string WriteScript(const TempDir& dir, const std::string& body) {
 
 TEST(PluginFactoryTest, WrongHandshakeFailsTheMountAndLeavesNoChild) {
   TempDir dir;
-  PluginHostOptions options;
+  PluginHostOptions options = FactoryOptions();
   options.plugin_binary = WriteScript(dir, "echo '1|4|unix|/nowhere|grpc|'; exec sleep 60");
   PluginFactory factory(options);
   MountSystemView view(MountConfig{});
@@ -158,9 +165,25 @@ TEST(PluginFactoryTest, WrongHandshakeFailsTheMountAndLeavesNoChild) {
   EXPECT_EQ(Children(), before);
 }
 
+TEST(PluginFactoryTest, PathOptionsFromTheApiAreRefused) {
+  TempDir dir;
+  PluginHostOptions options = FactoryOptions();
+  options.plugin_binary = WriteScript(dir, "exec sleep 60");
+  PluginFactory factory(options);
+  MountSystemView view(MountConfig{});
+  auto before = Children();
+  for (const char* option : {"rocksdb_path", "seal_key_file"}) {
+    auto backend = factory.Start(Spec(dir, {{option, "/etc/somewhere"}}), &view);
+    ASSERT_FALSE(backend.ok());
+    EXPECT_EQ(backend.status().code(), StatusCode::kBadRequest);
+    EXPECT_NE(backend.status().message().find(option), std::string::npos);
+  }
+  EXPECT_EQ(Children(), before);
+}
+
 TEST(PluginFactoryTest, SilentPluginTimesOut) {
   TempDir dir;
-  PluginHostOptions options;
+  PluginHostOptions options = FactoryOptions();
   options.plugin_binary = WriteScript(dir, "exec sleep 60");
   options.handshake_timeout = std::chrono::milliseconds(300);
   PluginFactory factory(options);
@@ -199,7 +222,7 @@ class RealPluginTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  PluginHostOptions options_;
+  PluginHostOptions options_ = FactoryOptions();
   MountSystemView view_{MountConfig{}};
   std::unique_ptr<PluginFactory> factory_;
 };

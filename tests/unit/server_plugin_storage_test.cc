@@ -219,7 +219,8 @@ TEST(MountHostStorageTest, OpensOnFirstUseOnly) {
   std::string dir = std::filesystem::temp_directory_path() / ("host-storage-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   {
-    MountHostStorage s(dir);
+    auto barrier = NewAesGcmSealer(std::string(32, 'k'));
+    MountHostStorage s(dir, barrier.get());
     EXPECT_TRUE(s.Flush().ok());
     EXPECT_FALSE(std::filesystem::exists(dir));  // never used: nothing on disk
     ASSERT_TRUE(s.Put("roles/web", "r").ok());
@@ -229,6 +230,33 @@ TEST(MountHostStorageTest, OpensOnFirstUseOnly) {
     EXPECT_EQ(v, "r");
     EXPECT_TRUE(s.Flush().ok());
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(MountHostStorageTest, EveryValueIsSealedOnDisk) {
+  std::string dir = std::filesystem::temp_directory_path() / ("host-storage-sealed-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const std::string secret = "-----BEGIN PRIVATE KEY----- not for disk";
+  {
+    auto barrier = NewAesGcmSealer(std::string(32, 'k'));
+    MountHostStorage s(dir, barrier.get());
+    ASSERT_TRUE(s.Put("key/1", secret).ok());
+    WriteBatch batch;
+    batch.Put("key/2", secret);
+    ASSERT_TRUE(s.Write(batch).ok());
+    std::string v;
+    ASSERT_TRUE(s.Get("key/2", &v).ok());
+    EXPECT_EQ(v, secret);
+    ASSERT_TRUE(s.Close().ok());
+  }
+  auto raw = RocksDBStorage::Open(dir);
+  ASSERT_TRUE(raw.ok());
+  for (const char* key : {"key/1", "key/2"}) {
+    std::string stored;
+    ASSERT_TRUE(raw.value()->Get(key, &stored).ok());
+    EXPECT_EQ(stored.find("PRIVATE KEY"), std::string::npos) << key;
+  }
+  raw.value().reset();
   std::filesystem::remove_all(dir);
 }
 
