@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -242,6 +243,39 @@ class PluginBinary(unittest.TestCase):
                                 "pki-plugin %d outlived a SIGKILLed pki-server" % pid)
         finally:
             server.proc = None
+            server.cleanup()
+
+    def test_server_killed_mid_request_restarts_at_once(self):
+        # A plugin busy with a slow key when its host dies must not keep the mount's RocksDB lock until it is done:
+        # it ends within seconds, and the next server's plugin waits for the lock instead of failing the mount.
+        server = harness.DevServer(ARGS.bin_dir)
+        try:
+            server.start()
+            pids = harness.plugin_pids(server)
+            headers = {"X-Vault-Token": server.token}
+            requests.post(server.addr + "/v1/sys/mounts/pki/tune", json={"max_lease_ttl": "87600h"},
+                          headers=headers, timeout=10).raise_for_status()
+
+            def slow_root():
+                try:
+                    requests.post(server.addr + "/v1/pki/root/generate/internal", headers=headers, timeout=120,
+                                  json={"common_name": "Slow Root", "key_type": "rsa", "key_bits": 8192})
+                except requests.RequestException:
+                    pass  # the server dies under it
+
+            worker = threading.Thread(target=slow_root, daemon=True)
+            worker.start()
+            time.sleep(0.5)  # the plugin is generating the key now
+            server.proc.kill()
+            server.proc.wait()
+            for pid in pids:
+                self.assertTrue(wait_for(lambda: not harness.process_alive(pid), timeout=5),
+                                "pki-plugin %d kept running its request after its host was killed" % pid)
+            server.proc = None
+            server.start()  # the same data directory: the mount's RocksDB must be free again
+            r = requests.get(server.addr + "/v1/sys/health", timeout=5)
+            self.assertEqual(r.status_code, 200)
+        finally:
             server.cleanup()
 
 
