@@ -51,6 +51,22 @@ Status MemoryStorage::List(std::string_view prefix, std::string_view start_after
   return Status::Ok();
 }
 
+Status MemoryStorage::Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+                           std::vector<std::pair<std::string, std::string>>* entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string start = std::string(prefix) + std::string(start_after);
+  auto it = data_.lower_bound(start);
+  if (!start_after.empty() && it != data_.end() && it->first == start) ++it;
+  size_t n = 0;
+  for (; it != data_.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    if (limit != 0 && n == limit) break;
+    entries->emplace_back(it->first.substr(prefix.size()), it->second);
+    ++n;
+  }
+  return Status::Ok();
+}
+
 size_t MemoryStorage::size() const {
   std::lock_guard<std::mutex> lock(mu_);
   return data_.size();

@@ -16,6 +16,8 @@ class MemoryStorage final : public Storage {
   Status Write(const WriteBatch& batch) override;
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override;
+  Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+              std::vector<std::pair<std::string, std::string>>* entries) override;
 
   size_t size() const;
 

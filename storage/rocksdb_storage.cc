@@ -65,10 +65,14 @@ Status RocksDBStorage::Write(const WriteBatch& batch) {
   return FromRocks(db_->Write(SyncedWrites(), &wb));
 }
 
-Status RocksDBStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
-                            std::vector<std::string>* keys) {
+namespace {
+
+// Visits the keys under `prefix` after prefix+start_after, at most `limit` (0: all), in order.
+template <typename Visit>
+Status IteratePrefix(rocksdb::DB* db, std::string_view prefix, std::string_view start_after, size_t limit,
+                     Visit visit) {
   std::string start = std::string(prefix) + std::string(start_after);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   it->Seek(start);
   if (!start_after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
   size_t n = 0;
@@ -76,10 +80,25 @@ Status RocksDBStorage::List(std::string_view prefix, std::string_view start_afte
   for (; it->Valid(); it->Next()) {
     if (!it->key().starts_with(pfx)) break;
     if (limit != 0 && n == limit) break;
-    keys->emplace_back(it->key().data() + prefix.size(), it->key().size() - prefix.size());
+    visit(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()), it->value());
     ++n;
   }
   return FromRocks(it->status());
+}
+
+}  // namespace
+
+Status RocksDBStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
+                            std::vector<std::string>* keys) {
+  return IteratePrefix(db_.get(), prefix, start_after, limit,
+                       [&](std::string_view key, const rocksdb::Slice&) { keys->emplace_back(key); });
+}
+
+Status RocksDBStorage::Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+                            std::vector<std::pair<std::string, std::string>>* entries) {
+  return IteratePrefix(db_.get(), prefix, start_after, limit, [&](std::string_view key, const rocksdb::Slice& value) {
+    entries->emplace_back(std::string(key), value.ToString());
+  });
 }
 
 Status RocksDBStorage::Flush() { return FromRocks(db_->Flush(rocksdb::FlushOptions())); }

@@ -28,6 +28,8 @@ class RocksDBStorage final : public Storage {
   Status Write(const WriteBatch& batch) override;
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override;
+  Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+              std::vector<std::pair<std::string, std::string>>* entries) override;
 
   // Flushes memtables to SST files (used at clean shutdown).
   Status Flush();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "src/core/status.h"
@@ -48,6 +49,10 @@ class Storage {
   // prefix removed, at most `limit` of them (0 = no limit). Keys at any depth below the prefix are listed.
   virtual Status List(std::string_view prefix, std::string_view start_after, size_t limit,
                       std::vector<std::string>* keys) = 0;
+  // As List, with each key's value: appends (key without prefix, value) pairs. The default lists and then reads
+  // each key (a key deleted in between is skipped); backends with ordered iteration read both in one pass.
+  virtual Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+                      std::vector<std::pair<std::string, std::string>>* entries);
 };
 
 }  // namespace pki

@@ -1,7 +1,8 @@
 #include "src/pki/path_fetch.h"
 
-#include "src/pki/cert_store.h"
 #include "src/crypto/x509.h"
+#include "src/pki/cert_store.h"
+#include "src/pki/revocation.h"
 
 namespace pki {
 namespace {
@@ -56,7 +57,7 @@ class FetchHandlers {
     ASSIGN_OR_RETURN(auto cert, Lookup(f));
     if (!cert) return Response::Nil();
     ASSIGN_OR_RETURN(std::string serial, ParseSerial(f.GetString("serial")));
-    ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, certs_.GetRevocation(serial));
+    ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, RevocationStore(ctx_.storage).Get(serial));
     Json data = {{"certificate", DerToPem(cert->der, "CERTIFICATE")},
                  {"revocation_time", revoked ? revoked->revocation_time : 0},
                  {"revocation_time_rfc3339", revoked ? FormatRfc3339(revoked->revocation_time) : ""}};

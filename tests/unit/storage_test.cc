@@ -85,6 +85,43 @@ TEST_P(StorageContract, ListIsOrderedPrefixedAndPaged) {
   EXPECT_TRUE(keys.empty());
 }
 
+TEST_P(StorageContract, ScanReturnsValuesInListOrder) {
+  auto s = Make();
+  for (const char* k : {"idx/b", "idx/a", "idx/c", "idy/z"}) ASSERT_TRUE(s->Put(k, std::string("v-") + k).ok());
+  std::vector<std::pair<std::string, std::string>> kv;
+  ASSERT_TRUE(s->Scan("idx/", "a", 0, &kv).ok());
+  ASSERT_EQ(kv.size(), 2u);
+  EXPECT_EQ(kv[0], std::make_pair(std::string("b"), std::string("v-idx/b")));
+  EXPECT_EQ(kv[1], std::make_pair(std::string("c"), std::string("v-idx/c")));
+  kv.clear();
+  ASSERT_TRUE(s->Scan("idx/", "", 1, &kv).ok());
+  ASSERT_EQ(kv.size(), 1u);
+  EXPECT_EQ(kv[0].first, "a");
+}
+
+// The default Scan (List, then Get per key), as backends without ordered iteration use it.
+class ListOnly final : public Storage {
+ public:
+  Status Get(std::string_view k, std::string* v) override { return inner.Get(k, v); }
+  Status Put(std::string_view k, std::string_view v) override { return inner.Put(k, v); }
+  Status Delete(std::string_view k) override { return inner.Delete(k); }
+  Status Write(const WriteBatch& b) override { return inner.Write(b); }
+  Status List(std::string_view p, std::string_view a, size_t l, std::vector<std::string>* k) override {
+    return inner.List(p, a, l, k);
+  }
+  MemoryStorage inner;
+};
+
+TEST(StorageDefaultScan, ListsThenReads) {
+  ListOnly s;
+  ASSERT_TRUE(s.Put("p/1", "one").ok());
+  ASSERT_TRUE(s.Put("p/2", "two").ok());
+  std::vector<std::pair<std::string, std::string>> kv;
+  ASSERT_TRUE(s.Scan("p/", "", 0, &kv).ok());
+  ASSERT_EQ(kv.size(), 2u);
+  EXPECT_EQ(kv[1].second, "two");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values("memory", "rocksdb"));
 
 TEST(RocksDBStorage, SurvivesReopen) {

@@ -1,0 +1,133 @@
+#include "src/pki/revocation.h"
+
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "src/crypto/keys.h"
+#include "src/pki/issuance.h"
+
+namespace pki {
+namespace {
+
+constexpr char kRevokedPrefix[] = "revoked/";
+// Vault refuses to put a certificate on a CRL when it expires within this margin.
+constexpr int64_t kExpiryMargin = 2;
+
+std::string RevokedKey(const std::string& serial_bytes) { return kRevokedPrefix + HyphenSerial(serial_bytes); }
+std::string IndexPrefix(const std::string& issuer_id) { return "index/revoked/" + issuer_id + "/"; }
+std::string SequenceKey(const std::string& issuer_id) { return "crl/seq/" + issuer_id; }
+
+std::string Cbor(const nlohmann::json& j) {
+  std::vector<uint8_t> bytes = nlohmann::json::to_cbor(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+Result<int64_t> TimeOf(const std::string& cbor, const std::string& what) {
+  nlohmann::json rec = nlohmann::json::from_cbor(cbor, true, false);
+  if (rec.is_discarded() || !rec.is_object() || !rec["t"].is_number_integer()) {
+    return Status::Internal("corrupt revocation entry " + what);
+  }
+  return rec["t"].get<int64_t>();
+}
+
+}  // namespace
+
+Result<std::optional<RevocationRecord>> RevocationStore::Get(const std::string& serial_bytes) const {
+  std::string value;
+  Status s = storage_->Get(RevokedKey(serial_bytes), &value);
+  if (s.IsNotFound()) return std::optional<RevocationRecord>();
+  RETURN_IF_ERROR(s);
+  ASSIGN_OR_RETURN(int64_t t, TimeOf(value, FormatSerial(serial_bytes)));
+  nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
+  return std::optional<RevocationRecord>(RevocationRecord{t, rec.value("i", "")});
+}
+
+Result<uint64_t> RevocationStore::Sequence(const std::string& issuer_id) const {
+  std::string value;
+  Status s = storage_->Get(SequenceKey(issuer_id), &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  RETURN_IF_ERROR(s);
+  try {
+    return static_cast<uint64_t>(std::stoull(value));
+  } catch (const std::exception&) {
+    return Status::Internal("corrupt revocation count for issuer " + issuer_id);
+  }
+}
+
+Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, const std::string& issuer_id,
+                                              int64_t now) {
+  // One revocation at a time in this process: a serial keeps its first time and the count never skips.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, Get(serial_bytes));
+  if (existing) return *existing;
+  ASSIGN_OR_RETURN(uint64_t seq, Sequence(issuer_id));
+  WriteBatch batch;
+  batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
+  batch.Put(IndexPrefix(issuer_id) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
+  batch.Put(SequenceKey(issuer_id), std::to_string(seq + 1));
+  RETURN_IF_ERROR(storage_->Write(batch));
+  return RevocationRecord{now, issuer_id};
+}
+
+Status RevocationStore::ForEachEntryBatch(
+    const std::string& issuer_id, size_t batch_size,
+    const std::function<Status(const std::vector<std::pair<std::string, int64_t>>&)>& batch) const {
+  std::string after;
+  for (;;) {
+    std::vector<std::pair<std::string, std::string>> kv;
+    RETURN_IF_ERROR(storage_->Scan(IndexPrefix(issuer_id), after, batch_size, &kv));
+    if (kv.empty()) return Status::Ok();
+    std::vector<std::pair<std::string, int64_t>> entries;
+    entries.reserve(kv.size());
+    for (const auto& [key, value] : kv) {
+      ASSIGN_OR_RETURN(std::string serial, ParseSerial(key));
+      ASSIGN_OR_RETURN(int64_t t, TimeOf(value, key));
+      entries.emplace_back(std::move(serial), t);
+    }
+    RETURN_IF_ERROR(batch(entries));
+    if (kv.size() < batch_size) return Status::Ok();
+    after = kv.back().first;
+  }
+}
+
+Result<std::vector<std::string>> RevocationStore::List(const std::string& after, size_t limit) const {
+  std::string start;
+  if (!after.empty()) {
+    ASSIGN_OR_RETURN(std::string bytes, ParseSerial(after));
+    start = HyphenSerial(bytes);
+  }
+  std::vector<std::string> keys;
+  RETURN_IF_ERROR(storage_->List(kRevokedPrefix, start, limit, &keys));
+  for (auto& k : keys) k = ColonSerial(std::move(k));
+  return keys;
+}
+
+Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
+                                              const std::string& serial_bytes, const StoredCert& cert) {
+  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas.ListIssuers());
+  for (const auto& issuer : issuers) {
+    ASSIGN_OR_RETURN(ossl::X509Ptr ca, ParseCertificatePem(issuer.certificate));
+    if (InspectCertificate(ca.get()).serial == serial_bytes) {
+      return Status::BadRequest("adding issuer (id: " + issuer.issuer_id + ") to its own CRL is not allowed");
+    }
+  }
+  RevocationStore revocations(ctx.storage);
+  ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, revocations.Get(serial_bytes));
+  RevokeOutcome out;
+  if (existing) {
+    out.record = existing;
+    return out;
+  }
+  const int64_t now = ctx.clock->Now();
+  if (cert.not_after < now + kExpiryMargin) {
+    out.warning = "certificate with serial " + FormatSerial(serial_bytes) + " already expired; refusing to add to CRL";
+    return out;
+  }
+  ASSIGN_OR_RETURN(RevocationRecord record, revocations.Add(serial_bytes, cert.issuer_id, now));
+  out.record = record;
+  return out;
+}
+
+}  // namespace pki

@@ -1,0 +1,68 @@
+// Revocation: which certificates are revoked, and each issuer's revoked entries in the order a CRL lists them.
+//
+// Keys (docs/design.md):
+//   revoked/<serial>                    CBOR {t: revocation time, i: issuer id}: "is this serial revoked?"
+//   index/revoked/<issuer id>/<serial>  CBOR {t}: the issuer's CRL entries, streamed in serial order by CRL builds
+//   crl/seq/<issuer id>                 decimal count of revocations under the issuer; a CRL built at count n is
+//                                       stale once the count is past n
+// A revocation writes all three in one batch: an O(1) append, never a CRL rebuild. <serial> is lowercase hex with
+// '-' separators, as for certs/.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/core/status.h"
+#include "src/crypto/x509.h"
+#include "src/engine/request.h"
+#include "src/pki/ca_store.h"
+#include "src/pki/cert_store.h"
+#include "src/pki/context.h"
+
+namespace pki {
+
+struct RevocationRecord {
+  int64_t revocation_time = 0;
+  std::string issuer_id;
+};
+
+class RevocationStore {
+ public:
+  explicit RevocationStore(Storage* storage) : storage_(storage) {}
+
+  Result<std::optional<RevocationRecord>> Get(const std::string& serial_bytes) const;
+
+  // Records `serial_bytes` as revoked at `now` under `issuer_id`, unless it already is. Returns the record in
+  // force (the earlier one when already revoked). Serialised in this process so that a serial keeps its first time.
+  Result<RevocationRecord> Add(const std::string& serial_bytes, const std::string& issuer_id, int64_t now);
+
+  // The issuer's revocation count (0 when none).
+  Result<uint64_t> Sequence(const std::string& issuer_id) const;
+
+  // Calls `batch` with the issuer's revoked entries in serial order, `batch_size` at a time.
+  Status ForEachEntryBatch(const std::string& issuer_id, size_t batch_size,
+                           const std::function<Status(const std::vector<std::pair<std::string, int64_t>>&)>& batch)
+      const;
+
+  // Up to `limit` (0: all) revoked serials in colon form, in storage order, after the colon/dash serial `after`.
+  Result<std::vector<std::string>> List(const std::string& after, size_t limit) const;
+
+ private:
+  Storage* storage_;
+};
+
+// What a revocation request ended in.
+struct RevokeOutcome {
+  std::optional<RevocationRecord> record;  // nullopt: the certificate had expired and was left off the CRL
+  std::string warning;
+};
+
+// Vault's revokeCert for a stored certificate: refuses an issuer's own certificate, leaves an expired one alone
+// (with Vault's warning), keeps the first revocation time of a revoked one.
+Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
+                                              const std::string& serial_bytes, const StoredCert& cert);
+
+}  // namespace pki
