@@ -104,7 +104,8 @@ BackendService::BackendService(BrokerService* broker, const Clock* clock, std::s
       working_dir_(std::move(working_dir)),
       // The engine's special paths do not depend on the mount: read them off an engine without storage.
       unauthenticated_(NewPkiBackend(PkiContext{})->UnauthenticatedPaths()),
-      root_(NewPkiBackend(PkiContext{})->RootPaths()) {}
+      root_(NewPkiBackend(PkiContext{})->RootPaths()),
+      binary_(NewPkiBackend(PkiContext{})->BinaryPaths()) {}
 
 BackendService::~BackendService() { Close(); }
 
@@ -219,6 +220,7 @@ grpc::Status BackendService::Type(grpc::ServerContext*, const pb::Empty*, pb::Ty
 grpc::Status BackendService::SpecialPaths(grpc::ServerContext*, const pb::Empty*, pb::SpecialPathsReply* reply) {
   pb::Paths* paths = reply->mutable_paths();
   for (const auto& p : root_) paths->add_root(p);
+  for (const auto& p : binary_) paths->add_binary(p);
   for (const auto& p : unauthenticated_) paths->add_unauthenticated(p);
   for (const auto& p : kLocalStoragePrefixes) paths->add_local_storage(p);
   for (const auto& p : kSealWrapPrefixes) paths->add_seal_wrap_storage(p);

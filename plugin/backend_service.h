@@ -52,6 +52,7 @@ class BackendService final : public pb::Backend::Service {
   const std::string working_dir_;
   const std::vector<std::string> unauthenticated_;
   const std::vector<std::string> root_;
+  const std::vector<std::string> binary_;
 
   // Requests hold it shared; Setup, Cleanup and Close exclusively, so that an engine is never torn down under a
   // request.

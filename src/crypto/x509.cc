@@ -290,6 +290,10 @@ std::string CommonNameOf(const X509_NAME* name) {
 
 }  // namespace
 
+Status InitSigning(EVP_MD_CTX* md, const EVP_PKEY* key, int signature_bits, bool use_pss) {
+  return InitSign(md, key, signature_bits, use_pss);
+}
+
 int KeyUsageMask(const std::vector<std::string>& names) {
   int mask = 0;
   for (const auto& n : names) {

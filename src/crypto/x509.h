@@ -78,6 +78,11 @@ std::string FormatSerial(const std::string& serial_bytes);
 // Accepts colon- or dash-separated (or bare) hex, any case; returns magnitude bytes without leading zeros.
 Result<std::string> ParseSerial(const std::string& text);
 
+// Initialises `md` for signing with `key` as certificates, CRLs and OCSP responses of this CA are signed: RSA
+// per `signature_bits` (0 = SHA-256) with PKCS#1 v1.5 or, with `use_pss`, PSS (salt = digest length); ECDSA with
+// the curve's hash (as Vault); Ed25519 without a digest.
+Status InitSigning(EVP_MD_CTX* md, const EVP_PKEY* key, int signature_bits, bool use_pss);
+
 // Signs `t`. `issuer` null means self-signed (issuer name = subject, AKID omitted).
 // For EC and Ed25519 keys the returned certificate carries its SubjectPublicKeyInfo encoded but not decoded
 // (X509_get0_pubkey() on it returns null): parse its DER where the key object is needed.

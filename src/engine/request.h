@@ -84,6 +84,9 @@ class LogicalBackend {
   virtual std::vector<std::string> UnauthenticatedPaths() const = 0;
   // Paths that need a root token or sudo capability (Vault's SpecialPaths.Root).
   virtual std::vector<std::string> RootPaths() const { return {}; }
+  // Paths whose request bodies are binary, passed to the engine base64-encoded under "http_raw_body" (Vault's
+  // SpecialPaths.Binary).
+  virtual std::vector<std::string> BinaryPaths() const { return {}; }
   // Another node changed storage `key` (Vault's InvalidateKey on standbys): drop what is cached from it.
   virtual void InvalidateKey(std::string_view key) { (void)key; }
 };

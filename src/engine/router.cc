@@ -49,9 +49,14 @@ Result<Response> Router::Route(const Request& req) const {
   std::string path = req.path;
   // LIST requests arrive with a trailing slash ("roles/"); patterns are written without it.
   while (!path.empty() && path.back() == '/') path.pop_back();
+  // A trailing "*rest" capture keeps the slashes (a base64 OCSP request may end in '/').
+  const std::string stripped = req.path.substr(path.size());
   for (const auto& c : compiled_) {
     std::map<std::string, std::string> captures;
     if (!Match(c, path, &captures)) continue;
+    if (!stripped.empty() && !c.segments.empty() && !c.segments.back().empty() && c.segments.back()[0] == '*') {
+      captures[c.segments.back().substr(1)] += stripped;
+    }
     const PathSpec& spec = *c.spec;
     auto op = spec.operations.find(req.operation);
     if (op == spec.operations.end() && req.operation == Operation::kCreate) {

@@ -3,10 +3,12 @@
 #include "src/engine/router.h"
 #include "src/crypto/x509.h"
 #include "src/pki/ca_store.h"
+#include "src/pki/crl_service.h"
 #include "src/pki/cert_store.h"
 #include "src/pki/path_ca.h"
 #include "src/pki/path_fetch.h"
 #include "src/pki/path_issue.h"
+#include "src/pki/path_ocsp.h"
 #include "src/pki/path_revoke.h"
 #include "src/pki/path_roles.h"
 #include "src/pki/revocation.h"
@@ -30,6 +32,8 @@ class PkiBackend final : public LogicalBackend {
 
   // As Vault's PKI engine: creating or self-signing a root needs sudo.
   std::vector<std::string> RootPaths() const override { return {"root", "root/sign-self-issued"}; }
+  // OCSP POST bodies are DER, handed over unparsed.
+  std::vector<std::string> BinaryPaths() const override { return {"ocsp"}; }
 
   void InvalidateKey(std::string_view key) override {
     if (key.starts_with("issuer/") || key.starts_with("key/") || key == "config/issuers") cas_.Committed();
@@ -60,11 +64,14 @@ class PkiBackend final : public LogicalBackend {
     auto append = [&all](std::vector<PathSpec> more) {
       for (auto& p : more) all.push_back(std::move(p));
     };
+    // Before the fetch paths: "cert/crl" would otherwise match "cert/:serial".
+    append(CrlPaths(ctx, &cas_, std::make_shared<CrlService>(ctx, &cas_)));
     append(FetchPaths(ctx, &cas_));
     append(RolePaths(ctx, &cas_));
     append(CaPaths(ctx, &cas_));
     append(IssuePaths(ctx, &cas_, &roles_));
     append(RevokePaths(ctx, &cas_));
+    append(OcspPaths(ctx, &cas_));
     return all;
   }
 

@@ -71,25 +71,29 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   return RevocationRecord{now, issuer_id};
 }
 
+Result<bool> RevocationStore::ReadEntries(const std::string& issuer_id, std::string* cursor, size_t n,
+                                          std::vector<std::pair<std::string, int64_t>>* out) const {
+  std::vector<std::pair<std::string, std::string>> kv;
+  RETURN_IF_ERROR(storage_->Scan(IndexPrefix(issuer_id), *cursor, n, &kv));
+  for (const auto& [key, value] : kv) {
+    ASSIGN_OR_RETURN(std::string serial, ParseSerial(key));
+    ASSIGN_OR_RETURN(int64_t t, TimeOf(value, key));
+    out->emplace_back(std::move(serial), t);
+  }
+  if (!kv.empty()) *cursor = kv.back().first;
+  return kv.size() == n;
+}
+
 Status RevocationStore::ForEachEntryBatch(
     const std::string& issuer_id, size_t batch_size,
     const std::function<Status(const std::vector<std::pair<std::string, int64_t>>&)>& batch) const {
-  std::string after;
-  for (;;) {
-    std::vector<std::pair<std::string, std::string>> kv;
-    RETURN_IF_ERROR(storage_->Scan(IndexPrefix(issuer_id), after, batch_size, &kv));
-    if (kv.empty()) return Status::Ok();
+  std::string cursor;
+  for (bool more = true; more;) {
     std::vector<std::pair<std::string, int64_t>> entries;
-    entries.reserve(kv.size());
-    for (const auto& [key, value] : kv) {
-      ASSIGN_OR_RETURN(std::string serial, ParseSerial(key));
-      ASSIGN_OR_RETURN(int64_t t, TimeOf(value, key));
-      entries.emplace_back(std::move(serial), t);
-    }
-    RETURN_IF_ERROR(batch(entries));
-    if (kv.size() < batch_size) return Status::Ok();
-    after = kv.back().first;
+    ASSIGN_OR_RETURN(more, ReadEntries(issuer_id, &cursor, batch_size, &entries));
+    if (!entries.empty()) RETURN_IF_ERROR(batch(entries));
   }
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> RevocationStore::List(const std::string& after, size_t limit) const {

@@ -42,6 +42,11 @@ class RevocationStore {
   // The issuer's revocation count (0 when none).
   Result<uint64_t> Sequence(const std::string& issuer_id) const;
 
+  // Appends up to `n` of the issuer's revoked entries (serial bytes, revocation time) in serial order, after the
+  // position `*cursor` (empty: the start), and advances the cursor. Returns whether entries may remain.
+  Result<bool> ReadEntries(const std::string& issuer_id, std::string* cursor, size_t n,
+                           std::vector<std::pair<std::string, int64_t>>* out) const;
+
   // Calls `batch` with the issuer's revoked entries in serial order, `batch_size` at a time.
   Status ForEachEntryBatch(const std::string& issuer_id, size_t batch_size,
                            const std::function<Status(const std::vector<std::pair<std::string, int64_t>>&)>& batch)

@@ -124,6 +124,9 @@ TEST(Router, FirstMatchCapturesAndOperations) {
   EXPECT_EQ(seen, "web/3600");
   ASSERT_TRUE(router.Route(Req(Operation::kRead, "files/a/b/c")).ok());
   EXPECT_EQ(seen, "a/b/c");
+  // A trailing capture keeps empty segments and trailing slashes (base64 in an OCSP GET path).
+  ASSERT_TRUE(router.Route(Req(Operation::kRead, "files/MEow//x+/")).ok());
+  EXPECT_EQ(seen, "MEow//x+/");
 
   auto unknown = router.Route(Req(Operation::kRead, "nope"));
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);

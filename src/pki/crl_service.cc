@@ -1,0 +1,354 @@
+#include "src/pki/crl_service.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "src/core/duration.h"
+#include "src/crypto/crl.h"
+#include "src/crypto/x509.h"
+#include "src/pki/revocation.h"
+
+namespace pki {
+namespace {
+
+constexpr char kConfigKey[] = "config/crl";
+constexpr size_t kChunkSize = 1 << 20;
+constexpr size_t kEntryBatch = 10000;
+constexpr char kCrlContentType[] = "application/pkix-crl";
+constexpr char kPemContentType[] = "application/x-pem-file";
+
+std::string StateKey(const std::string& issuer_id) { return "crl/state/" + issuer_id; }
+
+std::string ChunkKey(const std::string& issuer_id, uint64_t number, uint64_t chunk) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%016llx/%06llx", static_cast<unsigned long long>(number),
+                static_cast<unsigned long long>(chunk));
+  return "crl/der/" + issuer_id + "/" + buf;
+}
+
+Result<int64_t> ConfigDuration(const std::string& text, const char* what) {
+  auto d = ParseDurationSeconds(text);
+  if (!d.ok()) return Status::BadRequest(std::string("given ") + what + " could not be decoded: " + d.status().message());
+  return d.value();
+}
+
+}  // namespace
+
+Json CrlConfigToJson(const CrlConfig& c) {
+  return Json::object({{"expiry", c.expiry},
+                       {"disable", c.disable},
+                       {"ocsp_disable", c.ocsp_disable},
+                       {"ocsp_expiry", c.ocsp_expiry},
+                       {"auto_rebuild", c.auto_rebuild},
+                       {"auto_rebuild_grace_period", c.auto_rebuild_grace_period},
+                       {"enable_delta", c.enable_delta},
+                       {"delta_rebuild_interval", c.delta_rebuild_interval},
+                       {"ocsp_unknown_good", c.ocsp_unknown_good},
+                       // Vault Enterprise's cross-cluster features, always off here as in Vault CE.
+                       {"cross_cluster_revocation", false},
+                       {"unified_crl", false},
+                       {"unified_crl_on_existing_paths", false}});
+}
+
+Result<CrlConfig> ReadCrlConfig(Storage* storage) {
+  std::string value;
+  Status s = storage->Get(kConfigKey, &value);
+  CrlConfig c;
+  if (s.IsNotFound()) return c;
+  RETURN_IF_ERROR(s);
+  Json j = Json::parse(value, nullptr, false);
+  if (!j.is_object()) return Status::Internal("corrupt config/crl entry");
+  c.expiry = j.value("expiry", c.expiry);
+  c.disable = j.value("disable", c.disable);
+  c.ocsp_disable = j.value("ocsp_disable", c.ocsp_disable);
+  c.ocsp_expiry = j.value("ocsp_expiry", c.ocsp_expiry);
+  c.auto_rebuild = j.value("auto_rebuild", c.auto_rebuild);
+  c.auto_rebuild_grace_period = j.value("auto_rebuild_grace_period", c.auto_rebuild_grace_period);
+  c.enable_delta = j.value("enable_delta", c.enable_delta);
+  c.delta_rebuild_interval = j.value("delta_rebuild_interval", c.delta_rebuild_interval);
+  c.ocsp_unknown_good = j.value("ocsp_unknown_good", c.ocsp_unknown_good);
+  return c;
+}
+
+Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string& issuer_id) const {
+  std::string value;
+  Status s = ctx_.storage->Get(StateKey(issuer_id), &value);
+  if (s.IsNotFound()) return std::optional<State>();
+  RETURN_IF_ERROR(s);
+  Json j = Json::parse(value, nullptr, false);
+  if (!j.is_object()) return Status::Internal("corrupt CRL state for issuer " + issuer_id);
+  State st;
+  st.number = j.value("number", uint64_t{0});
+  st.built_seq = j.value("built_seq", uint64_t{0});
+  st.this_update = j.value("this_update", int64_t{0});
+  st.next_update = j.value("next_update", int64_t{0});
+  st.chunks = j.value("chunks", uint64_t{0});
+  st.disabled = j.value("disabled", false);
+  return std::optional<State>(st);
+}
+
+Result<bool> CrlService::Stale(const std::optional<State>& state, const std::string& issuer_id,
+                               const CrlConfig& config) const {
+  if (!state) return true;
+  // Disabled: one empty CRL on the transition, then nothing changes until CRLs are enabled again.
+  if (config.disable) return !state->disabled;
+  if (state->disabled) return true;
+  ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(config.expiry, "expiry"));
+  ASSIGN_OR_RETURN(int64_t grace, ConfigDuration(config.auto_rebuild_grace_period, "auto_rebuild_grace_period"));
+  grace = std::min(grace, expiry / 2);
+  if (ctx_.clock->Now() >= state->next_update - grace) return true;
+  // auto_rebuild (Vault's periodic rebuild) lets revocations wait for the schedule; otherwise every revocation
+  // acknowledged so far must be on the CRL served.
+  if (config.auto_rebuild) return false;
+  ASSIGN_OR_RETURN(uint64_t seq, RevocationStore(ctx_.storage).Sequence(issuer_id));
+  return seq > state->built_seq;
+}
+
+Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id,
+                                                               const std::optional<State>& previous,
+                                                               const CrlConfig& config) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const SigningIssuer> issuer, cas_->SigningIssuerFor(issuer_id));
+  RevocationStore revocations(ctx_.storage);
+  // Read before the entries: a revocation landing during the build leaves the CRL stale, never silently missing.
+  ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(issuer_id));
+  ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(config.expiry, "expiry"));
+
+  State st;
+  st.number = previous ? previous->number + 1 : 1;
+  st.built_seq = seq;
+  st.this_update = ctx_.clock->Now();
+  st.next_update = st.this_update + expiry;
+  st.disabled = config.disable;
+
+  CrlParams params;
+  params.issuer = issuer->cert.get();
+  params.key = issuer->key.get();
+  params.number = st.number;
+  params.this_update = st.this_update;
+  params.next_update = st.next_update;
+  // The revocation count bounds the entries (tidy may have removed some): one buffer reservation, no regrowth.
+  params.expected_entries = config.disable ? 0 : static_cast<size_t>(std::min<uint64_t>(seq, 50'000'000));
+  std::string cursor;
+  bool done = config.disable;
+  CrlEntrySource source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
+    if (done) return false;
+    std::vector<std::pair<std::string, int64_t>> entries;
+    ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(issuer_id, &cursor, kEntryBatch, &entries));
+    for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
+    done = !more;
+    return more;
+  };
+  ASSIGN_OR_RETURN(std::string der, BuildCrlDer(params, source));
+
+  // New chunks and the state naming them in one batch; the previous CRL's chunks go in the same batch, after.
+  WriteBatch batch;
+  st.chunks = (der.size() + kChunkSize - 1) / kChunkSize;
+  for (uint64_t i = 0; i < st.chunks; ++i) {
+    batch.Put(ChunkKey(issuer_id, st.number, i), der.substr(i * kChunkSize, kChunkSize));
+  }
+  Json state = {{"number", st.number},           {"built_seq", st.built_seq}, {"this_update", st.this_update},
+                {"next_update", st.next_update}, {"chunks", st.chunks},       {"disabled", st.disabled},
+                {"size", der.size()}};
+  batch.Put(StateKey(issuer_id), state.dump());
+  if (previous) {
+    for (uint64_t i = 0; i < previous->chunks; ++i) batch.Delete(ChunkKey(issuer_id, previous->number, i));
+  }
+  RETURN_IF_ERROR(ctx_.storage->Write(batch));
+
+  auto shared = std::make_shared<const std::string>(std::move(der));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  cache_[issuer_id] = Cached{st.number, shared};
+  return shared;
+}
+
+Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& issuer_id, const State& state) {
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = cache_.find(issuer_id);
+    if (it != cache_.end() && it->second.number == state.number) return it->second.der;
+  }
+  std::string der;
+  for (uint64_t i = 0; i < state.chunks; ++i) {
+    std::string chunk;
+    Status s = ctx_.storage->Get(ChunkKey(issuer_id, state.number, i), &chunk);
+    // Another node replaced this CRL meanwhile: the caller's next read sees the new state.
+    if (s.IsNotFound()) return Status::Internal("the CRL changed while it was read; retry");
+    RETURN_IF_ERROR(s);
+    der += chunk;
+  }
+  auto shared = std::make_shared<const std::string>(std::move(der));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto& slot = cache_[issuer_id];
+  if (slot.number <= state.number) slot = Cached{state.number, shared};
+  return shared;
+}
+
+Result<std::shared_ptr<const std::string>> CrlService::Current(const std::string& issuer_id) {
+  ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
+  ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer_id));
+  ASSIGN_OR_RETURN(bool stale, Stale(state, issuer_id, config));
+  if (!stale) return Load(issuer_id, *state);
+  // One rebuild at a time; whoever waited behind it finds the CRL fresh and shares it.
+  std::lock_guard<std::mutex> lock(build_mu_);
+  ASSIGN_OR_RETURN(state, ReadState(issuer_id));
+  ASSIGN_OR_RETURN(stale, Stale(state, issuer_id, config));
+  if (!stale) return Load(issuer_id, *state);
+  return Rebuild(issuer_id, state, config);
+}
+
+Result<std::vector<std::string>> CrlService::RotateAll() {
+  ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
+  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
+  std::vector<std::string> warnings;
+  std::lock_guard<std::mutex> lock(build_mu_);
+  for (const auto& issuer : issuers) {
+    if (issuer.key_id.empty()) continue;  // no key, no CRL (as Vault)
+    ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer.issuer_id));
+    auto built = Rebuild(issuer.issuer_id, state, config);
+    if (!built.ok()) {
+      warnings.push_back("Warning " + std::to_string(warnings.size() + 1) + " during CRL rebuild: issuer " +
+                         issuer.issuer_id + ": " + built.status().message());
+    }
+  }
+  return warnings;
+}
+
+namespace {
+
+class CrlHandlers {
+ public:
+  CrlHandlers(const PkiContext& ctx, CaStore* cas, std::shared_ptr<CrlService> crls)
+      : ctx_(ctx), cas_(cas), crls_(std::move(crls)) {}
+
+  Result<Response> CrlDer(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultCrl());
+    if (!der) return Response::Raw(kCrlContentType, "", 204);
+    return Response::Raw(kCrlContentType, **der);
+  }
+
+  Result<Response> CrlPem(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultCrl());
+    if (!der) return Response::Raw(kPemContentType, "", 204);
+    return Response::Raw(kPemContentType, DerToPem(**der, "X509 CRL"));
+  }
+
+  // cert/crl: the CRL as PEM in "certificate", as Vault's legacy fetch path answers.
+  Result<Response> CertCrl(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultCrl());
+    if (!der) return Response::Nil();
+    std::string pem = DerToPem(**der, "X509 CRL");
+    while (!pem.empty() && pem.back() == '\n') pem.pop_back();
+    return Response::Data({{"certificate", pem}, {"revocation_time", 0}, {"revocation_time_rfc3339", ""}});
+  }
+
+  Result<Response> Rotate(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(std::vector<std::string> warnings, crls_->RotateAll());
+    Response r = Response::Data({{"success", true}});
+    r.warnings = std::move(warnings);
+    return r;
+  }
+
+  Result<Response> ReadConfig(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(CrlConfig c, ReadCrlConfig(ctx_.storage));
+    return Response::Data(CrlConfigToJson(c));
+  }
+
+  // POST config/crl: a partial update, validated as Vault validates it; a change that alters what the CRL says
+  // (disable, expiry) rebuilds now.
+  Result<Response> WriteConfig(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(CrlConfig c, ReadCrlConfig(ctx_.storage));
+    const CrlConfig before = c;
+    auto str = [&](const char* k, std::string* v) {
+      if (f.Has(k)) *v = f.GetString(k);
+    };
+    auto flag = [&](const char* k, bool* v) {
+      if (f.Has(k)) *v = f.GetBool(k);
+    };
+    str("expiry", &c.expiry);
+    flag("disable", &c.disable);
+    flag("ocsp_disable", &c.ocsp_disable);
+    str("ocsp_expiry", &c.ocsp_expiry);
+    flag("auto_rebuild", &c.auto_rebuild);
+    str("auto_rebuild_grace_period", &c.auto_rebuild_grace_period);
+    flag("enable_delta", &c.enable_delta);
+    str("delta_rebuild_interval", &c.delta_rebuild_interval);
+    flag("ocsp_unknown_good", &c.ocsp_unknown_good);
+
+    ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(c.expiry, "expiry"));
+    ASSIGN_OR_RETURN(int64_t ocsp_expiry, ConfigDuration(c.ocsp_expiry, "ocsp_expiry"));
+    if (ocsp_expiry < 0) return Status::BadRequest("ocsp_expiry must be greater than or equal to 0");
+    ASSIGN_OR_RETURN(int64_t grace, ConfigDuration(c.auto_rebuild_grace_period, "auto_rebuild_grace_period"));
+    ASSIGN_OR_RETURN(int64_t delta, ConfigDuration(c.delta_rebuild_interval, "delta_rebuild_interval"));
+    if (c.auto_rebuild && grace >= expiry) {
+      return Status::BadRequest("CRL auto-rebuilding grace period (" + c.auto_rebuild_grace_period +
+                                ") must be strictly shorter than CRL expiry (" + c.expiry +
+                                ") value when auto-rebuilding of CRLs is enabled");
+    }
+    if (c.enable_delta && !c.auto_rebuild) {
+      return Status::BadRequest(
+          "Delta CRLs cannot be enabled when auto rebuilding is disabled as the complete CRL is always regenerated!");
+    }
+    if (c.enable_delta && delta >= expiry) {
+      return Status::BadRequest("CRL delta rebuild window (" + c.delta_rebuild_interval +
+                                ") must be strictly shorter than CRL expiry (" + c.expiry +
+                                ") value when delta CRLs are enabled");
+    }
+    if (c.enable_delta) return Status::BadRequest("delta CRLs are not available in this version");
+
+    Json stored = CrlConfigToJson(c);
+    stored["version"] = 1;
+    RETURN_IF_ERROR(ctx_.storage->Put(kConfigKey, stored.dump()));
+    Response r = Response::Data(CrlConfigToJson(c));
+    if (c.disable != before.disable || c.expiry != before.expiry || c.auto_rebuild != before.auto_rebuild) {
+      ASSIGN_OR_RETURN(r.warnings, crls_->RotateAll());
+    }
+    return r;
+  }
+
+ private:
+  // The default issuer's CRL; nullopt when the mount has no default issuer with a key (Vault answers 204).
+  Result<std::optional<std::shared_ptr<const std::string>>> DefaultCrl() {
+    ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas_->ResolveIssuer("default"));
+    if (!issuer || issuer->key_id.empty()) return std::optional<std::shared_ptr<const std::string>>();
+    ASSIGN_OR_RETURN(auto der, crls_->Current(issuer->issuer_id));
+    return std::optional<std::shared_ptr<const std::string>>(std::move(der));
+  }
+
+  PkiContext ctx_;
+  CaStore* cas_;
+  std::shared_ptr<CrlService> crls_;
+};
+
+}  // namespace
+
+std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_ptr<CrlService> crls) {
+  auto h = std::make_shared<CrlHandlers>(ctx, cas, std::move(crls));
+  auto read_path = [&](const char* pattern, auto method, bool unauth, const char* help) {
+    PathSpec p{pattern, {}, {}, unauth, help};
+    p.operations[Operation::kRead] = BindHandler(h, method);
+    return p;
+  };
+  std::vector<PathSpec> paths;
+  paths.push_back(read_path("crl", &CrlHandlers::CrlDer, true, "The default issuer's CRL (DER)."));
+  paths.push_back(read_path("crl/pem", &CrlHandlers::CrlPem, true, "The default issuer's CRL (PEM)."));
+  paths.push_back(read_path("cert/crl", &CrlHandlers::CertCrl, true, "The default issuer's CRL, PEM in JSON."));
+  paths.push_back(read_path("crl/rotate", &CrlHandlers::Rotate, false, "Rebuild every issuer's CRL now."));
+  PathSpec config = read_path("config/crl", &CrlHandlers::ReadConfig, false, "CRL and OCSP configuration.");
+  auto duration = [](const char* help) { return FieldSchema{FieldType::kString, nullptr, help}; };
+  auto flag = [](const char* help) { return FieldSchema{FieldType::kBool, nullptr, help}; };
+  config.fields["expiry"] = duration("How long a CRL is valid (nextUpdate - thisUpdate); default 72h.");
+  config.fields["disable"] = flag("Stop updating CRLs (one empty CRL is left in place).");
+  config.fields["ocsp_disable"] = flag("Answer OCSP requests with unauthorized.");
+  config.fields["ocsp_expiry"] = duration("How long OCSP responses are valid; 0 omits nextUpdate; default 12h.");
+  config.fields["auto_rebuild"] = flag("Rebuild CRLs on schedule instead of after each revocation.");
+  config.fields["auto_rebuild_grace_period"] = duration("Rebuild this long before nextUpdate; default 12h.");
+  config.fields["enable_delta"] = flag("Delta CRLs (not available in this version).");
+  config.fields["delta_rebuild_interval"] = duration("How often delta CRLs are rebuilt; default 15m.");
+  config.fields["ocsp_unknown_good"] = flag("OCSP answers good, as Vault does, for serials the mount has no record "
+                                            "of (no_store certificates); default false: unknown.");
+  config.operations[Operation::kUpdate] = BindHandler(h, &CrlHandlers::WriteConfig);
+  paths.push_back(config);
+  return paths;
+}
+
+}  // namespace pki

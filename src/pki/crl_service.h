@@ -1,0 +1,92 @@
+// CrlService: each issuer's complete CRL, built from the revoked index and served pre-encoded.
+//
+// A revocation only bumps the issuer's revocation count (src/pki/revocation.h). The CRL is rebuilt when someone
+// reads it and it is stale: never built, built before the latest revocation, within the grace period of its
+// nextUpdate, or asked for by crl/rotate or a config change. So a burst of revocations costs one rebuild, and
+// every acknowledged revocation is in the next CRL anyone fetches (Vault's auto_rebuild=false promise, without
+// Vault's rebuild per revocation).
+//
+// Keys (docs/design.md):
+//   config/crl                                   Vault's CRL configuration (JSON, version 1)
+//   crl/state/<issuer id>                        JSON: number, revocation count built, this/next update, chunks
+//   crl/der/<issuer id>/<number:016x>/<chunk:06x> the DER in chunks of at most 1 MiB (no entry size limit hit)
+// CRL numbers strictly increase per issuer and survive restarts (they live in the state entry).
+// Thread-safe: rebuilds are serialised; readers share the cached DER of the current number.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/engine/request.h"
+#include "src/engine/router.h"
+#include "src/pki/ca_store.h"
+#include "src/pki/context.h"
+
+namespace pki {
+
+// config/crl, as Vault keeps it: durations as the strings the user gave.
+struct CrlConfig {
+  std::string expiry = "72h";
+  bool disable = false;
+  bool ocsp_disable = false;
+  std::string ocsp_expiry = "12h";
+  bool auto_rebuild = false;
+  std::string auto_rebuild_grace_period = "12h";
+  bool enable_delta = false;
+  std::string delta_rebuild_interval = "15m";
+  // Ours, not Vault's: OCSP answers "good" for serials the mount has no record of (Vault's answer), instead of
+  // "unknown". Certificates from no_store roles have no record, so a mount issuing them may want this.
+  bool ocsp_unknown_good = false;
+};
+
+Json CrlConfigToJson(const CrlConfig& c);
+Result<CrlConfig> ReadCrlConfig(Storage* storage);
+
+class CrlService {
+ public:
+  CrlService(const PkiContext& ctx, CaStore* cas) : ctx_(ctx), cas_(cas) {}
+
+  // The DER of `issuer_id`'s current complete CRL, rebuilt first when stale.
+  Result<std::shared_ptr<const std::string>> Current(const std::string& issuer_id);
+
+  // Rebuilds the complete CRL of every issuer that has a key (crl/rotate, config changes). Returns warnings for
+  // issuers that could not be built.
+  Result<std::vector<std::string>> RotateAll();
+
+ private:
+  struct State {
+    uint64_t number = 0;
+    uint64_t built_seq = 0;
+    int64_t this_update = 0;
+    int64_t next_update = 0;
+    uint64_t chunks = 0;
+    bool disabled = false;  // the empty CRL Vault leaves in place while CRLs are disabled
+  };
+  struct Cached {
+    uint64_t number = 0;
+    std::shared_ptr<const std::string> der;
+  };
+
+  Result<std::optional<State>> ReadState(const std::string& issuer_id) const;
+  Result<bool> Stale(const std::optional<State>& state, const std::string& issuer_id, const CrlConfig& config) const;
+  // Builds, stores and caches a new CRL. Caller holds build_mu_.
+  Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id,
+                                                     const std::optional<State>& previous, const CrlConfig& config);
+  Result<std::shared_ptr<const std::string>> Load(const std::string& issuer_id, const State& state);
+
+  PkiContext ctx_;
+  CaStore* cas_;
+  std::mutex build_mu_;                    // one rebuild at a time per mount
+  std::mutex cache_mu_;
+  std::map<std::string, Cached> cache_;    // guarded by cache_mu_
+};
+
+// crl, crl/pem, cert/crl, crl/rotate, config/crl.
+std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_ptr<CrlService> crls);
+
+}  // namespace pki

@@ -1,0 +1,206 @@
+// Complete CRLs through the engine's paths: built from the revoked index on read when stale, numbered across
+// rebuilds and restarts, chunked in storage, configured by config/crl.
+#include <gtest/gtest.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "src/crypto/x509.h"
+#include "src/pki/revocation.h"
+#include "tests/unit/engine_harness.h"
+
+namespace pki::testing {
+namespace {
+
+struct ParsedCrl {
+  long number = -1;
+  std::vector<std::string> serials;  // colon form
+  int64_t this_update = 0;
+  int64_t next_update = 0;
+  bool verified = false;
+};
+
+ParsedCrl Parse(const std::string& der, const std::string& ca_pem) {
+  ParsedCrl out;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+  if (crl == nullptr) return out;
+  ASN1_INTEGER* num = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  if (num != nullptr) out.number = ASN1_INTEGER_get(num);
+  ASN1_INTEGER_free(num);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
+    std::string bytes(static_cast<size_t>(serial->length), '\0');
+    std::copy(serial->data, serial->data + serial->length, bytes.begin());
+    out.serials.push_back(FormatSerial(bytes));
+  }
+  out.this_update = Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
+  out.next_update = Asn1TimeToUnix(X509_CRL_get0_nextUpdate(crl));
+  auto ca = ParseCertificatePem(ca_pem);
+  if (ca.ok()) out.verified = X509_CRL_verify(crl, X509_get0_pubkey(ca->get())) == 1;
+  X509_CRL_free(crl);
+  return out;
+}
+
+class CrlServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto root = h.Write("root/generate/internal", {{"common_name", "CRL Root"}, {"ttl", "8760h"}, {"key_type", "ec"}});
+    ASSERT_TRUE(root.ok());
+    ca_pem = root->data["certificate"];
+    issuer_id = root->data["issuer_id"];
+    ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  }
+
+  ParsedCrl Crl() {
+    auto r = h.Read("crl");
+    EXPECT_TRUE(r.ok() && r->raw) << (r.ok() ? "not raw" : r.status().message());
+    if (!r.ok() || !r->raw) return {};
+    EXPECT_EQ(r->raw->content_type, "application/pkix-crl");
+    ParsedCrl c = Parse(r->raw->body, ca_pem);
+    EXPECT_TRUE(c.verified);
+    return c;
+  }
+
+  std::string IssueAndRevoke() {
+    auto leaf = h.Write("issue/web", {{"common_name", "a.example.com"}, {"ttl", "24h"}});
+    EXPECT_TRUE(leaf.ok());
+    std::string serial = leaf->data["serial_number"];
+    EXPECT_TRUE(h.Write("revoke", {{"serial_number", serial}}).ok());
+    return serial;
+  }
+
+  EngineHarness h;
+  std::string ca_pem;
+  std::string issuer_id;
+};
+
+TEST(CrlServiceNoCa, AnswersNoContent) {
+  EngineHarness h;
+  auto r = h.Read("crl");
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->raw);
+  EXPECT_EQ(r->raw->status, 204);
+}
+
+TEST_F(CrlServiceTest, FirstCrlIsEmptyNumberOneAndSigned) {
+  ParsedCrl c = Crl();
+  EXPECT_EQ(c.number, 1);
+  EXPECT_TRUE(c.serials.empty());
+  EXPECT_EQ(c.this_update, EngineHarness::kStart);
+  EXPECT_EQ(c.next_update, EngineHarness::kStart + 72 * 3600);
+  // Unchanged state: the same CRL, not a rebuild.
+  EXPECT_EQ(Crl().number, 1);
+}
+
+TEST_F(CrlServiceTest, EveryAcknowledgedRevocationIsInTheNextCrlAndABurstCostsOneRebuild) {
+  EXPECT_EQ(Crl().number, 1);
+  std::vector<std::string> revoked;
+  for (int i = 0; i < 5; ++i) revoked.push_back(IssueAndRevoke());
+  ParsedCrl c = Crl();
+  EXPECT_EQ(c.number, 2);
+  std::sort(revoked.begin(), revoked.end());
+  std::vector<std::string> listed = c.serials;
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, revoked);
+  revoked.push_back(IssueAndRevoke());
+  EXPECT_EQ(Crl().serials.size(), 6u);
+  EXPECT_EQ(Crl().number, 3);
+}
+
+TEST_F(CrlServiceTest, RebuiltWithinTheGracePeriodOfNextUpdate) {
+  EXPECT_EQ(Crl().number, 1);
+  h.clock.Advance(72 * 3600 - 12 * 3600 - 10);
+  EXPECT_EQ(Crl().number, 1);
+  h.clock.Advance(20);
+  ParsedCrl c = Crl();
+  EXPECT_EQ(c.number, 2);
+  EXPECT_EQ(c.this_update, h.clock.Now());
+}
+
+TEST_F(CrlServiceTest, RotateAndPemAndLegacyJson) {
+  IssueAndRevoke();
+  EXPECT_EQ(Crl().number, 1);
+  auto rotate = h.Read("crl/rotate");
+  ASSERT_TRUE(rotate.ok());
+  EXPECT_EQ(rotate->data["success"], true);
+  EXPECT_EQ(Crl().number, 2);
+  auto pem = h.Read("crl/pem");
+  ASSERT_TRUE(pem.ok() && pem->raw) << (pem.ok() ? pem->data.dump() : pem.status().message());
+  EXPECT_EQ(pem->raw->content_type, "application/x-pem-file");
+  EXPECT_EQ(pem->raw->body.rfind("-----BEGIN X509 CRL-----", 0), 0u);
+  auto json = h.Read("cert/crl");
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->data["certificate"].get<std::string>().rfind("-----BEGIN X509 CRL-----", 0), 0u);
+}
+
+TEST_F(CrlServiceTest, NumbersSurviveARestartAndLargeCrlsAreChunked) {
+  // 40,000 revocations written straight into the index: a CRL well over one 1 MiB chunk.
+  RevocationStore store(&h.storage);
+  for (int i = 1; i <= 40000; ++i) {
+    std::string serial = {static_cast<char>(0x10), static_cast<char>(i >> 16), static_cast<char>(i >> 8),
+                          static_cast<char>(i), 'x', 'y', 'z', 'w', 'v', 'u', 't', 's', 'r', 'q', 'p', 'o'};
+    ASSERT_TRUE(store.Add(serial, issuer_id, EngineHarness::kStart).ok());
+  }
+  ParsedCrl c = Crl();
+  EXPECT_EQ(c.number, 1);
+  EXPECT_EQ(c.serials.size(), 40000u);
+  std::vector<std::string> chunks;
+  ASSERT_TRUE(h.storage.List("crl/der/" + issuer_id + "/", "", 0, &chunks).ok());
+  EXPECT_GE(chunks.size(), 2u);
+
+  // A new engine over the same storage (a restart) serves the stored CRL and keeps counting.
+  PkiContext ctx;
+  ctx.storage = &h.storage;
+  ctx.clock = &h.clock;
+  ctx.system = &h.system;
+  ctx.sealer = h.sealer.get();
+  h.backend = NewPkiBackend(ctx);
+  EXPECT_EQ(Crl().number, 1);
+  IssueAndRevoke();
+  ParsedCrl after = Crl();
+  EXPECT_EQ(after.number, 2);
+  EXPECT_EQ(after.serials.size(), 40001u);
+  chunks.clear();
+  ASSERT_TRUE(h.storage.List("crl/der/" + issuer_id + "/", "", 0, &chunks).ok());
+  for (const auto& k : chunks) EXPECT_EQ(k.rfind("0000000000000002/", 0), 0u) << k;  // the old CRL is gone
+}
+
+TEST_F(CrlServiceTest, DisableLeavesOneEmptyCrlUntilEnabledAgain) {
+  IssueAndRevoke();
+  EXPECT_EQ(Crl().serials.size(), 1u);
+  auto off = h.Write("config/crl", {{"disable", true}});
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  ParsedCrl empty = Crl();
+  EXPECT_TRUE(empty.serials.empty());
+  IssueAndRevoke();
+  EXPECT_EQ(Crl().number, empty.number);
+  ASSERT_TRUE(h.Write("config/crl", {{"disable", false}}).ok());
+  EXPECT_EQ(Crl().serials.size(), 2u);
+}
+
+TEST_F(CrlServiceTest, ConfigIsAPartialUpdateWithVaultsChecks) {
+  auto read = h.Read("config/crl");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->data["expiry"], "72h");
+  EXPECT_EQ(read->data["auto_rebuild"], false);
+  ASSERT_TRUE(h.Write("config/crl", {{"expiry", "48h"}}).ok());
+  read = h.Read("config/crl");
+  EXPECT_EQ(read->data["expiry"], "48h");
+  EXPECT_EQ(read->data["ocsp_expiry"], "12h");
+  EXPECT_EQ(Crl().next_update - Crl().this_update, 48 * 3600);
+
+  auto bad = h.Write("config/crl", {{"expiry", "soon"}});
+  EXPECT_EQ(bad.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(bad.status().message().rfind("given expiry could not be decoded", 0), 0u);
+  auto delta = h.Write("config/crl", {{"enable_delta", true}});
+  EXPECT_EQ(delta.status().message(),
+            "Delta CRLs cannot be enabled when auto rebuilding is disabled as the complete CRL is always regenerated!");
+  auto grace = h.Write("config/crl", {{"auto_rebuild", true}, {"auto_rebuild_grace_period", "72h"}});
+  EXPECT_EQ(grace.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(h.Read("config/crl")->data["auto_rebuild"], false);  // a refused update changes nothing
+}
+
+}  // namespace
+}  // namespace pki::testing

@@ -1,0 +1,171 @@
+// The engine's OCSP responder: statuses from the revoked index and the certificate records, the nonce echoed, the
+// issuing CA signing, and every failure answered as an OCSP response.
+#include <gtest/gtest.h>
+
+#include <openssl/ocsp.h>
+
+#include "src/crypto/x509.h"
+#include "tests/unit/engine_harness.h"
+
+namespace pki::testing {
+namespace {
+
+struct Decoded {
+  int response_status = -1;
+  std::vector<int> statuses;  // V_OCSP_CERTSTATUS_* per requested id, in request order
+  bool nonce_ok = false;
+  bool verified = false;
+  int64_t revoked_at = 0;
+};
+
+class OcspPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto root = h.Write("root/generate/internal", {{"common_name", "OCSP Root"}, {"ttl", "8760h"}, {"key_type", "ec"}});
+    ASSERT_TRUE(root.ok());
+    ca = ParseCertificatePem(root->data["certificate"].get<std::string>()).value();
+    ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+    ASSERT_TRUE(h.Write("roles/nostore", {{"allow_any_name", true}, {"key_type", "ec"}, {"no_store", true}}).ok());
+  }
+
+  ossl::X509Ptr Issue(const std::string& role, std::string* serial = nullptr) {
+    auto r = h.Write("issue/" + role, {{"common_name", "a.example.com"}});
+    EXPECT_TRUE(r.ok());
+    if (serial) *serial = r->data["serial_number"];
+    return ParseCertificatePem(r->data["certificate"].get<std::string>()).value();
+  }
+
+  // A DER OCSPRequest for `leaves` issued by `issuer` (SHA-1 ids), with a nonce.
+  std::string Request(const std::vector<const X509*>& leaves, const X509* issuer, bool nonce = true) {
+    OCSP_REQUEST* req = OCSP_REQUEST_new();
+    for (const X509* leaf : leaves) {
+      OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), leaf, issuer));
+    }
+    if (nonce) OCSP_request_add1_nonce(req, nullptr, -1);
+    unsigned char* der = nullptr;
+    int len = i2d_OCSP_REQUEST(req, &der);
+    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+    OPENSSL_free(der);
+    last_request_ = std::string(out);
+    OCSP_REQUEST_free(req);
+    return out;
+  }
+
+  Result<Response> Post(const std::string& der) {
+    return h.Write("ocsp", {{"http_raw_body", Base64Encode(der)}});
+  }
+
+  Decoded Decode(const Result<Response>& r, const std::vector<const X509*>& leaves) {
+    Decoded d;
+    EXPECT_TRUE(r.ok() && r->raw);
+    if (!r.ok() || !r->raw) return d;
+    EXPECT_EQ(r->raw->content_type, "application/ocsp-response");
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(r->raw->body.data());
+    OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(r->raw->body.size()));
+    if (resp == nullptr) return d;
+    d.response_status = OCSP_response_status(resp);
+    OCSP_BASICRESP* bs = OCSP_response_get1_basic(resp);
+    if (bs != nullptr) {
+      STACK_OF(X509)* certs = sk_X509_new_null();
+      sk_X509_push(certs, ca.get());
+      d.verified = OCSP_basic_verify(bs, certs, nullptr, OCSP_TRUSTOTHER | OCSP_NOVERIFY) == 1;
+      sk_X509_free(certs);
+      const unsigned char* q = reinterpret_cast<const unsigned char*>(last_request_.data());
+      OCSP_REQUEST* req = d2i_OCSP_REQUEST(nullptr, &q, static_cast<long>(last_request_.size()));
+      d.nonce_ok = OCSP_check_nonce(req, bs) == 1;
+      OCSP_REQUEST_free(req);
+      for (const X509* leaf : leaves) {
+        OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), leaf, ca.get());
+        int status = -1, reason = -1;
+        ASN1_GENERALIZEDTIME *rev = nullptr, *thisupd = nullptr, *nextupd = nullptr;
+        OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd, &nextupd);
+        if (rev != nullptr) d.revoked_at = Asn1TimeToUnix(rev);
+        d.statuses.push_back(status);
+        OCSP_CERTID_free(id);
+      }
+      OCSP_BASICRESP_free(bs);
+    }
+    OCSP_RESPONSE_free(resp);
+    return d;
+  }
+
+  EngineHarness h;
+  ossl::X509Ptr ca;
+  std::string last_request_;
+};
+
+TEST_F(OcspPathTest, GoodRevokedAndUnknownInOneSignedAnswerWithTheNonce) {
+  std::string revoked_serial;
+  ossl::X509Ptr good = Issue("web");
+  ossl::X509Ptr revoked = Issue("web", &revoked_serial);
+  ossl::X509Ptr unrecorded = Issue("nostore");
+  h.clock.Advance(5);
+  ASSERT_TRUE(h.Write("revoke", {{"serial_number", revoked_serial}}).ok());
+  std::vector<const X509*> leaves = {good.get(), revoked.get(), unrecorded.get()};
+  Decoded d = Decode(Post(Request(leaves, ca.get())), leaves);
+  EXPECT_EQ(d.response_status, OCSP_RESPONSE_STATUS_SUCCESSFUL);
+  EXPECT_TRUE(d.verified);
+  EXPECT_TRUE(d.nonce_ok);
+  EXPECT_EQ(d.statuses, (std::vector<int>{V_OCSP_CERTSTATUS_GOOD, V_OCSP_CERTSTATUS_REVOKED,
+                                          V_OCSP_CERTSTATUS_UNKNOWN}));
+  EXPECT_EQ(d.revoked_at, EngineHarness::kStart + 5);
+}
+
+TEST_F(OcspPathTest, GetCarriesTheRequestInThePath) {
+  ossl::X509Ptr good = Issue("web");
+  std::vector<const X509*> leaves = {good.get()};
+  std::string der = Request(leaves, ca.get(), /*nonce=*/false);
+  auto r = h.Read("ocsp/" + Base64Encode(der));
+  ASSERT_TRUE(r.ok() && r->raw) << (r.ok() ? r->data.dump() : r.status().message());
+  EXPECT_EQ(r->raw->status, 200) << Base64Encode(der);
+  Decoded d = Decode(r, leaves);
+  EXPECT_EQ(d.statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+  EXPECT_TRUE(d.verified);
+}
+
+TEST_F(OcspPathTest, VaultsAnswerForUnrecordedSerialsIsAMountSetting) {
+  ossl::X509Ptr unrecorded = Issue("nostore");
+  std::vector<const X509*> leaves = {unrecorded.get()};
+  EXPECT_EQ(Decode(Post(Request(leaves, ca.get())), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_UNKNOWN});
+  ASSERT_TRUE(h.Write("config/crl", {{"ocsp_unknown_good", true}}).ok());
+  EXPECT_EQ(Decode(Post(Request(leaves, ca.get())), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+}
+
+TEST_F(OcspPathTest, FailuresAreOcspResponses) {
+  auto garbage = h.Write("ocsp", {{"http_raw_body", Base64Encode("not an OCSP request")}});
+  ASSERT_TRUE(garbage.ok() && garbage->raw);
+  EXPECT_EQ(garbage->raw->status, 400);
+  EXPECT_EQ(Decode(garbage, {}).response_status, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+  auto bad_base64 = h.Read("ocsp/%%%");
+  ASSERT_TRUE(bad_base64.ok() && bad_base64->raw);
+  EXPECT_EQ(bad_base64->raw->status, 400);
+  auto huge = Post(std::string(4096, '\x30'));
+  ASSERT_TRUE(huge.ok() && huge->raw);
+  EXPECT_EQ(huge->raw->status, 400);
+
+  ossl::X509Ptr good = Issue("web");
+  std::vector<const X509*> leaves = {good.get()};
+  ASSERT_TRUE(h.Write("config/crl", {{"ocsp_disable", true}}).ok());
+  auto disabled = Post(Request(leaves, ca.get()));
+  ASSERT_TRUE(disabled.ok() && disabled->raw);
+  EXPECT_EQ(disabled->raw->status, 401);
+  EXPECT_EQ(Decode(disabled, {}).response_status, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+}
+
+TEST_F(OcspPathTest, ACertificateOfAnotherCaIsUnknown) {
+  EngineHarness other;
+  ASSERT_TRUE(other.Write("root/generate/internal", {{"common_name", "Other"}, {"key_type", "ec"}}).ok());
+  auto other_ca = ParseCertificatePem(other.Read("cert/ca")->data["certificate"].get<std::string>()).value();
+  ASSERT_TRUE(other.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  auto foreign = ParseCertificatePem(
+                     other.Write("issue/web", {{"common_name", "x.example.com"}})->data["certificate"].get<std::string>())
+                     .value();
+  // Asked about the other CA's certificate: this mount's default issuer answers unknown.
+  std::string der = Request({foreign.get()}, other_ca.get());
+  auto r = Post(der);
+  ASSERT_TRUE(r.ok() && r->raw);
+  EXPECT_EQ(r->raw->status, 200);
+}
+
+}  // namespace
+}  // namespace pki::testing
