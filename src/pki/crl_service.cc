@@ -6,6 +6,7 @@
 #include "src/core/duration.h"
 #include "src/crypto/crl.h"
 #include "src/crypto/x509.h"
+#include "src/pki/issuance.h"
 #include "src/pki/revocation.h"
 
 namespace pki {
@@ -17,7 +18,9 @@ constexpr size_t kEntryBatch = 10000;
 constexpr char kCrlContentType[] = "application/pkix-crl";
 constexpr char kPemContentType[] = "application/x-pem-file";
 
-std::string StateKey(const std::string& issuer_id) { return "crl/state/" + issuer_id; }
+std::string StateKey(const std::string& issuer_id, CrlService::Kind kind) {
+  return (kind == CrlService::Kind::kComplete ? "crl/state/" : "crl/delta-state/") + issuer_id;
+}
 
 std::string ChunkKey(const std::string& issuer_id, uint64_t number, uint64_t chunk) {
   char buf[40];
@@ -70,9 +73,9 @@ Result<CrlConfig> ReadCrlConfig(Storage* storage) {
   return c;
 }
 
-Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string& issuer_id) const {
+Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string& issuer_id, Kind kind) const {
   std::string value;
-  Status s = ctx_.storage->Get(StateKey(issuer_id), &value);
+  Status s = ctx_.storage->Get(StateKey(issuer_id, kind), &value);
   if (s.IsNotFound()) return std::optional<State>();
   RETURN_IF_ERROR(s);
   Json j = Json::parse(value, nullptr, false);
@@ -80,6 +83,7 @@ Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string
   State st;
   st.number = j.value("number", uint64_t{0});
   st.built_seq = j.value("built_seq", uint64_t{0});
+  st.base = j.value("base", uint64_t{0});
   st.this_update = j.value("this_update", int64_t{0});
   st.next_update = j.value("next_update", int64_t{0});
   st.chunks = j.value("chunks", uint64_t{0});
@@ -87,8 +91,14 @@ Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string
   return std::optional<State>(st);
 }
 
-Result<bool> CrlService::Stale(const std::optional<State>& state, const std::string& issuer_id,
-                               const CrlConfig& config) const {
+Result<CrlService::States> CrlService::ReadStates(const std::string& issuer_id) const {
+  ASSIGN_OR_RETURN(std::optional<State> complete, ReadState(issuer_id, Kind::kComplete));
+  ASSIGN_OR_RETURN(std::optional<State> delta, ReadState(issuer_id, Kind::kDelta));
+  return States{complete, delta};
+}
+
+Result<bool> CrlService::CompleteStale(const std::optional<State>& state, const std::string& issuer_id,
+                                       const CrlConfig& config) const {
   if (!state) return true;
   // Disabled: one empty CRL on the transition, then nothing changes until CRLs are enabled again.
   if (config.disable) return !state->disabled;
@@ -97,16 +107,30 @@ Result<bool> CrlService::Stale(const std::optional<State>& state, const std::str
   ASSIGN_OR_RETURN(int64_t grace, ConfigDuration(config.auto_rebuild_grace_period, "auto_rebuild_grace_period"));
   grace = std::min(grace, expiry / 2);
   if (ctx_.clock->Now() >= state->next_update - grace) return true;
-  // auto_rebuild (Vault's periodic rebuild) lets revocations wait for the schedule; otherwise every revocation
-  // acknowledged so far must be on the CRL served.
+  // auto_rebuild (Vault's periodic rebuild) lets revocations wait for the schedule (and the delta CRL);
+  // otherwise every revocation acknowledged so far must be on the CRL served.
   if (config.auto_rebuild) return false;
   ASSIGN_OR_RETURN(uint64_t seq, RevocationStore(ctx_.storage).Sequence(issuer_id));
   return seq > state->built_seq;
 }
 
-Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id,
-                                                               const std::optional<State>& previous,
-                                                               const CrlConfig& config) {
+Result<bool> CrlService::DeltaStale(const States& states, const std::string& issuer_id,
+                                    const CrlConfig& config) const {
+  const auto& [complete, delta] = states;
+  if (!delta || !complete || delta->base != complete->number) return true;
+  ASSIGN_OR_RETURN(int64_t interval, ConfigDuration(config.delta_rebuild_interval, "delta_rebuild_interval"));
+  const int64_t now = ctx_.clock->Now();
+  if (now >= delta->next_update - interval) return true;
+  if (now < delta->this_update + interval) return false;
+  ASSIGN_OR_RETURN(uint64_t seq, RevocationStore(ctx_.storage).Sequence(issuer_id));
+  return seq > delta->built_seq;
+}
+
+Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id, Kind kind,
+                                                               const States& states, const CrlConfig& config) {
+  const auto& [complete, delta] = states;
+  const std::optional<State>& previous = kind == Kind::kComplete ? complete : delta;
+  if (kind == Kind::kDelta && !complete) return Status::Internal("a delta CRL needs a complete CRL first");
   ASSIGN_OR_RETURN(std::shared_ptr<const SigningIssuer> issuer, cas_->SigningIssuerFor(issuer_id));
   RevocationStore revocations(ctx_.storage);
   // Read before the entries: a revocation landing during the build leaves the CRL stale, never silently missing.
@@ -114,11 +138,12 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(config.expiry, "expiry"));
 
   State st;
-  st.number = previous ? previous->number + 1 : 1;
+  // Complete and delta CRLs share one increasing sequence of numbers (RFC 5280 section 5.2.3).
+  st.number = std::max(complete ? complete->number : 0, delta ? delta->number : 0) + 1;
   st.built_seq = seq;
   st.this_update = ctx_.clock->Now();
   st.next_update = st.this_update + expiry;
-  st.disabled = config.disable;
+  st.disabled = kind == Kind::kComplete && config.disable;
 
   CrlParams params;
   params.issuer = issuer->cert.get();
@@ -126,18 +151,37 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   params.number = st.number;
   params.this_update = st.this_update;
   params.next_update = st.next_update;
-  // The revocation count bounds the entries (tidy may have removed some): one buffer reservation, no regrowth.
-  params.expected_entries = config.disable ? 0 : static_cast<size_t>(std::min<uint64_t>(seq, 50'000'000));
+  CrlEntrySource source;
   std::string cursor;
-  bool done = config.disable;
-  CrlEntrySource source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
-    if (done) return false;
-    std::vector<std::pair<std::string, int64_t>> entries;
-    ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(issuer_id, &cursor, kEntryBatch, &entries));
-    for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
-    done = !more;
-    return more;
-  };
+  uint64_t after_seq = kind == Kind::kDelta ? complete->built_seq : 0;
+  bool done = st.disabled;
+  if (kind == Kind::kDelta) {
+    st.base = complete->number;
+    params.delta_base = complete->number;
+    params.expected_entries = static_cast<size_t>(std::min<uint64_t>(seq - std::min(seq, after_seq), 50'000'000));
+    source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
+      std::vector<std::pair<std::string, int64_t>> entries;
+      ASSIGN_OR_RETURN(bool more, revocations.ReadSince(issuer_id, &after_seq, kEntryBatch, &entries));
+      for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
+      return more;
+    };
+  } else {
+    // While delta CRLs are on, complete CRLs say where they are (OpenBao's Freshest CRL; RFC 5280 section 5.2.6).
+    if (config.enable_delta) {
+      ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
+      params.freshest_crl_urls = urls.delta_crl_distribution_points;
+    }
+    // The revocation count bounds the entries (tidy may have removed some): one buffer reservation, no regrowth.
+    params.expected_entries = st.disabled ? 0 : static_cast<size_t>(std::min<uint64_t>(seq, 50'000'000));
+    source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
+      if (done) return false;
+      std::vector<std::pair<std::string, int64_t>> entries;
+      ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(issuer_id, &cursor, kEntryBatch, &entries));
+      for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
+      done = !more;
+      return more;
+    };
+  }
   ASSIGN_OR_RETURN(std::string der, BuildCrlDer(params, source));
 
   // New chunks and the state naming them in one batch; the previous CRL's chunks go in the same batch, after.
@@ -146,25 +190,28 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   for (uint64_t i = 0; i < st.chunks; ++i) {
     batch.Put(ChunkKey(issuer_id, st.number, i), der.substr(i * kChunkSize, kChunkSize));
   }
-  Json state = {{"number", st.number},           {"built_seq", st.built_seq}, {"this_update", st.this_update},
-                {"next_update", st.next_update}, {"chunks", st.chunks},       {"disabled", st.disabled},
-                {"size", der.size()}};
-  batch.Put(StateKey(issuer_id), state.dump());
+  Json state = {{"number", st.number},           {"built_seq", st.built_seq}, {"base", st.base},
+                {"this_update", st.this_update}, {"next_update", st.next_update},
+                {"chunks", st.chunks},           {"disabled", st.disabled},   {"size", der.size()}};
+  batch.Put(StateKey(issuer_id, kind), state.dump());
   if (previous) {
     for (uint64_t i = 0; i < previous->chunks; ++i) batch.Delete(ChunkKey(issuer_id, previous->number, i));
   }
   RETURN_IF_ERROR(ctx_.storage->Write(batch));
+  // A complete CRL now lists every revocation up to `seq`: the delta index before it is no longer needed.
+  if (kind == Kind::kComplete) RETURN_IF_ERROR(revocations.PruneDeltaIndex(issuer_id, seq));
 
   auto shared = std::make_shared<const std::string>(std::move(der));
   std::lock_guard<std::mutex> lock(cache_mu_);
-  cache_[issuer_id] = Cached{st.number, shared};
+  cache_[{issuer_id, kind}] = Cached{st.number, shared};
   return shared;
 }
 
-Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& issuer_id, const State& state) {
+Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& issuer_id, Kind kind,
+                                                            const State& state) {
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find(issuer_id);
+    auto it = cache_.find({issuer_id, kind});
     if (it != cache_.end() && it->second.number == state.number) return it->second.der;
   }
   std::string der;
@@ -178,33 +225,49 @@ Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& i
   }
   auto shared = std::make_shared<const std::string>(std::move(der));
   std::lock_guard<std::mutex> lock(cache_mu_);
-  auto& slot = cache_[issuer_id];
+  auto& slot = cache_[{issuer_id, kind}];
   if (slot.number <= state.number) slot = Cached{state.number, shared};
   return shared;
 }
 
 Result<std::shared_ptr<const std::string>> CrlService::Current(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
-  ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer_id));
-  ASSIGN_OR_RETURN(bool stale, Stale(state, issuer_id, config));
-  if (!stale) return Load(issuer_id, *state);
+  ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer_id, Kind::kComplete));
+  ASSIGN_OR_RETURN(bool stale, CompleteStale(state, issuer_id, config));
+  if (!stale) return Load(issuer_id, Kind::kComplete, *state);
   // One rebuild at a time; whoever waited behind it finds the CRL fresh and shares it.
   std::lock_guard<std::mutex> lock(build_mu_);
-  ASSIGN_OR_RETURN(state, ReadState(issuer_id));
-  ASSIGN_OR_RETURN(stale, Stale(state, issuer_id, config));
-  if (!stale) return Load(issuer_id, *state);
-  return Rebuild(issuer_id, state, config);
+  ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(stale, CompleteStale(states.first, issuer_id, config));
+  if (!stale) return Load(issuer_id, Kind::kComplete, *states.first);
+  return Rebuild(issuer_id, Kind::kComplete, states, config);
 }
 
-Result<std::vector<std::string>> CrlService::RotateAll() {
+Result<std::shared_ptr<const std::string>> CrlService::CurrentDelta(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
-  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
+  if (!config.enable_delta || config.disable) return std::shared_ptr<const std::string>();
+  RETURN_IF_ERROR(Current(issuer_id).status());  // the base must be current first
+  ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(bool stale, DeltaStale(states, issuer_id, config));
+  if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
+  std::lock_guard<std::mutex> lock(build_mu_);
+  ASSIGN_OR_RETURN(states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(stale, DeltaStale(states, issuer_id, config));
+  if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
+  return Rebuild(issuer_id, Kind::kDelta, states, config);
+}
+
+Result<std::vector<std::string>> CrlService::RotateAll(Kind kind) {
+  ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
   std::vector<std::string> warnings;
+  if (kind == Kind::kDelta && (!config.enable_delta || config.disable)) return warnings;
+  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
   std::lock_guard<std::mutex> lock(build_mu_);
   for (const auto& issuer : issuers) {
     if (issuer.key_id.empty()) continue;  // no key, no CRL (as Vault)
-    ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer.issuer_id));
-    auto built = Rebuild(issuer.issuer_id, state, config);
+    ASSIGN_OR_RETURN(States states, ReadStates(issuer.issuer_id));
+    Result<std::shared_ptr<const std::string>> built = Status::Internal("no complete CRL yet");
+    if (kind == Kind::kComplete || states.first) built = Rebuild(issuer.issuer_id, kind, states, config);
     if (!built.ok()) {
       warnings.push_back("Warning " + std::to_string(warnings.size() + 1) + " during CRL rebuild: issuer " +
                          issuer.issuer_id + ": " + built.status().message());
@@ -241,12 +304,28 @@ class CrlHandlers {
     return Response::Data({{"certificate", pem}, {"revocation_time", 0}, {"revocation_time_rfc3339", ""}});
   }
 
-  Result<Response> Rotate(const Request&, const FieldData&) {
-    ASSIGN_OR_RETURN(std::vector<std::string> warnings, crls_->RotateAll());
-    Response r = Response::Data({{"success", true}});
-    r.warnings = std::move(warnings);
-    return r;
+  Result<Response> DeltaDer(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultDelta());
+    if (!der) return Response::Raw(kCrlContentType, "", 204);
+    return Response::Raw(kCrlContentType, *der);
   }
+
+  Result<Response> DeltaPem(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultDelta());
+    if (!der) return Response::Raw(kPemContentType, "", 204);
+    return Response::Raw(kPemContentType, DerToPem(*der, "X509 CRL"));
+  }
+
+  Result<Response> CertDeltaCrl(const Request&, const FieldData&) {
+    ASSIGN_OR_RETURN(auto der, DefaultDelta());
+    if (!der) return Response::Nil();
+    std::string pem = DerToPem(*der, "X509 CRL");
+    while (!pem.empty() && pem.back() == '\n') pem.pop_back();
+    return Response::Data({{"certificate", pem}, {"revocation_time", 0}, {"revocation_time_rfc3339", ""}});
+  }
+
+  Result<Response> Rotate(const Request&, const FieldData&) { return RotateKind(CrlService::Kind::kComplete); }
+  Result<Response> RotateDelta(const Request&, const FieldData&) { return RotateKind(CrlService::Kind::kDelta); }
 
   Result<Response> ReadConfig(const Request&, const FieldData&) {
     ASSIGN_OR_RETURN(CrlConfig c, ReadCrlConfig(ctx_.storage));
@@ -293,19 +372,33 @@ class CrlHandlers {
                                 ") must be strictly shorter than CRL expiry (" + c.expiry +
                                 ") value when delta CRLs are enabled");
     }
-    if (c.enable_delta) return Status::BadRequest("delta CRLs are not available in this version");
 
     Json stored = CrlConfigToJson(c);
     stored["version"] = 1;
     RETURN_IF_ERROR(ctx_.storage->Put(kConfigKey, stored.dump()));
     Response r = Response::Data(CrlConfigToJson(c));
-    if (c.disable != before.disable || c.expiry != before.expiry || c.auto_rebuild != before.auto_rebuild) {
+    if (c.disable != before.disable || c.expiry != before.expiry || c.auto_rebuild != before.auto_rebuild ||
+        c.enable_delta != before.enable_delta) {
       ASSIGN_OR_RETURN(r.warnings, crls_->RotateAll());
     }
     return r;
   }
 
  private:
+  Result<Response> RotateKind(CrlService::Kind kind) {
+    ASSIGN_OR_RETURN(std::vector<std::string> warnings, crls_->RotateAll(kind));
+    Response r = Response::Data({{"success", true}});
+    r.warnings = std::move(warnings);
+    return r;
+  }
+
+  // The default issuer's delta CRL; null when there is none (no CA, or delta CRLs not enabled).
+  Result<std::shared_ptr<const std::string>> DefaultDelta() {
+    ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas_->ResolveIssuer("default"));
+    if (!issuer || issuer->key_id.empty()) return std::shared_ptr<const std::string>();
+    return crls_->CurrentDelta(issuer->issuer_id);
+  }
+
   // The default issuer's CRL; nullopt when the mount has no default issuer with a key (Vault answers 204).
   Result<std::optional<std::shared_ptr<const std::string>>> DefaultCrl() {
     ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas_->ResolveIssuer("default"));
@@ -332,7 +425,11 @@ std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_
   paths.push_back(read_path("crl", &CrlHandlers::CrlDer, true, "The default issuer's CRL (DER)."));
   paths.push_back(read_path("crl/pem", &CrlHandlers::CrlPem, true, "The default issuer's CRL (PEM)."));
   paths.push_back(read_path("cert/crl", &CrlHandlers::CertCrl, true, "The default issuer's CRL, PEM in JSON."));
+  paths.push_back(read_path("crl/delta", &CrlHandlers::DeltaDer, true, "The default issuer's delta CRL (DER)."));
+  paths.push_back(read_path("crl/delta/pem", &CrlHandlers::DeltaPem, true, "The default issuer's delta CRL (PEM)."));
+  paths.push_back(read_path("cert/delta-crl", &CrlHandlers::CertDeltaCrl, true, "The delta CRL, PEM in JSON."));
   paths.push_back(read_path("crl/rotate", &CrlHandlers::Rotate, false, "Rebuild every issuer's CRL now."));
+  paths.push_back(read_path("crl/rotate-delta", &CrlHandlers::RotateDelta, false, "Rebuild the delta CRLs now."));
   PathSpec config = read_path("config/crl", &CrlHandlers::ReadConfig, false, "CRL and OCSP configuration.");
   auto duration = [](const char* help) { return FieldSchema{FieldType::kString, nullptr, help}; };
   auto flag = [](const char* help) { return FieldSchema{FieldType::kBool, nullptr, help}; };
@@ -342,7 +439,7 @@ std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_
   config.fields["ocsp_expiry"] = duration("How long OCSP responses are valid; 0 omits nextUpdate; default 12h.");
   config.fields["auto_rebuild"] = flag("Rebuild CRLs on schedule instead of after each revocation.");
   config.fields["auto_rebuild_grace_period"] = duration("Rebuild this long before nextUpdate; default 12h.");
-  config.fields["enable_delta"] = flag("Delta CRLs (not available in this version).");
+  config.fields["enable_delta"] = flag("Also publish delta CRLs (needs auto_rebuild).");
   config.fields["delta_rebuild_interval"] = duration("How often delta CRLs are rebuilt; default 15m.");
   config.fields["ocsp_unknown_good"] = flag("OCSP answers good, as Vault does, for serials the mount has no record "
                                             "of (no_store certificates); default false: unknown.");

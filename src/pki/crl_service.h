@@ -6,11 +6,18 @@
 // every acknowledged revocation is in the next CRL anyone fetches (Vault's auto_rebuild=false promise, without
 // Vault's rebuild per revocation).
 //
+// With enable_delta (which Vault ties to auto_rebuild) a delta CRL lists the revocations since the complete CRL it
+// extends (RFC 5280 Delta CRL Indicator naming the complete CRL's number), read from the issuer's delta index
+// rather than the whole revoked set, and is rebuilt at most every delta_rebuild_interval.
+//
 // Keys (docs/design.md):
-//   config/crl                                   Vault's CRL configuration (JSON, version 1)
-//   crl/state/<issuer id>                        JSON: number, revocation count built, this/next update, chunks
-//   crl/der/<issuer id>/<number:016x>/<chunk:06x> the DER in chunks of at most 1 MiB (no entry size limit hit)
-// CRL numbers strictly increase per issuer and survive restarts (they live in the state entry).
+//   config/crl                                          Vault's CRL configuration (JSON, version 1)
+//   crl/state/<issuer id>, crl/delta-state/<issuer id>  JSON: number, revocation count covered, base, this/next
+//                                                       update, chunk count
+//   crl/der/<issuer id>/<number:016x>/<chunk:06x>       the DER in chunks of at most 1 MiB (complete and delta
+//                                                       CRLs alike; numbers are unique per issuer)
+// CRL numbers strictly increase per issuer, are shared by complete and delta CRLs as RFC 5280 requires, and
+// survive restarts (they live in the state entries).
 // Thread-safe: rebuilds are serialised; readers share the cached DER of the current number.
 #pragma once
 
@@ -49,19 +56,26 @@ Result<CrlConfig> ReadCrlConfig(Storage* storage);
 
 class CrlService {
  public:
+  enum class Kind { kComplete, kDelta };
+
   CrlService(const PkiContext& ctx, CaStore* cas) : ctx_(ctx), cas_(cas) {}
 
   // The DER of `issuer_id`'s current complete CRL, rebuilt first when stale.
   Result<std::shared_ptr<const std::string>> Current(const std::string& issuer_id);
 
-  // Rebuilds the complete CRL of every issuer that has a key (crl/rotate, config changes). Returns warnings for
-  // issuers that could not be built.
-  Result<std::vector<std::string>> RotateAll();
+  // The DER of the issuer's current delta CRL (revocations since its complete CRL), rebuilt when stale; nullptr
+  // when delta CRLs are not enabled.
+  Result<std::shared_ptr<const std::string>> CurrentDelta(const std::string& issuer_id);
+
+  // Rebuilds the CRLs of `kind` of every issuer that has a key (crl/rotate, crl/rotate-delta, config changes).
+  // Returns warnings for issuers that could not be built.
+  Result<std::vector<std::string>> RotateAll(Kind kind = Kind::kComplete);
 
  private:
   struct State {
     uint64_t number = 0;
-    uint64_t built_seq = 0;
+    uint64_t built_seq = 0;  // the issuer's revocation count the CRL covers
+    uint64_t base = 0;       // delta: the complete CRL number it extends
     int64_t this_update = 0;
     int64_t next_update = 0;
     uint64_t chunks = 0;
@@ -71,22 +85,26 @@ class CrlService {
     uint64_t number = 0;
     std::shared_ptr<const std::string> der;
   };
+  using States = std::pair<std::optional<State>, std::optional<State>>;  // complete, delta
 
-  Result<std::optional<State>> ReadState(const std::string& issuer_id) const;
-  Result<bool> Stale(const std::optional<State>& state, const std::string& issuer_id, const CrlConfig& config) const;
-  // Builds, stores and caches a new CRL. Caller holds build_mu_.
-  Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id,
-                                                     const std::optional<State>& previous, const CrlConfig& config);
-  Result<std::shared_ptr<const std::string>> Load(const std::string& issuer_id, const State& state);
+  Result<std::optional<State>> ReadState(const std::string& issuer_id, Kind kind) const;
+  Result<States> ReadStates(const std::string& issuer_id) const;
+  Result<bool> CompleteStale(const std::optional<State>& state, const std::string& issuer_id,
+                             const CrlConfig& config) const;
+  Result<bool> DeltaStale(const States& states, const std::string& issuer_id, const CrlConfig& config) const;
+  // Builds, stores and caches a new CRL of `kind`. Caller holds build_mu_.
+  Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id, Kind kind, const States& states,
+                                                     const CrlConfig& config);
+  Result<std::shared_ptr<const std::string>> Load(const std::string& issuer_id, Kind kind, const State& state);
 
   PkiContext ctx_;
   CaStore* cas_;
-  std::mutex build_mu_;                    // one rebuild at a time per mount
+  std::mutex build_mu_;  // one rebuild at a time per mount
   std::mutex cache_mu_;
-  std::map<std::string, Cached> cache_;    // guarded by cache_mu_
+  std::map<std::pair<std::string, Kind>, Cached> cache_;  // guarded by cache_mu_
 };
 
-// crl, crl/pem, cert/crl, crl/rotate, config/crl.
+// crl, crl/pem, cert/crl, crl/delta, crl/delta/pem, cert/delta-crl, crl/rotate, crl/rotate-delta, config/crl.
 std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_ptr<CrlService> crls);
 
 }  // namespace pki

@@ -151,6 +151,7 @@ Result<UrlConfig> ReadUrlConfig(Storage* storage) {
   c.issuing_certificates = j.value("issuing_certificates", std::vector<std::string>{});
   c.crl_distribution_points = j.value("crl_distribution_points", std::vector<std::string>{});
   c.ocsp_servers = j.value("ocsp_servers", std::vector<std::string>{});
+  c.delta_crl_distribution_points = j.value("delta_crl_distribution_points", std::vector<std::string>{});
   c.enable_templating = j.value("enable_templating", false);
   return c;
 }
@@ -159,6 +160,7 @@ Json UrlConfigToJson(const UrlConfig& c) {
   return {{"issuing_certificates", c.issuing_certificates},
           {"crl_distribution_points", c.crl_distribution_points},
           {"ocsp_servers", c.ocsp_servers},
+          {"delta_crl_distribution_points", c.delta_crl_distribution_points},
           {"enable_templating", c.enable_templating}};
 }
 

@@ -65,6 +65,8 @@ struct UrlConfig {
   std::vector<std::string> issuing_certificates;
   std::vector<std::string> crl_distribution_points;
   std::vector<std::string> ocsp_servers;
+  // OpenBao's: where the delta CRLs are; named in complete CRLs' Freshest CRL extension while delta CRLs are on.
+  std::vector<std::string> delta_crl_distribution_points;
   bool enable_templating = false;
 };
 Result<UrlConfig> ReadUrlConfig(Storage* storage);

@@ -287,11 +287,15 @@ class CaPathHandlers {
     if (f.Has("issuing_certificates")) c.issuing_certificates = f.GetStrings("issuing_certificates");
     if (f.Has("crl_distribution_points")) c.crl_distribution_points = f.GetStrings("crl_distribution_points");
     if (f.Has("ocsp_servers")) c.ocsp_servers = f.GetStrings("ocsp_servers");
+    if (f.Has("delta_crl_distribution_points")) {
+      c.delta_crl_distribution_points = f.GetStrings("delta_crl_distribution_points");
+    }
     if (f.Has("enable_templating")) c.enable_templating = f.GetBool("enable_templating");
     if (c.enable_templating) {
       return Status::BadRequest("enable_templating requires config/cluster, which this mount does not support");
     }
-    for (const auto* list : {&c.issuing_certificates, &c.crl_distribution_points, &c.ocsp_servers}) {
+    for (const auto* list :
+         {&c.issuing_certificates, &c.crl_distribution_points, &c.ocsp_servers, &c.delta_crl_distribution_points}) {
       for (const auto& u : *list) {
         if (!LooksLikeUrl(u)) return Status::BadRequest("invalid URL found: " + u);
       }
@@ -588,6 +592,8 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
   urls.fields["issuing_certificates"] = {FieldType::kCommaStringSlice, nullptr, "AIA caIssuers URLs."};
   urls.fields["crl_distribution_points"] = {FieldType::kCommaStringSlice, nullptr, "CRL distribution points."};
   urls.fields["ocsp_servers"] = {FieldType::kCommaStringSlice, nullptr, "AIA OCSP URLs."};
+  urls.fields["delta_crl_distribution_points"] = {FieldType::kCommaStringSlice, nullptr,
+                                                  "Delta CRL URLs, named by complete CRLs (Freshest CRL)."};
   urls.fields["enable_templating"] = {FieldType::kBool, nullptr, "Templated URLs (not supported)."};
   urls.operations[Operation::kRead] = BindHandler(h, &CaPathHandlers::ReadUrls);
   urls.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::WriteUrls);

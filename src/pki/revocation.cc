@@ -1,5 +1,6 @@
 #include "src/pki/revocation.h"
 
+#include <cstdio>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,13 @@ constexpr int64_t kExpiryMargin = 2;
 std::string RevokedKey(const std::string& serial_bytes) { return kRevokedPrefix + HyphenSerial(serial_bytes); }
 std::string IndexPrefix(const std::string& issuer_id) { return "index/revoked/" + issuer_id + "/"; }
 std::string SequenceKey(const std::string& issuer_id) { return "crl/seq/" + issuer_id; }
+std::string DeltaPrefix(const std::string& issuer_id) { return "index/delta/" + issuer_id + "/"; }
+
+std::string SeqHex(uint64_t seq) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seq));
+  return buf;
+}
 
 std::string Cbor(const nlohmann::json& j) {
   std::vector<uint8_t> bytes = nlohmann::json::to_cbor(j);
@@ -67,6 +75,7 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
   batch.Put(IndexPrefix(issuer_id) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
   batch.Put(SequenceKey(issuer_id), std::to_string(seq + 1));
+  batch.Put(DeltaPrefix(issuer_id) + SeqHex(seq + 1), Cbor({{"s", HyphenSerial(serial_bytes)}, {"t", now}}));
   RETURN_IF_ERROR(storage_->Write(batch));
   return RevocationRecord{now, issuer_id};
 }
@@ -82,6 +91,38 @@ Result<bool> RevocationStore::ReadEntries(const std::string& issuer_id, std::str
   }
   if (!kv.empty()) *cursor = kv.back().first;
   return kv.size() == n;
+}
+
+Result<bool> RevocationStore::ReadSince(const std::string& issuer_id, uint64_t* after_seq, size_t n,
+                                        std::vector<std::pair<std::string, int64_t>>* out) const {
+  std::vector<std::pair<std::string, std::string>> kv;
+  RETURN_IF_ERROR(storage_->Scan(DeltaPrefix(issuer_id), SeqHex(*after_seq), n, &kv));
+  for (const auto& [key, value] : kv) {
+    nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
+    if (rec.is_discarded() || !rec.is_object() || !rec["s"].is_string() || !rec["t"].is_number_integer()) {
+      return Status::Internal("corrupt delta index entry " + key);
+    }
+    ASSIGN_OR_RETURN(std::string serial, ParseSerial(rec["s"].get<std::string>()));
+    out->emplace_back(std::move(serial), rec["t"].get<int64_t>());
+    *after_seq = std::stoull(key, nullptr, 16);
+  }
+  return kv.size() == n;
+}
+
+Status RevocationStore::PruneDeltaIndex(const std::string& issuer_id, uint64_t seq) {
+  const std::string last = SeqHex(seq);
+  for (;;) {
+    std::vector<std::string> keys;
+    RETURN_IF_ERROR(storage_->List(DeltaPrefix(issuer_id), "", 1000, &keys));
+    WriteBatch batch;
+    for (const auto& k : keys) {
+      if (k > last) break;
+      batch.Delete(DeltaPrefix(issuer_id) + k);
+    }
+    if (batch.empty()) return Status::Ok();
+    RETURN_IF_ERROR(storage_->Write(batch));
+    if (batch.ops().size() < keys.size() || keys.size() < 1000) return Status::Ok();
+  }
 }
 
 Status RevocationStore::ForEachEntryBatch(

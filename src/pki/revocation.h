@@ -5,7 +5,9 @@
 //   index/revoked/<issuer id>/<serial>  CBOR {t}: the issuer's CRL entries, streamed in serial order by CRL builds
 //   crl/seq/<issuer id>                 decimal count of revocations under the issuer; a CRL built at count n is
 //                                       stale once the count is past n
-// A revocation writes all three in one batch: an O(1) append, never a CRL rebuild. <serial> is lowercase hex with
+//   index/delta/<issuer id>/<count:016x> CBOR {s: serial, t}: the issuer's revocations in the order they happened,
+//                                       so a delta CRL reads only those after its base CRL's count
+// A revocation writes all four in one batch: an O(1) append, never a CRL rebuild. <serial> is lowercase hex with
 // '-' separators, as for certs/.
 #pragma once
 
@@ -46,6 +48,13 @@ class RevocationStore {
   // position `*cursor` (empty: the start), and advances the cursor. Returns whether entries may remain.
   Result<bool> ReadEntries(const std::string& issuer_id, std::string* cursor, size_t n,
                            std::vector<std::pair<std::string, int64_t>>* out) const;
+
+  // Appends up to `n` revocations under the issuer with counts above `*after_seq`, in count order, advancing it.
+  // Returns whether entries may remain.
+  Result<bool> ReadSince(const std::string& issuer_id, uint64_t* after_seq, size_t n,
+                         std::vector<std::pair<std::string, int64_t>>* out) const;
+  // Deletes the issuer's delta index entries with counts up to `seq` (a complete CRL now lists them).
+  Status PruneDeltaIndex(const std::string& issuer_id, uint64_t seq);
 
   // Calls `batch` with the issuer's revoked entries in serial order, `batch_size` at a time.
   Status ForEachEntryBatch(const std::string& issuer_id, size_t batch_size,

@@ -138,6 +138,56 @@ class Revocation(unittest.TestCase):
                                    capture_output=True, text=True)
             self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
+    def test_delta_crl_carries_new_revocations_for_openssl(self):
+        # Its own mount: auto_rebuild changes when the complete CRL follows revocations.
+        c = client()
+        c.sys.enable_secrets_engine("pki", path="pkidelta")
+        c.sys.tune_mount_configuration(path="pkidelta", max_lease_ttl="87600h")
+        root = c.secrets.pki.generate_root(type="internal", common_name="Delta Root", mount_point="pkidelta",
+                                           extra_params={"key_type": "ec", "ttl": "87600h"})
+        ca_pem = root["data"]["certificate"]
+        c.secrets.pki.create_or_update_role("web", {"allow_any_name": True, "key_type": "ec"}, mount_point="pkidelta")
+        # Complete CRLs name the delta CRL (Freshest CRL), which is what makes openssl -use_deltas read it.
+        c.secrets.pki.set_urls({"delta_crl_distribution_points": SERVER.addr + "/v1/pkidelta/crl/delta"},
+                               mount_point="pkidelta")
+        c.secrets.pki.set_crl_configuration(mount_point="pkidelta",
+                                            extra_params={"auto_rebuild": True, "enable_delta": True})
+        leaf = c.secrets.pki.generate_certificate("web", common_name="d.example.com", mount_point="pkidelta")["data"]
+        c.secrets.pki.revoke_certificate(serial_number=leaf["serial_number"], mount_point="pkidelta")
+        c.secrets.pki.rotate_crl(mount_point="pkidelta")  # a complete CRL now; then the revocation after it
+        second = c.secrets.pki.generate_certificate("web", common_name="e.example.com", mount_point="pkidelta")["data"]
+        c.secrets.pki.revoke_certificate(serial_number=second["serial_number"], mount_point="pkidelta")
+        r = requests.get(SERVER.addr + "/v1/pkidelta/crl/rotate-delta", headers={"X-Vault-Token": SERVER.token},
+                         timeout=30)
+        self.assertEqual(r.status_code, 200, r.text)
+
+        complete = requests.get(SERVER.addr + "/v1/pkidelta/crl/pem", timeout=30).text
+        delta = requests.get(SERVER.addr + "/v1/pkidelta/crl/delta/pem", timeout=30).text
+        delta_crl = x509.load_pem_x509_crl(delta.encode())
+        complete_crl = x509.load_pem_x509_crl(complete.encode())
+        indicator = delta_crl.extensions.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
+        self.assertTrue(indicator.critical)
+        self.assertEqual(indicator.value.crl_number, complete_crl.extensions.get_extension_for_oid(
+            ExtensionOID.CRL_NUMBER).value.crl_number)
+        self.assertTrue(delta_crl.is_signature_valid(x509.load_pem_x509_certificate(ca_pem.encode()).public_key()))
+
+        with tempfile.TemporaryDirectory() as d:
+            files = {}
+            for name, text in (("ca", ca_pem), ("complete", complete), ("delta", delta),
+                               ("first", leaf["certificate"]), ("second", second["certificate"])):
+                files[name] = os.path.join(d, name + ".pem")
+                with open(files[name], "w") as f:
+                    f.write(text.strip() + "\n")
+            base_cmd = ["openssl", "verify", "-crl_check", "-CAfile", files["ca"], "-CRLfile", files["complete"]]
+            # The complete CRL alone knows only the first revocation; with the delta, openssl sees both.
+            only_complete = subprocess.run(base_cmd + [files["second"]], capture_output=True, text=True)
+            self.assertEqual(only_complete.returncode, 0, only_complete.stdout + only_complete.stderr)
+            for name in ("first", "second"):
+                out = subprocess.run(base_cmd + ["-use_deltas", "-CRLfile", files["delta"], files[name]],
+                                     capture_output=True, text=True)
+                self.assertNotEqual(out.returncode, 0, name)
+                self.assertIn("certificate revoked", out.stdout + out.stderr)
+
     def test_ocsp_answers_openssl(self):
         c = client()
         leaf = c.secrets.pki.generate_certificate("web", common_name="ocsp.example.com",

@@ -14,6 +14,7 @@ namespace {
 
 struct ParsedCrl {
   long number = -1;
+  long delta_base = -1;  // the Delta CRL Indicator, -1 on a complete CRL
   std::vector<std::string> serials;  // colon form
   int64_t this_update = 0;
   int64_t next_update = 0;
@@ -28,6 +29,10 @@ ParsedCrl Parse(const std::string& der, const std::string& ca_pem) {
   ASN1_INTEGER* num = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
   if (num != nullptr) out.number = ASN1_INTEGER_get(num);
   ASN1_INTEGER_free(num);
+  int crit = 0;
+  ASN1_INTEGER* base = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, nullptr));
+  if (base != nullptr && crit == 1) out.delta_base = ASN1_INTEGER_get(base);
+  ASN1_INTEGER_free(base);
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
   for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
     const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
@@ -53,8 +58,8 @@ class CrlServiceTest : public ::testing::Test {
     ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
   }
 
-  ParsedCrl Crl() {
-    auto r = h.Read("crl");
+  ParsedCrl Crl(const std::string& path = "crl") {
+    auto r = h.Read(path);
     EXPECT_TRUE(r.ok() && r->raw) << (r.ok() ? "not raw" : r.status().message());
     if (!r.ok() || !r->raw) return {};
     EXPECT_EQ(r->raw->content_type, "application/pkix-crl");
@@ -200,6 +205,45 @@ TEST_F(CrlServiceTest, ConfigIsAPartialUpdateWithVaultsChecks) {
   auto grace = h.Write("config/crl", {{"auto_rebuild", true}, {"auto_rebuild_grace_period", "72h"}});
   EXPECT_EQ(grace.status().code(), StatusCode::kBadRequest);
   EXPECT_EQ(h.Read("config/crl")->data["auto_rebuild"], false);  // a refused update changes nothing
+}
+
+TEST_F(CrlServiceTest, DeltaCrlsListRevocationsSinceTheirBaseOnTheirInterval) {
+  auto none = h.Read("crl/delta");
+  ASSERT_TRUE(none.ok() && none->raw);
+  EXPECT_EQ(none->raw->status, 204);  // not enabled
+
+  ASSERT_TRUE(h.Write("config/crl", {{"auto_rebuild", true}, {"enable_delta", true}}).ok());
+  ParsedCrl base = Crl();
+  ParsedCrl delta = Crl("crl/delta");
+  EXPECT_EQ(delta.delta_base, base.number);
+  EXPECT_GT(delta.number, base.number);
+  EXPECT_TRUE(delta.serials.empty());
+
+  std::string revoked = IssueAndRevoke();
+  // auto_rebuild: the complete CRL waits for its schedule, the delta for its interval (15m).
+  EXPECT_EQ(Crl().number, base.number);
+  EXPECT_TRUE(Crl().serials.empty());
+  EXPECT_EQ(Crl("crl/delta").number, delta.number);
+  h.clock.Advance(15 * 60);
+  ParsedCrl next = Crl("crl/delta");
+  EXPECT_EQ(next.serials, std::vector<std::string>{revoked});
+  EXPECT_EQ(next.delta_base, base.number);
+  EXPECT_GT(next.number, delta.number);
+
+  // A new complete CRL lists it; the next delta extends the new base and no longer does.
+  ASSERT_TRUE(h.Read("crl/rotate").ok());
+  ParsedCrl rotated = Crl();
+  EXPECT_EQ(rotated.serials, std::vector<std::string>{revoked});
+  EXPECT_GT(rotated.number, next.number);
+  ParsedCrl after = Crl("crl/delta");
+  EXPECT_EQ(after.delta_base, rotated.number);
+  EXPECT_TRUE(after.serials.empty());
+  auto forced = h.Read("crl/rotate-delta");
+  ASSERT_TRUE(forced.ok());
+  EXPECT_GT(Crl("crl/delta").number, after.number);
+  auto json = h.Read("cert/delta-crl");
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->data["certificate"].get<std::string>().rfind("-----BEGIN X509 CRL-----", 0), 0u);
 }
 
 }  // namespace
