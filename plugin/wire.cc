@@ -165,6 +165,7 @@ pb::HandleRequestReply ToProtoReply(const Result<Response>& result, const std::s
     d["http_status_code"] = resp.raw->status;
     d["http_content_type"] = resp.raw->content_type;
     d["http_raw_body"] = Base64Encode(resp.raw->body);
+    if (!resp.raw->cache_control.empty()) d["http_raw_cache_control"] = resp.raw->cache_control;
     out->set_data(Dump(d));
     return reply;
   }
@@ -241,6 +242,9 @@ Result<Response> FromProtoReply(const pb::HandleRequestReply& reply) {
       std::string text = data["http_raw_body"].get<std::string>();
       Result<std::string> decoded = Base64Decode(text);
       raw.body = decoded.ok() ? std::move(decoded.value()) : std::move(text);
+    }
+    if (data.contains("http_raw_cache_control") && data["http_raw_cache_control"].is_string()) {
+      raw.cache_control = data["http_raw_cache_control"].get<std::string>();
     }
     out.raw = std::move(raw);
     return out;

@@ -45,6 +45,7 @@ struct RawBody {
   int status = 200;
   std::string content_type;
   std::string body;
+  std::string cache_control;  // the Cache-Control header; empty: none (Vault's http_raw_cache_control)
 };
 
 struct Response {

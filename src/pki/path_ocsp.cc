@@ -1,6 +1,11 @@
 #include "src/pki/path_ocsp.h"
 
+#include <algorithm>
+#include <list>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 #include "src/core/duration.h"
 #include "src/crypto/ocsp.h"
@@ -16,8 +21,76 @@ constexpr char kOcspResponseType[] = "application/ocsp-response";
 // Vault's limit on an OCSP request, GET or POST.
 constexpr size_t kMaxRequestBytes = 2048;
 
+// Signed answers are reused for this long at most (and never past half their validity).
+constexpr int64_t kCacheSeconds = 3600;
+// Without nextUpdate a response is "fresh now"; it is reused for a minute.
+constexpr int64_t kCacheSecondsWithoutNextUpdate = 60;
+constexpr size_t kCacheEntries = 50000;
+
 Response OcspError(int ocsp_status, int http_status) {
   return Response::Raw(kOcspResponseType, OcspErrorResponse(ocsp_status), http_status);
+}
+
+// Signed answers to requests without a nonce (most relying parties send none, and such answers are the same for
+// everyone), reused until they expire from the cache or the issuer's revocation count moves, so signing happens
+// only on a miss. Bounded: at most kCacheEntries, least recently used out first. Thread-safe.
+class OcspCache {
+ public:
+  struct Entry {
+    std::string der;
+    uint64_t seq = 0;     // the issuer's revocation count when signed
+    int64_t expires = 0;  // unix seconds
+  };
+
+  std::optional<Entry> Get(const std::string& key, uint64_t seq, int64_t now) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    if (it->second->second.seq != seq || now >= it->second->second.expires) {
+      lru_.erase(it->second);
+      index_.erase(it);
+      return std::nullopt;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+
+  void Put(const std::string& key, Entry entry) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = index_.find(key); it != index_.end()) {
+      lru_.erase(it->second);
+      index_.erase(it);
+    }
+    lru_.emplace_front(key, std::move(entry));
+    index_[key] = lru_.begin();
+    while (lru_.size() > kCacheEntries) {
+      index_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::list<std::pair<std::string, Entry>> lru_;  // guarded by mu_; most recent first
+  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> index_;  // guarded by mu_
+};
+
+// What a nonce-less answer depends on besides the revocation count: the responder, each id, and the settings
+// that shape the answer.
+std::string CacheKey(const std::string& issuer_id, const OcspRequestInfo& request, const CrlConfig& config) {
+  std::string key = issuer_id + "|" + config.ocsp_expiry + "|" + (config.ocsp_unknown_good ? "g" : "u");
+  for (const auto& id : request.ids) {
+    key += "|" + std::to_string(EVP_MD_get_type(id.hash)) + ":" + id.issuer_name_hash + id.issuer_key_hash + ":" +
+           id.serial;
+  }
+  return key;
+}
+
+Response OcspAnswer(std::string der, int64_t max_age) {
+  Response r = Response::Raw(kOcspResponseType, std::move(der));
+  // RFC 5019 section 6.2: caches may keep a nonce-less answer until shortly before nextUpdate.
+  if (max_age > 0) r.raw->cache_control = "max-age=" + std::to_string(max_age) + ", public, no-transform, must-revalidate";
+  return r;
 }
 
 class OcspHandlers {
@@ -74,6 +147,12 @@ class OcspHandlers {
     ASSIGN_OR_RETURN(int64_t ocsp_expiry, ParseDurationSeconds(config.ocsp_expiry));
     const int64_t now = ctx_.clock->Now();
     RevocationStore revocations(ctx_.storage);
+    ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(responder->entry.issuer_id));
+    std::string cache_key;
+    if (!request->nonce) {
+      cache_key = CacheKey(responder->entry.issuer_id, *request, config);
+      if (auto hit = cache_.Get(cache_key, seq, now)) return OcspAnswer(std::move(hit->der), hit->expires - now);
+    }
     std::vector<OcspSingleAnswer> answers;
     for (const auto& id : request->ids) {
       OcspSingleAnswer a;
@@ -85,7 +164,10 @@ class OcspHandlers {
     }
     OcspSigner signer{responder->cert.get(), responder->key.get()};
     ASSIGN_OR_RETURN(std::string response, BuildOcspResponse(signer, answers, request->nonce, now));
-    return Response::Raw(kOcspResponseType, std::move(response));
+    if (cache_key.empty()) return Response::Raw(kOcspResponseType, std::move(response));
+    int64_t life = ocsp_expiry > 0 ? std::min(kCacheSeconds, ocsp_expiry / 2) : kCacheSecondsWithoutNextUpdate;
+    cache_.Put(cache_key, OcspCache::Entry{response, seq, now + life});
+    return OcspAnswer(std::move(response), life);
   }
 
   // revoked when the revoked index says so; good when the mount issued the certificate under this issuer;
@@ -106,6 +188,7 @@ class OcspHandlers {
   PkiContext ctx_;
   CaStore* cas_;
   CertStore certs_;
+  OcspCache cache_;
 };
 
 }  // namespace

@@ -43,6 +43,7 @@ HttpResponse RenderRaw(const RawBody& raw) {
   if (r.status == 204) return r;
   r.content_type = raw.content_type;
   r.body = raw.body;
+  if (!raw.cache_control.empty()) r.headers.emplace_back("Cache-Control", raw.cache_control);
   return r;
 }
 

@@ -123,6 +123,32 @@ TEST_F(OcspPathTest, GetCarriesTheRequestInThePath) {
   EXPECT_TRUE(d.verified);
 }
 
+TEST_F(OcspPathTest, NoncelessAnswersAreReusedUntilARevocationOrExpiry) {
+  std::string serial;
+  ossl::X509Ptr leaf = Issue("web", &serial);
+  std::vector<const X509*> leaves = {leaf.get()};
+  std::string der = Request(leaves, ca.get(), /*nonce=*/false);
+  auto first = Post(der);
+  ASSERT_TRUE(first.ok() && first->raw);
+  EXPECT_EQ(first->raw->cache_control, "max-age=3600, public, no-transform, must-revalidate");
+  h.clock.Advance(10);
+  auto second = Post(der);
+  EXPECT_EQ(second->raw->body, first->raw->body);  // the same signed bytes: no new signature
+  EXPECT_EQ(second->raw->cache_control, "max-age=3590, public, no-transform, must-revalidate");
+
+  ASSERT_TRUE(h.Write("revoke", {{"serial_number", serial}}).ok());
+  auto after = Post(der);
+  EXPECT_NE(after->raw->body, first->raw->body);
+  EXPECT_EQ(Decode(after, leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_REVOKED});
+
+  h.clock.Advance(3600);
+  EXPECT_NE(Post(der)->raw->body, after->raw->body);  // expired from the cache: signed afresh
+
+  // With a nonce nothing is cached: every answer echoes its own nonce.
+  auto with_nonce = Post(Request(leaves, ca.get(), /*nonce=*/true));
+  EXPECT_TRUE(with_nonce->raw->cache_control.empty());
+}
+
 TEST_F(OcspPathTest, VaultsAnswerForUnrecordedSerialsIsAMountSetting) {
   ossl::X509Ptr unrecorded = Issue("nostore");
   std::vector<const X509*> leaves = {unrecorded.get()};

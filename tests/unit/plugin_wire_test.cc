@@ -89,6 +89,13 @@ TEST(PluginWire, RawResponseTravelsBase64InVaultKeys) {
   ASSERT_TRUE(back->raw.has_value());
   EXPECT_EQ(back->raw->body, der);
   EXPECT_EQ(back->raw->status, 200);
+  EXPECT_TRUE(back->raw->cache_control.empty());
+
+  Response cached = Response::Raw("application/ocsp-response", der);
+  cached.raw->cache_control = "max-age=3600, public, no-transform, must-revalidate";
+  Result<Response> again = RoundTrip(cached);
+  ASSERT_TRUE(again.ok() && again->raw);
+  EXPECT_EQ(again->raw->cache_control, cached.raw->cache_control);
 }
 
 TEST(PluginWire, StatusOverrideBecomesRawEnvelope) {

@@ -87,6 +87,11 @@ TEST(EnvelopeTest, RawResponsesKeepTheirOwnStatusTypeAndBody) {
   EXPECT_EQ(r.status, 204);
   EXPECT_TRUE(r.body.empty());
   EXPECT_TRUE(r.content_type.empty());
+  Response cached = Response::Raw("application/ocsp-response", "Y");
+  cached.raw->cache_control = "max-age=60, public";
+  r = RenderLogicalResult(Operation::kRead, cached, kCtx);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], std::make_pair(std::string("Cache-Control"), std::string("max-age=60, public")));
 }
 
 TEST(EnvelopeTest, StatusCodesMapToVaultHttpStatuses) {
