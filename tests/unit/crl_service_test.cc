@@ -2,11 +2,20 @@
 // rebuilds and restarts, chunked in storage, configured by config/crl.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "src/crypto/x509.h"
+#include "src/pki/cert_store.h"
 #include "src/pki/revocation.h"
+#include "storage/rocksdb_storage.h"
 #include "tests/unit/engine_harness.h"
 
 namespace pki::testing {
@@ -244,6 +253,67 @@ TEST_F(CrlServiceTest, DeltaCrlsListRevocationsSinceTheirBaseOnTheirInterval) {
   auto json = h.Read("cert/delta-crl");
   ASSERT_TRUE(json.ok());
   EXPECT_EQ(json->data["certificate"].get<std::string>().rfind("-----BEGIN X509 CRL-----", 0), 0u);
+}
+
+}  // namespace
+}  // namespace pki::testing
+
+namespace pki::testing {
+namespace {
+
+// A human's measurement, not a test (run with --gtest_also_run_disabled_tests): a complete CRL of one million
+// revocations built through the engine from a RocksDB index, as a mount would.
+TEST(CrlServiceBenchmark, DISABLED_OneMillionFromRocksDb) {
+  std::string dir = std::filesystem::temp_directory_path() / ("crl-bench-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto db = RocksDBStorage::Open(dir);
+  ASSERT_TRUE(db.ok());
+  FakeClock clock(EngineHarness::kStart);
+  FixedSystemView system;
+  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
+  PkiContext ctx{db.value().get(), &clock, &system, sealer.get()};
+  auto backend = NewPkiBackend(ctx);
+  Request root;
+  root.operation = Operation::kUpdate;
+  root.path = "root/generate/internal";
+  root.data = {{"common_name", "Bench Root"}, {"key_type", "ec"}};
+  auto r = backend->HandleRequest(root);
+  ASSERT_TRUE(r.ok());
+  std::string issuer_id = r->data["issuer_id"];
+
+  const int kEntries = 1000000;
+  auto start = std::chrono::steady_clock::now();
+  for (int base = 0; base < kEntries; base += 10000) {
+    WriteBatch batch;
+    for (int i = base; i < base + 10000; ++i) {
+      std::string serial(20, '\x11');
+      for (int b = 0; b < 4; ++b) serial[16 + b] = static_cast<char>(i >> (8 * (3 - b)));
+      std::vector<uint8_t> rec = nlohmann::json::to_cbor({{"t", EngineHarness::kStart}});
+      batch.Put("index/revoked/" + issuer_id + "/" + HyphenSerial(serial), std::string(rec.begin(), rec.end()));
+    }
+    ASSERT_TRUE(db.value()->Write(batch).ok());
+  }
+  ASSERT_TRUE(db.value()->Put("crl/seq/" + issuer_id, std::to_string(kEntries)).ok());
+  double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  Request crl;
+  crl.path = "crl";
+  start = std::chrono::steady_clock::now();
+  auto built = backend->HandleRequest(crl);
+  double build = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(built.ok() && built->raw);
+  start = std::chrono::steady_clock::now();
+  auto cached = backend->HandleRequest(crl);
+  double serve = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(cached.ok() && cached->raw);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("1M revocations: index load %.2f s; CRL build (scan + encode + sign + chunked store) %.2f s, %.1f MB; "
+              "cached read %.3f s; peak RSS %.0f MB\n",
+              load, build, built->raw->body.size() / 1e6, serve, usage.ru_maxrss / 1024.0);
+  backend.reset();
+  db.value().reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
