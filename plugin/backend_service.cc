@@ -3,10 +3,12 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "plugin/host_storage.h"
 #include "plugin/log.h"
+#include "plugin/publish.h"
 #include "plugin/wire.h"
 #include "src/crypto/sealer.h"
 #include "src/pki/backend.h"
@@ -28,7 +30,13 @@ const std::vector<std::string> kSealWrapPrefixes = {"key/"};
 const std::vector<std::string> kLocalStoragePrefixes = {"certs/", "revoked/", "index/"};
 
 // Mount options the plugin reads. Vault adds plugin_name, plugin_type and plugin_version itself.
-const char* const kKnownOptions[] = {"storage", "rocksdb_path", "seal_key_file"};
+const char* const kKnownOptions[] = {"storage", "rocksdb_path", "seal_key_file", "publish_address"};
+
+std::string KnownOptionsList() {
+  std::string out;
+  for (const char* o : kKnownOptions) out += (out.empty() ? "" : ", ") + std::string(o);
+  return out;
+}
 
 // Lease TTLs when the host offers no SystemView (no broker): Vault's defaults.
 class FixedSystemView final : public SystemView {
@@ -86,8 +94,13 @@ struct BackendService::Mount {
   std::unique_ptr<KeySealer> sealer;
   std::unique_ptr<SystemView> system;
   std::unique_ptr<LogicalBackend> engine;  // null after a probe Setup (no storage)
+  // publish_address: serves `engine` on its own threads without taking BackendService::mu_. Declared after the
+  // engine so that it is destroyed first, and stopped first in Close: the engine outlives every request it serves.
+  std::unique_ptr<Publisher> publisher;
 
   Status Close() {
+    if (publisher) publisher->Stop();
+    publisher.reset();
     engine.reset();
     if (rocks) {
       Status s = rocks->Flush();
@@ -123,7 +136,7 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
     bool known = false;
     for (const char* o : kKnownOptions) known = known || k == o;
     if (!known) {
-      reply->set_err("unknown mount option \"" + k + "\" (known: storage, rocksdb_path, seal_key_file)");
+      reply->set_err("unknown mount option \"" + k + "\" (known: " + KnownOptionsList() + ")");
       return grpc::Status::OK;
     }
   }
@@ -132,8 +145,19 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
     reply->set_err("invalid storage \"" + storage_kind + "\": use storage=rocksdb or storage=host");
     return grpc::Status::OK;
   }
+  // Checked before the current mount is let go, so that a typo does not cost it.
+  std::optional<PublishAddress> publish;
+  if (const std::string text = OptionOr(opts, "publish_address", ""); !text.empty()) {
+    Result<PublishAddress> parsed = ParsePublishAddress(text);
+    if (!parsed.ok()) {
+      reply->set_err(parsed.status().message());
+      return grpc::Status::OK;
+    }
+    publish = parsed.value();
+  }
 
-  // A second Setup replaces the first: close the old storage before opening (RocksDB locks its directory).
+  // A second Setup replaces the first: close the old storage before opening (RocksDB locks its directory), and
+  // the old listener before binding (the new one most likely wants the same port).
   std::unique_lock lock(mu_);
   if (mount_) {
     (void)mount_->Close();
@@ -201,6 +225,17 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
     ctx.system = mount->system.get();
     ctx.sealer = mount->sealer.get();
     mount->engine = NewPkiBackend(ctx);
+    if (publish) {
+      // A listener that cannot bind refuses the mount: relying parties were promised that address.
+      mount->publisher = std::make_unique<Publisher>(mount->engine.get(), *publish);
+      if (Status s = mount->publisher->Start(); !s.ok()) {
+        if (Status c = mount->Close(); !c.ok()) {
+          Log(LogLevel::kError, "closing storage failed", {{"error", c.message()}});
+        }
+        reply->set_err(s.message());
+        return grpc::Status::OK;
+      }
+    }
   }
   Log(LogLevel::kInfo, "set up", {{"storage", storage != nullptr ? storage_kind : "none"}, {"backend_uuid", uuid}});
   mount_ = std::move(mount);

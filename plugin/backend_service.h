@@ -7,6 +7,8 @@
 //                              <rocksdb_path>.seal-key, created 0600 when absent).
 //   storage=host               the host's storage over the broker (pb.Storage); CA keys rely on the host's
 //                              barrier and are declared in SpecialPaths.seal_wrap_storage.
+// publish_address=HOST:PORT (optional) also serves the mount's CRLs, CA and OCSP over plain HTTP on that address
+// (plugin/publish.h) for as long as the mount's engine lives; a Setup whose address cannot be bound is refused.
 // Either way the mount's lease TTLs come from the host's pb.SystemView over the broker.
 // Type and SpecialPaths answer before Setup; a Setup without a backend UUID or storage options (Vault's
 // registration probe) builds nothing, and requests then fail until a real Setup.
@@ -55,7 +57,8 @@ class BackendService final : public pb::Backend::Service {
   const std::vector<std::string> binary_;
 
   // Requests hold it shared; Setup, Cleanup and Close exclusively, so that an engine is never torn down under a
-  // request.
+  // request. The publication listener's requests do not take it: the mount stops its listener (waiting for them)
+  // before it lets go of the engine.
   std::shared_mutex mu_;
   std::unique_ptr<Mount> mount_;  // guarded by mu_
 };

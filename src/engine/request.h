@@ -70,7 +70,7 @@ struct Response {
   }
   static Response Raw(std::string content_type, std::string body, int status = 200) {
     Response r;
-    r.raw = RawBody{status, std::move(content_type), std::move(body)};
+    r.raw = RawBody{status, std::move(content_type), std::move(body), {}};
     return r;
   }
 };
