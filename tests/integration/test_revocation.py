@@ -19,6 +19,7 @@ ARGS = harness.parse_args()
 import hvac  # noqa: E402
 import requests  # noqa: E402
 from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509 import ocsp  # noqa: E402
 from cryptography.x509.oid import ExtensionOID  # noqa: E402
@@ -178,7 +179,7 @@ class Revocation(unittest.TestCase):
                 files[name] = os.path.join(d, name + ".pem")
                 with open(files[name], "w") as f:
                     f.write(text.strip() + "\n")
-            base_cmd = ["openssl", "verify", "-crl_check", "-CAfile", files["ca"], "-CRLfile", files["complete"]]
+            base_cmd = ["openssl", "verify", "-crl_check_all", "-CAfile", files["ca"], "-CRLfile", files["complete"]]
             # The complete CRL alone knows only the first revocation; with the delta, openssl sees both.
             only_complete = subprocess.run(base_cmd + [files["second"]], capture_output=True, text=True)
             self.assertEqual(only_complete.returncode, 0, only_complete.stdout + only_complete.stderr)
@@ -227,6 +228,35 @@ class Revocation(unittest.TestCase):
             ca = x509.load_pem_x509_certificate(self.ca_pem.encode())
             ca.public_key().verify(response.signature, response.tbs_response_bytes,
                                    ec.ECDSA(response.signature_hash_algorithm))
+
+        # A serial the mount never recorded (a no_store certificate) is unknown, where Vault would say good.
+        c.secrets.pki.create_or_update_role("nostore", {"allowed_domains": "example.com", "allow_subdomains": True,
+                                                        "key_type": "ec", "no_store": True})
+        ghost = c.secrets.pki.generate_certificate("nostore", common_name="ghost.example.com")["data"]
+        with tempfile.TemporaryDirectory() as d:
+            ca_path, ghost_path = os.path.join(d, "ca.pem"), os.path.join(d, "ghost.pem")
+            with open(ca_path, "w") as f:
+                f.write(self.ca_pem + "\n")
+            with open(ghost_path, "w") as f:
+                f.write(ghost["certificate"] + "\n")
+            out = subprocess.run(["openssl", "ocsp", "-issuer", ca_path, "-cert", ghost_path, "-CAfile", ca_path,
+                                  "-url", SERVER.addr + "/v1/pki/ocsp"], capture_output=True, text=True, timeout=60)
+            self.assertIn(ghost_path + ": unknown", out.stdout + out.stderr)
+
+        # python cryptography builds a request with a nonce and finds it echoed in the signed answer.
+        ca = x509.load_pem_x509_certificate(self.ca_pem.encode())
+        good_leaf = x509.load_pem_x509_certificate(
+            c.secrets.pki.generate_certificate("web", common_name="nonce.example.com")["data"]["certificate"].encode())
+        nonce = os.urandom(16)
+        req = (ocsp.OCSPRequestBuilder().add_certificate(good_leaf, ca, hashes.SHA256())
+               .add_extension(x509.OCSPNonce(nonce), critical=False).build())
+        r = requests.post(SERVER.addr + "/v1/pki/ocsp", data=req.public_bytes(serialization.Encoding.DER),
+                          headers={"Content-Type": "application/ocsp-request"}, timeout=30)
+        self.assertEqual(r.status_code, 200)
+        answer = ocsp.load_der_ocsp_response(r.content)
+        self.assertEqual(answer.certificate_status, ocsp.OCSPCertStatus.GOOD)
+        self.assertEqual(answer.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce, nonce)
+        ca.public_key().verify(answer.signature, answer.tbs_response_bytes, ec.ECDSA(answer.signature_hash_algorithm))
 
         garbage = requests.post(SERVER.addr + "/v1/pki/ocsp", data=b"garbage",
                                 headers={"Content-Type": "application/ocsp-request"}, timeout=30)
