@@ -27,7 +27,7 @@ constexpr uint32_t kTypeLogical = 1;
 const std::vector<std::string> kSealWrapPrefixes = {"key/"};
 // Per-cluster state on Vault Enterprise performance secondaries (Vault's PKI declares its certificate and
 // revocation entries the same way): issued certificates and their indexes are not replicated.
-const std::vector<std::string> kLocalStoragePrefixes = {"certs/", "revoked/", "index/"};
+const std::vector<std::string> kLocalStoragePrefixes = {"certs/", "revoked/", "index/", "crl/"};
 
 // Mount options the plugin reads. Vault adds plugin_name, plugin_type and plugin_version itself.
 const char* const kKnownOptions[] = {"storage", "rocksdb_path", "seal_key_file", "publish_address"};

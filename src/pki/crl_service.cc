@@ -13,7 +13,9 @@ namespace pki {
 namespace {
 
 constexpr char kConfigKey[] = "config/crl";
-constexpr size_t kChunkSize = 1 << 20;
+// Under every host's entry limit with room for key and barrier overhead (Vault raft's max_entry_size defaults to
+// 1 MiB for the whole command, Consul allows 512 KiB, DynamoDB 400 KB).
+constexpr size_t kChunkSize = 256 << 10;
 constexpr size_t kEntryBatch = 10000;
 constexpr char kCrlContentType[] = "application/pkix-crl";
 constexpr char kPemContentType[] = "application/x-pem-file";
@@ -97,7 +99,7 @@ Result<CrlService::States> CrlService::ReadStates(const std::string& issuer_id) 
   return States{complete, delta};
 }
 
-Result<bool> CrlService::CompleteStale(const std::optional<State>& state, const std::string& issuer_id,
+Result<bool> CrlService::CompleteStale(const std::optional<State>& state, uint64_t target,
                                        const CrlConfig& config) const {
   if (!state) return true;
   // Disabled: one empty CRL on the transition, then nothing changes until CRLs are enabled again.
@@ -110,20 +112,17 @@ Result<bool> CrlService::CompleteStale(const std::optional<State>& state, const 
   // auto_rebuild (Vault's periodic rebuild) lets revocations wait for the schedule (and the delta CRL);
   // otherwise every revocation acknowledged so far must be on the CRL served.
   if (config.auto_rebuild) return false;
-  ASSIGN_OR_RETURN(uint64_t seq, RevocationStore(ctx_.storage).Sequence(issuer_id));
-  return seq > state->built_seq;
+  return target > state->built_seq;
 }
 
-Result<bool> CrlService::DeltaStale(const States& states, const std::string& issuer_id,
-                                    const CrlConfig& config) const {
+Result<bool> CrlService::DeltaStale(const States& states, uint64_t target, const CrlConfig& config) const {
   const auto& [complete, delta] = states;
   if (!delta || !complete || delta->base != complete->number) return true;
   ASSIGN_OR_RETURN(int64_t interval, ConfigDuration(config.delta_rebuild_interval, "delta_rebuild_interval"));
   const int64_t now = ctx_.clock->Now();
   if (now >= delta->next_update - interval) return true;
   if (now < delta->this_update + interval) return false;
-  ASSIGN_OR_RETURN(uint64_t seq, RevocationStore(ctx_.storage).Sequence(issuer_id));
-  return seq > delta->built_seq;
+  return target > delta->built_seq;
 }
 
 Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id, Kind kind,
@@ -212,14 +211,19 @@ Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& i
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     auto it = cache_.find({issuer_id, kind});
-    if (it != cache_.end() && it->second.number == state.number) return it->second.der;
+    // A newer CRL than the state this reader saw is as good (a rebuild finished meanwhile).
+    if (it != cache_.end() && it->second.number >= state.number) return it->second.der;
   }
   std::string der;
   for (uint64_t i = 0; i < state.chunks; ++i) {
     std::string chunk;
     Status s = ctx_.storage->Get(ChunkKey(issuer_id, state.number, i), &chunk);
-    // Another node replaced this CRL meanwhile: the caller's next read sees the new state.
-    if (s.IsNotFound()) return Status::Internal("the CRL changed while it was read; retry");
+    if (s.IsNotFound()) {
+      // Replaced while being read (by another node, or before this one cached it): read the new one.
+      ASSIGN_OR_RETURN(std::optional<State> now, ReadState(issuer_id, kind));
+      if (!now || now->number == state.number) return Status::Internal("the CRL's stored chunks are missing");
+      return Load(issuer_id, kind, *now);
+    }
     RETURN_IF_ERROR(s);
     der += chunk;
   }
@@ -232,13 +236,16 @@ Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& i
 
 Result<std::shared_ptr<const std::string>> CrlService::Current(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
+  // What this read must see: every revocation acknowledged before it started. Revocations landing while it waits
+  // for a rebuild are the next read's business, so queued readers share one rebuild under steady revocations.
+  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(issuer_id));
   ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer_id, Kind::kComplete));
-  ASSIGN_OR_RETURN(bool stale, CompleteStale(state, issuer_id, config));
+  ASSIGN_OR_RETURN(bool stale, CompleteStale(state, target, config));
   if (!stale) return Load(issuer_id, Kind::kComplete, *state);
   // One rebuild at a time; whoever waited behind it finds the CRL fresh and shares it.
   std::lock_guard<std::mutex> lock(build_mu_);
   ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
-  ASSIGN_OR_RETURN(stale, CompleteStale(states.first, issuer_id, config));
+  ASSIGN_OR_RETURN(stale, CompleteStale(states.first, target, config));
   if (!stale) return Load(issuer_id, Kind::kComplete, *states.first);
   return Rebuild(issuer_id, Kind::kComplete, states, config);
 }
@@ -247,12 +254,13 @@ Result<std::shared_ptr<const std::string>> CrlService::CurrentDelta(const std::s
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
   if (!config.enable_delta || config.disable) return std::shared_ptr<const std::string>();
   RETURN_IF_ERROR(Current(issuer_id).status());  // the base must be current first
+  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(issuer_id));
   ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
-  ASSIGN_OR_RETURN(bool stale, DeltaStale(states, issuer_id, config));
+  ASSIGN_OR_RETURN(bool stale, DeltaStale(states, target, config));
   if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
   std::lock_guard<std::mutex> lock(build_mu_);
   ASSIGN_OR_RETURN(states, ReadStates(issuer_id));
-  ASSIGN_OR_RETURN(stale, DeltaStale(states, issuer_id, config));
+  ASSIGN_OR_RETURN(stale, DeltaStale(states, target, config));
   if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
   return Rebuild(issuer_id, Kind::kDelta, states, config);
 }

@@ -14,7 +14,7 @@
 //   config/crl                                          Vault's CRL configuration (JSON, version 1)
 //   crl/state/<issuer id>, crl/delta-state/<issuer id>  JSON: number, revocation count covered, base, this/next
 //                                                       update, chunk count
-//   crl/der/<issuer id>/<number:016x>/<chunk:06x>       the DER in chunks of at most 1 MiB (complete and delta
+//   crl/der/<issuer id>/<number:016x>/<chunk:06x>       the DER in chunks of at most 256 KiB (complete and delta
 //                                                       CRLs alike; numbers are unique per issuer)
 // CRL numbers strictly increase per issuer, are shared by complete and delta CRLs as RFC 5280 requires, and
 // survive restarts (they live in the state entries).
@@ -89,9 +89,9 @@ class CrlService {
 
   Result<std::optional<State>> ReadState(const std::string& issuer_id, Kind kind) const;
   Result<States> ReadStates(const std::string& issuer_id) const;
-  Result<bool> CompleteStale(const std::optional<State>& state, const std::string& issuer_id,
-                             const CrlConfig& config) const;
-  Result<bool> DeltaStale(const States& states, const std::string& issuer_id, const CrlConfig& config) const;
+  // `target`: the revocation count the caller's read must cover.
+  Result<bool> CompleteStale(const std::optional<State>& state, uint64_t target, const CrlConfig& config) const;
+  Result<bool> DeltaStale(const States& states, uint64_t target, const CrlConfig& config) const;
   // Builds, stores and caches a new CRL of `kind`. Caller holds build_mu_.
   Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id, Kind kind, const States& states,
                                                      const CrlConfig& config);

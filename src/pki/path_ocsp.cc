@@ -164,7 +164,10 @@ class OcspHandlers {
     }
     OcspSigner signer{responder->cert.get(), responder->key.get()};
     ASSIGN_OR_RETURN(std::string response, BuildOcspResponse(signer, answers, request->nonce, now));
-    if (cache_key.empty()) return Response::Raw(kOcspResponseType, std::move(response));
+    // An "unknown" can turn "good" without a revocation (the serial gets issued or presented): never cached.
+    bool any_unknown = std::any_of(answers.begin(), answers.end(),
+                                   [](const OcspSingleAnswer& a) { return a.status == OcspStatus::kUnknown; });
+    if (cache_key.empty() || any_unknown) return Response::Raw(kOcspResponseType, std::move(response));
     int64_t life = ocsp_expiry > 0 ? std::min(kCacheSeconds, ocsp_expiry / 2) : kCacheSecondsWithoutNextUpdate;
     cache_.Put(cache_key, OcspCache::Entry{response, seq, now + life});
     return OcspAnswer(std::move(response), life);

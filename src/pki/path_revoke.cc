@@ -54,6 +54,7 @@ class RevokeHandlers {
 
     std::string serial;
     std::optional<StoredCert> cert;
+    bool record_presented = false;  // a presented no_store certificate: stored once everything checks out
     if (!serial_text.empty()) {
       auto parsed = ParseSerial(serial_text);
       if (!parsed.ok()) return Status::BadRequest("certificate with serial " + serial_text + " not found.");
@@ -61,12 +62,18 @@ class RevokeHandlers {
       ASSIGN_OR_RETURN(cert, certs_.Get(serial));
       if (!cert) return Status::BadRequest("certificate with serial " + serial_text + " not found.");
     } else {
-      ASSIGN_OR_RETURN(auto presented, LoadPresentedCertificate(cert_pem));
-      serial = presented.first;
-      cert = std::move(presented.second);
+      ASSIGN_OR_RETURN(PresentedCertificate presented, LoadPresentedCertificate(cert_pem));
+      serial = presented.serial;
+      cert = std::move(presented.cert);
+      record_presented = !presented.stored;
     }
 
     if (with_key) RETURN_IF_ERROR(CheckPossession(*cert, key_pem));
+    if (record_presented) {
+      WriteBatch batch;
+      CertStore::AddToBatch(&batch, serial, *cert);
+      RETURN_IF_ERROR(ctx_.storage->Write(batch));
+    }
     ASSIGN_OR_RETURN(RevokeOutcome outcome, RevokeStoredCertificate(ctx_, *cas_, serial, *cert));
     if (!outcome.record) {
       Response r = Response::Data(Json::object());
@@ -78,9 +85,15 @@ class RevokeHandlers {
                            {"state", "revoked"}});
   }
 
+  struct PresentedCertificate {
+    std::string serial;
+    StoredCert cert;
+    bool stored = false;  // the mount already has this record
+  };
+
   // A certificate given as PEM: the stored record when the mount has one (which must be the same certificate),
-  // else, when one of the mount's issuers signed it (a no_store certificate), a record stored now.
-  Result<std::pair<std::string, StoredCert>> LoadPresentedCertificate(const std::string& pem) {
+  // else, when one of the mount's issuers signed it (a no_store certificate), a record to store.
+  Result<PresentedCertificate> LoadPresentedCertificate(const std::string& pem) {
     if (pem.size() < kMinCertificatePem) {
       return Status::BadRequest(
           "provided certificate data was too short; perhaps a path was passed to the API rather than the contents "
@@ -98,7 +111,7 @@ class RevokeHandlers {
             "certificate with same serial but unequal value already present in this cluster's storage; refusing "
             "to revoke");
       }
-      return std::make_pair(info.serial, *stored);
+      return PresentedCertificate{info.serial, *stored, true};
     }
     ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
     for (const auto& issuer : issuers) {
@@ -106,11 +119,7 @@ class RevokeHandlers {
       if (!ca.ok()) continue;
       EVP_PKEY* ca_key = X509_get0_pubkey(ca->get());
       if (ca_key == nullptr || X509_verify(const_cast<X509*>(x), ca_key) != 1) continue;
-      StoredCert record{der, issuer.issuer_id, "", info.not_after};
-      WriteBatch batch;
-      CertStore::AddToBatch(&batch, info.serial, record);
-      RETURN_IF_ERROR(ctx_.storage->Write(batch));
-      return std::make_pair(info.serial, record);
+      return PresentedCertificate{info.serial, StoredCert{der, issuer.issuer_id, "", info.not_after}, false};
     }
     return Status::BadRequest(
         "unable to verify signature on presented cert from any present issuer in this mount; certificates from "

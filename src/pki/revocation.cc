@@ -71,11 +71,14 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, Get(serial_bytes));
   if (existing) return *existing;
   ASSIGN_OR_RETURN(uint64_t seq, Sequence(issuer_id));
+  // The order matters where the storage applies a batch op by op (a host's pb.Storage): the indexes first, then
+  // the count that makes CRLs stale, and the record that answers "revoked" last, so an interruption never leaves a
+  // serial revoked for OCSP but missing from every CRL.
   WriteBatch batch;
-  batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
   batch.Put(IndexPrefix(issuer_id) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
-  batch.Put(SequenceKey(issuer_id), std::to_string(seq + 1));
   batch.Put(DeltaPrefix(issuer_id) + SeqHex(seq + 1), Cbor({{"s", HyphenSerial(serial_bytes)}, {"t", now}}));
+  batch.Put(SequenceKey(issuer_id), std::to_string(seq + 1));
+  batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
   RETURN_IF_ERROR(storage_->Write(batch));
   return RevocationRecord{now, issuer_id};
 }
@@ -111,13 +114,15 @@ Result<bool> RevocationStore::ReadSince(const std::string& issuer_id, uint64_t* 
 
 Status RevocationStore::PruneDeltaIndex(const std::string& issuer_id, uint64_t seq) {
   const std::string last = SeqHex(seq);
+  std::string after;  // resume past what was deleted: no walking over tombstones again
   for (;;) {
     std::vector<std::string> keys;
-    RETURN_IF_ERROR(storage_->List(DeltaPrefix(issuer_id), "", 1000, &keys));
+    RETURN_IF_ERROR(storage_->List(DeltaPrefix(issuer_id), after, 1000, &keys));
     WriteBatch batch;
     for (const auto& k : keys) {
       if (k > last) break;
       batch.Delete(DeltaPrefix(issuer_id) + k);
+      after = k;
     }
     if (batch.empty()) return Status::Ok();
     RETURN_IF_ERROR(storage_->Write(batch));

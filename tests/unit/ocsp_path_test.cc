@@ -153,6 +153,11 @@ TEST_F(OcspPathTest, VaultsAnswerForUnrecordedSerialsIsAMountSetting) {
   ossl::X509Ptr unrecorded = Issue("nostore");
   std::vector<const X509*> leaves = {unrecorded.get()};
   EXPECT_EQ(Decode(Post(Request(leaves, ca.get())), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_UNKNOWN});
+  // An unknown may turn good without any revocation: such answers are neither cached nor cacheable.
+  std::string nonceless = Request(leaves, ca.get(), /*nonce=*/false);
+  auto unknown = Post(nonceless);
+  EXPECT_TRUE(unknown->raw->cache_control.empty());
+  EXPECT_NE(Post(nonceless)->raw->body, unknown->raw->body);  // signed afresh (ECDSA signatures differ)
   ASSERT_TRUE(h.Write("config/crl", {{"ocsp_unknown_good", true}}).ok());
   EXPECT_EQ(Decode(Post(Request(leaves, ca.get())), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
 }

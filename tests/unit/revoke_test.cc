@@ -141,6 +141,13 @@ TEST_F(RevokeTest, RevokeWithKeyNeedsTheMatchingKey) {
                                            {"private_key", other["private_key"]}});
   EXPECT_EQ(wrong.status().code(), StatusCode::kInternal);
   EXPECT_EQ(ErrorOf(wrong), "provided private key does not match certificate's public key");
+  // A presented no_store certificate with the wrong key: refused, and no record is left behind.
+  Json ghost = Issue("nostore");
+  auto ghost_wrong = h.Write("revoke-with-key", {{"certificate", ghost["certificate"]}, {"private_key", other["private_key"]}});
+  EXPECT_FALSE(ghost_wrong.ok());
+  auto ghost_read = h.Read("cert/" + ghost["serial_number"].get<std::string>());
+  ASSERT_TRUE(ghost_read.ok());
+  EXPECT_TRUE(ghost_read->nil);
   auto ok = h.Write("revoke-with-key", {{"serial_number", leaf["serial_number"]}, {"private_key", leaf["private_key"]}});
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->data["state"], "revoked");
