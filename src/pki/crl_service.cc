@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "src/core/duration.h"
 #include "src/crypto/crl.h"
@@ -20,15 +21,15 @@ constexpr size_t kEntryBatch = 10000;
 constexpr char kCrlContentType[] = "application/pkix-crl";
 constexpr char kPemContentType[] = "application/x-pem-file";
 
-std::string StateKey(const std::string& issuer_id, CrlService::Kind kind) {
-  return (kind == CrlService::Kind::kComplete ? "crl/state/" : "crl/delta-state/") + issuer_id;
+std::string StateKey(const std::string& group, CrlService::Kind kind) {
+  return (kind == CrlService::Kind::kComplete ? "crl/state/" : "crl/delta-state/") + group;
 }
 
-std::string ChunkKey(const std::string& issuer_id, uint64_t number, uint64_t chunk) {
+std::string ChunkKey(const std::string& group, uint64_t number, uint64_t chunk) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%016llx/%06llx", static_cast<unsigned long long>(number),
                 static_cast<unsigned long long>(chunk));
-  return "crl/der/" + issuer_id + "/" + buf;
+  return "crl/der/" + group + "/" + buf;
 }
 
 Result<int64_t> ConfigDuration(const std::string& text, const char* what) {
@@ -75,13 +76,13 @@ Result<CrlConfig> ReadCrlConfig(Storage* storage) {
   return c;
 }
 
-Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string& issuer_id, Kind kind) const {
+Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string& group, Kind kind) const {
   std::string value;
-  Status s = ctx_.storage->Get(StateKey(issuer_id, kind), &value);
+  Status s = ctx_.storage->Get(StateKey(group, kind), &value);
   if (s.IsNotFound()) return std::optional<State>();
   RETURN_IF_ERROR(s);
   Json j = Json::parse(value, nullptr, false);
-  if (!j.is_object()) return Status::Internal("corrupt CRL state for issuer " + issuer_id);
+  if (!j.is_object()) return Status::Internal("corrupt CRL state for CRL group " + group);
   State st;
   st.number = j.value("number", uint64_t{0});
   st.built_seq = j.value("built_seq", uint64_t{0});
@@ -93,9 +94,9 @@ Result<std::optional<CrlService::State>> CrlService::ReadState(const std::string
   return std::optional<State>(st);
 }
 
-Result<CrlService::States> CrlService::ReadStates(const std::string& issuer_id) const {
-  ASSIGN_OR_RETURN(std::optional<State> complete, ReadState(issuer_id, Kind::kComplete));
-  ASSIGN_OR_RETURN(std::optional<State> delta, ReadState(issuer_id, Kind::kDelta));
+Result<CrlService::States> CrlService::ReadStates(const std::string& group) const {
+  ASSIGN_OR_RETURN(std::optional<State> complete, ReadState(group, Kind::kComplete));
+  ASSIGN_OR_RETURN(std::optional<State> delta, ReadState(group, Kind::kDelta));
   return States{complete, delta};
 }
 
@@ -125,15 +126,16 @@ Result<bool> CrlService::DeltaStale(const States& states, uint64_t target, const
   return target > delta->built_seq;
 }
 
-Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id, Kind kind,
-                                                               const States& states, const CrlConfig& config) {
+Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string& issuer_id, const std::string& group,
+                                                               Kind kind, const States& states,
+                                                               const CrlConfig& config) {
   const auto& [complete, delta] = states;
   const std::optional<State>& previous = kind == Kind::kComplete ? complete : delta;
   if (kind == Kind::kDelta && !complete) return Status::Internal("a delta CRL needs a complete CRL first");
   ASSIGN_OR_RETURN(std::shared_ptr<const SigningIssuer> issuer, cas_->SigningIssuerFor(issuer_id));
   RevocationStore revocations(ctx_.storage);
   // Read before the entries: a revocation landing during the build leaves the CRL stale, never silently missing.
-  ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(issuer_id));
+  ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(group));
   ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(config.expiry, "expiry"));
 
   State st;
@@ -160,7 +162,7 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
     params.expected_entries = static_cast<size_t>(std::min<uint64_t>(seq - std::min(seq, after_seq), 50'000'000));
     source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
       std::vector<std::pair<std::string, int64_t>> entries;
-      ASSIGN_OR_RETURN(bool more, revocations.ReadSince(issuer_id, &after_seq, kEntryBatch, &entries));
+      ASSIGN_OR_RETURN(bool more, revocations.ReadSince(group, &after_seq, kEntryBatch, &entries));
       for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
       return more;
     };
@@ -175,7 +177,7 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
     source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
       if (done) return false;
       std::vector<std::pair<std::string, int64_t>> entries;
-      ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(issuer_id, &cursor, kEntryBatch, &entries));
+      ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(group, &cursor, kEntryBatch, &entries));
       for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
       done = !more;
       return more;
@@ -187,82 +189,84 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   WriteBatch batch;
   st.chunks = (der.size() + kChunkSize - 1) / kChunkSize;
   for (uint64_t i = 0; i < st.chunks; ++i) {
-    batch.Put(ChunkKey(issuer_id, st.number, i), der.substr(i * kChunkSize, kChunkSize));
+    batch.Put(ChunkKey(group, st.number, i), der.substr(i * kChunkSize, kChunkSize));
   }
   Json state = {{"number", st.number},           {"built_seq", st.built_seq}, {"base", st.base},
                 {"this_update", st.this_update}, {"next_update", st.next_update},
                 {"chunks", st.chunks},           {"disabled", st.disabled},   {"size", der.size()}};
-  batch.Put(StateKey(issuer_id, kind), state.dump());
+  batch.Put(StateKey(group, kind), state.dump());
   if (previous) {
-    for (uint64_t i = 0; i < previous->chunks; ++i) batch.Delete(ChunkKey(issuer_id, previous->number, i));
+    for (uint64_t i = 0; i < previous->chunks; ++i) batch.Delete(ChunkKey(group, previous->number, i));
   }
   RETURN_IF_ERROR(ctx_.storage->Write(batch));
   // A complete CRL now lists every revocation up to `seq`: the delta index before it is no longer needed.
-  if (kind == Kind::kComplete) RETURN_IF_ERROR(revocations.PruneDeltaIndex(issuer_id, seq));
+  if (kind == Kind::kComplete) RETURN_IF_ERROR(revocations.PruneDeltaIndex(group, seq));
 
   auto shared = std::make_shared<const std::string>(std::move(der));
   std::lock_guard<std::mutex> lock(cache_mu_);
-  cache_[{issuer_id, kind}] = Cached{st.number, shared};
+  cache_[{group, kind}] = Cached{st.number, shared};
   return shared;
 }
 
-Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& issuer_id, Kind kind,
+Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& group, Kind kind,
                                                             const State& state) {
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = cache_.find({issuer_id, kind});
+    auto it = cache_.find({group, kind});
     // A newer CRL than the state this reader saw is as good (a rebuild finished meanwhile).
     if (it != cache_.end() && it->second.number >= state.number) return it->second.der;
   }
   std::string der;
   for (uint64_t i = 0; i < state.chunks; ++i) {
     std::string chunk;
-    Status s = ctx_.storage->Get(ChunkKey(issuer_id, state.number, i), &chunk);
+    Status s = ctx_.storage->Get(ChunkKey(group, state.number, i), &chunk);
     if (s.IsNotFound()) {
       // Replaced while being read (by another node, or before this one cached it): read the new one.
-      ASSIGN_OR_RETURN(std::optional<State> now, ReadState(issuer_id, kind));
+      ASSIGN_OR_RETURN(std::optional<State> now, ReadState(group, kind));
       if (!now || now->number == state.number) return Status::Internal("the CRL's stored chunks are missing");
-      return Load(issuer_id, kind, *now);
+      return Load(group, kind, *now);
     }
     RETURN_IF_ERROR(s);
     der += chunk;
   }
   auto shared = std::make_shared<const std::string>(std::move(der));
   std::lock_guard<std::mutex> lock(cache_mu_);
-  auto& slot = cache_[{issuer_id, kind}];
+  auto& slot = cache_[{group, kind}];
   if (slot.number <= state.number) slot = Cached{state.number, shared};
   return shared;
 }
 
 Result<std::shared_ptr<const std::string>> CrlService::Current(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
+  ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer_id));
   // What this read must see: every revocation acknowledged before it started. Revocations landing while it waits
   // for a rebuild are the next read's business, so queued readers share one rebuild under steady revocations.
-  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(issuer_id));
-  ASSIGN_OR_RETURN(std::optional<State> state, ReadState(issuer_id, Kind::kComplete));
+  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(group));
+  ASSIGN_OR_RETURN(std::optional<State> state, ReadState(group, Kind::kComplete));
   ASSIGN_OR_RETURN(bool stale, CompleteStale(state, target, config));
-  if (!stale) return Load(issuer_id, Kind::kComplete, *state);
+  if (!stale) return Load(group, Kind::kComplete, *state);
   // One rebuild at a time; whoever waited behind it finds the CRL fresh and shares it.
   std::lock_guard<std::mutex> lock(build_mu_);
-  ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(States states, ReadStates(group));
   ASSIGN_OR_RETURN(stale, CompleteStale(states.first, target, config));
-  if (!stale) return Load(issuer_id, Kind::kComplete, *states.first);
-  return Rebuild(issuer_id, Kind::kComplete, states, config);
+  if (!stale) return Load(group, Kind::kComplete, *states.first);
+  return Rebuild(issuer_id, group, Kind::kComplete, states, config);
 }
 
 Result<std::shared_ptr<const std::string>> CrlService::CurrentDelta(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
   if (!config.enable_delta || config.disable) return std::shared_ptr<const std::string>();
   RETURN_IF_ERROR(Current(issuer_id).status());  // the base must be current first
-  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(issuer_id));
-  ASSIGN_OR_RETURN(States states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer_id));
+  ASSIGN_OR_RETURN(uint64_t target, RevocationStore(ctx_.storage).Sequence(group));
+  ASSIGN_OR_RETURN(States states, ReadStates(group));
   ASSIGN_OR_RETURN(bool stale, DeltaStale(states, target, config));
-  if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
+  if (!stale) return Load(group, Kind::kDelta, *states.second);
   std::lock_guard<std::mutex> lock(build_mu_);
-  ASSIGN_OR_RETURN(states, ReadStates(issuer_id));
+  ASSIGN_OR_RETURN(states, ReadStates(group));
   ASSIGN_OR_RETURN(stale, DeltaStale(states, target, config));
-  if (!stale) return Load(issuer_id, Kind::kDelta, *states.second);
-  return Rebuild(issuer_id, Kind::kDelta, states, config);
+  if (!stale) return Load(group, Kind::kDelta, *states.second);
+  return Rebuild(issuer_id, group, Kind::kDelta, states, config);
 }
 
 Result<std::vector<std::string>> CrlService::RotateAll(Kind kind) {
@@ -271,11 +275,14 @@ Result<std::vector<std::string>> CrlService::RotateAll(Kind kind) {
   if (kind == Kind::kDelta && (!config.enable_delta || config.disable)) return warnings;
   ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
   std::lock_guard<std::mutex> lock(build_mu_);
+  std::set<std::string> groups;
   for (const auto& issuer : issuers) {
     if (issuer.key_id.empty()) continue;  // no key, no CRL (as Vault)
-    ASSIGN_OR_RETURN(States states, ReadStates(issuer.issuer_id));
+    ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer.issuer_id));
+    if (!groups.insert(group).second) continue;  // one CRL per subject and key
+    ASSIGN_OR_RETURN(States states, ReadStates(group));
     Result<std::shared_ptr<const std::string>> built = Status::Internal("no complete CRL yet");
-    if (kind == Kind::kComplete || states.first) built = Rebuild(issuer.issuer_id, kind, states, config);
+    if (kind == Kind::kComplete || states.first) built = Rebuild(issuer.issuer_id, group, kind, states, config);
     if (!built.ok()) {
       warnings.push_back("Warning " + std::to_string(warnings.size() + 1) + " during CRL rebuild: issuer " +
                          issuer.issuer_id + ": " + built.status().message());

@@ -1,4 +1,5 @@
-// CrlService: each issuer's complete CRL, built from the revoked index and served pre-encoded.
+// CrlService: each CRL group's complete CRL (issuers sharing a subject and key share one, as in Vault), built from
+// the revoked index and served pre-encoded.
 //
 // A revocation only bumps the issuer's revocation count (src/pki/revocation.h). The CRL is rebuilt when someone
 // reads it and it is stale: never built, built before the latest revocation, within the grace period of its
@@ -12,9 +13,9 @@
 //
 // Keys (docs/design.md):
 //   config/crl                                          Vault's CRL configuration (JSON, version 1)
-//   crl/state/<issuer id>, crl/delta-state/<issuer id>  JSON: number, revocation count covered, base, this/next
+//   crl/state/<group>, crl/delta-state/<group>        JSON: number, revocation count covered, base, this/next
 //                                                       update, chunk count
-//   crl/der/<issuer id>/<number:016x>/<chunk:06x>       the DER in chunks of at most 256 KiB (complete and delta
+//   crl/der/<group>/<number:016x>/<chunk:06x>             the DER in chunks of at most 256 KiB (complete and delta
 //                                                       CRLs alike; numbers are unique per issuer)
 // CRL numbers strictly increase per issuer, are shared by complete and delta CRLs as RFC 5280 requires, and
 // survive restarts (they live in the state entries).
@@ -87,15 +88,16 @@ class CrlService {
   };
   using States = std::pair<std::optional<State>, std::optional<State>>;  // complete, delta
 
-  Result<std::optional<State>> ReadState(const std::string& issuer_id, Kind kind) const;
-  Result<States> ReadStates(const std::string& issuer_id) const;
+  Result<std::optional<State>> ReadState(const std::string& group, Kind kind) const;
+  Result<States> ReadStates(const std::string& group) const;
   // `target`: the revocation count the caller's read must cover.
   Result<bool> CompleteStale(const std::optional<State>& state, uint64_t target, const CrlConfig& config) const;
   Result<bool> DeltaStale(const States& states, uint64_t target, const CrlConfig& config) const;
   // Builds, stores and caches a new CRL of `kind`. Caller holds build_mu_.
-  Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id, Kind kind, const States& states,
-                                                     const CrlConfig& config);
-  Result<std::shared_ptr<const std::string>> Load(const std::string& issuer_id, Kind kind, const State& state);
+  // `issuer_id` signs; `group` (its CRL group) names the revoked set and the stored CRL.
+  Result<std::shared_ptr<const std::string>> Rebuild(const std::string& issuer_id, const std::string& group,
+                                                     Kind kind, const States& states, const CrlConfig& config);
+  Result<std::shared_ptr<const std::string>> Load(const std::string& group, Kind kind, const State& state);
 
   PkiContext ctx_;
   CaStore* cas_;

@@ -147,10 +147,13 @@ class OcspHandlers {
     ASSIGN_OR_RETURN(int64_t ocsp_expiry, ParseDurationSeconds(config.ocsp_expiry));
     const int64_t now = ctx_.clock->Now();
     RevocationStore revocations(ctx_.storage);
-    ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(responder->entry.issuer_id));
+    // Issuers sharing the responder's subject and key are one CRL group: their certificates and revocations are
+    // answered together, whichever of them signs.
+    ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, responder->entry.issuer_id));
+    ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(group));
     std::string cache_key;
     if (!request->nonce) {
-      cache_key = CacheKey(responder->entry.issuer_id, *request, config);
+      cache_key = CacheKey(group, *request, config);
       if (auto hit = cache_.Get(cache_key, seq, now)) return OcspAnswer(std::move(hit->der), hit->expires - now);
     }
     std::vector<OcspSingleAnswer> answers;
@@ -159,7 +162,7 @@ class OcspHandlers {
       a.id = &id;
       a.this_update = now;
       a.next_update = ocsp_expiry > 0 ? now + ocsp_expiry : 0;
-      ASSIGN_OR_RETURN(a.status, StatusOf(id, *responder, config, revocations, &a.revocation_time));
+      ASSIGN_OR_RETURN(a.status, StatusOf(id, *responder, group, config, revocations, &a.revocation_time));
       answers.push_back(a);
     }
     OcspSigner signer{responder->cert.get(), responder->key.get()};
@@ -175,16 +178,22 @@ class OcspHandlers {
 
   // revoked when the revoked index says so; good when the mount issued the certificate under this issuer;
   // otherwise unknown (a forged or foreign serial), unless the mount asks for Vault's answer (good).
-  Result<OcspStatus> StatusOf(const OcspCertId& id, const SigningIssuer& responder, const CrlConfig& config,
-                              const RevocationStore& revocations, int64_t* revoked_at) {
+  Result<OcspStatus> StatusOf(const OcspCertId& id, const SigningIssuer& responder, const std::string& group,
+                              const CrlConfig& config, const RevocationStore& revocations, int64_t* revoked_at) {
     if (!CertIdMatchesIssuer(id, responder.cert.get())) return OcspStatus::kUnknown;
     ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, revocations.Get(id.serial));
-    if (revoked && (revoked->issuer_id.empty() || revoked->issuer_id == responder.entry.issuer_id)) {
-      *revoked_at = revoked->revocation_time;
-      return OcspStatus::kRevoked;
+    if (revoked) {
+      ASSIGN_OR_RETURN(std::string revoked_group, CrlGroupOf(*cas_, revoked->issuer_id));
+      if (revoked_group == group) {
+        *revoked_at = revoked->revocation_time;
+        return OcspStatus::kRevoked;
+      }
     }
     ASSIGN_OR_RETURN(std::optional<StoredCert> cert, certs_.Get(id.serial));
-    if (cert && cert->issuer_id == responder.entry.issuer_id) return OcspStatus::kGood;
+    if (cert) {
+      ASSIGN_OR_RETURN(std::string cert_group, CrlGroupOf(*cas_, cert->issuer_id));
+      if (cert_group == group) return OcspStatus::kGood;
+    }
     return config.ocsp_unknown_good ? OcspStatus::kGood : OcspStatus::kUnknown;
   }
 

@@ -1,7 +1,10 @@
 #include "src/pki/revocation.h"
 
 #include <cstdio>
+#include <map>
 #include <mutex>
+
+#include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +44,38 @@ Result<int64_t> TimeOf(const std::string& cbor, const std::string& what) {
 
 }  // namespace
 
+Result<std::string> CrlGroupOf(const CaStore& cas, const std::string& issuer_id) {
+  // An issuer's subject and key never change: the answer is kept per issuer id (UUIDs, unique across mounts).
+  static std::mutex mu;
+  static std::map<std::string, std::string> known;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = known.find(issuer_id); it != known.end()) return it->second;
+  }
+  ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas.ResolveIssuer(issuer_id.empty() ? "default" : issuer_id));
+  bool fallback = !issuer;
+  if (!issuer) {
+    ASSIGN_OR_RETURN(issuer, cas.ResolveIssuer("default"));
+    if (!issuer) return Status::Internal("no issuer to list the revocation under");
+  }
+  ASSIGN_OR_RETURN(ossl::X509Ptr cert, ParseCertificatePem(issuer->certificate));
+  const std::string material = InspectCertificate(cert.get()).subject_der + "|" + issuer->key_id;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  std::string group;
+  for (unsigned int i = 0; i < 16; ++i) {
+    group.push_back(kHex[digest[i] >> 4]);
+    group.push_back(kHex[digest[i] & 15]);
+  }
+  if (!fallback && !issuer_id.empty()) {
+    std::lock_guard<std::mutex> lock(mu);
+    known[issuer_id] = group;
+  }
+  return group;
+}
+
 Result<std::optional<RevocationRecord>> RevocationStore::Get(const std::string& serial_bytes) const {
   std::string value;
   Status s = storage_->Get(RevokedKey(serial_bytes), &value);
@@ -64,20 +99,20 @@ Result<uint64_t> RevocationStore::Sequence(const std::string& issuer_id) const {
 }
 
 Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, const std::string& issuer_id,
-                                              int64_t now) {
+                                              const std::string& group, int64_t now) {
   // One revocation at a time in this process: a serial keeps its first time and the count never skips.
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, Get(serial_bytes));
   if (existing) return *existing;
-  ASSIGN_OR_RETURN(uint64_t seq, Sequence(issuer_id));
+  ASSIGN_OR_RETURN(uint64_t seq, Sequence(group));
   // The order matters where the storage applies a batch op by op (a host's pb.Storage): the indexes first, then
   // the count that makes CRLs stale, and the record that answers "revoked" last, so an interruption never leaves a
   // serial revoked for OCSP but missing from every CRL.
   WriteBatch batch;
-  batch.Put(IndexPrefix(issuer_id) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
-  batch.Put(DeltaPrefix(issuer_id) + SeqHex(seq + 1), Cbor({{"s", HyphenSerial(serial_bytes)}, {"t", now}}));
-  batch.Put(SequenceKey(issuer_id), std::to_string(seq + 1));
+  batch.Put(IndexPrefix(group) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
+  batch.Put(DeltaPrefix(group) + SeqHex(seq + 1), Cbor({{"s", HyphenSerial(serial_bytes)}, {"t", now}}));
+  batch.Put(SequenceKey(group), std::to_string(seq + 1));
   batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
   RETURN_IF_ERROR(storage_->Write(batch));
   return RevocationRecord{now, issuer_id};
@@ -175,7 +210,8 @@ Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaSto
     out.warning = "certificate with serial " + FormatSerial(serial_bytes) + " already expired; refusing to add to CRL";
     return out;
   }
-  ASSIGN_OR_RETURN(RevocationRecord record, revocations.Add(serial_bytes, cert.issuer_id, now));
+  ASSIGN_OR_RETURN(std::string group, CrlGroupOf(cas, cert.issuer_id));
+  ASSIGN_OR_RETURN(RevocationRecord record, revocations.Add(serial_bytes, cert.issuer_id, group, now));
   out.record = record;
   return out;
 }

@@ -2,11 +2,13 @@
 //
 // Keys (docs/design.md):
 //   revoked/<serial>                    CBOR {t: revocation time, i: issuer id}: "is this serial revoked?"
-//   index/revoked/<issuer id>/<serial>  CBOR {t}: the issuer's CRL entries, streamed in serial order by CRL builds
-//   crl/seq/<issuer id>                 decimal count of revocations under the issuer; a CRL built at count n is
+//   index/revoked/<group>/<serial>      CBOR {t}: the CRL group's entries, streamed in serial order by CRL builds
+//   crl/seq/<group>                     decimal count of revocations in the group; a CRL built at count n is
 //                                       stale once the count is past n
-//   index/delta/<issuer id>/<count:016x> CBOR {s: serial, t}: the issuer's revocations in the order they happened,
+//   index/delta/<group>/<count:016x>    CBOR {s: serial, t}: the group's revocations in the order they happened,
 //                                       so a delta CRL reads only those after its base CRL's count
+// A CRL group is the set of issuers sharing a subject and a key (CrlGroupOf): they sign indistinguishable CRLs and
+// OCSP answers, so they share one revoked set, as Vault builds one CRL per such group.
 // A revocation writes all four in one batch: an O(1) append, never a CRL rebuild. <serial> is lowercase hex with
 // '-' separators, as for certs/.
 #pragma once
@@ -31,33 +33,38 @@ struct RevocationRecord {
   std::string issuer_id;
 };
 
+// The CRL group of `issuer_id`: a stable id derived from the issuer's subject and key. An issuer the mount no
+// longer has falls back to the default issuer's group (Vault lists such certificates on the default CRL).
+Result<std::string> CrlGroupOf(const CaStore& cas, const std::string& issuer_id);
+
 class RevocationStore {
  public:
   explicit RevocationStore(Storage* storage) : storage_(storage) {}
 
   Result<std::optional<RevocationRecord>> Get(const std::string& serial_bytes) const;
 
-  // Records `serial_bytes` as revoked at `now` under `issuer_id`, unless it already is. Returns the record in
+  // Records `serial_bytes` as revoked at `now` under `issuer_id` (indexed in its CRL group), unless it already is. Returns the record in
   // force (the earlier one when already revoked). Serialised in this process so that a serial keeps its first time.
-  Result<RevocationRecord> Add(const std::string& serial_bytes, const std::string& issuer_id, int64_t now);
+  Result<RevocationRecord> Add(const std::string& serial_bytes, const std::string& issuer_id,
+                               const std::string& group, int64_t now);
 
-  // The issuer's revocation count (0 when none).
-  Result<uint64_t> Sequence(const std::string& issuer_id) const;
+  // The CRL group's revocation count (0 when none).
+  Result<uint64_t> Sequence(const std::string& group) const;
 
   // Appends up to `n` of the issuer's revoked entries (serial bytes, revocation time) in serial order, after the
   // position `*cursor` (empty: the start), and advances the cursor. Returns whether entries may remain.
-  Result<bool> ReadEntries(const std::string& issuer_id, std::string* cursor, size_t n,
+  Result<bool> ReadEntries(const std::string& group, std::string* cursor, size_t n,
                            std::vector<std::pair<std::string, int64_t>>* out) const;
 
   // Appends up to `n` revocations under the issuer with counts above `*after_seq`, in count order, advancing it.
   // Returns whether entries may remain.
-  Result<bool> ReadSince(const std::string& issuer_id, uint64_t* after_seq, size_t n,
+  Result<bool> ReadSince(const std::string& group, uint64_t* after_seq, size_t n,
                          std::vector<std::pair<std::string, int64_t>>* out) const;
   // Deletes the issuer's delta index entries with counts up to `seq` (a complete CRL now lists them).
-  Status PruneDeltaIndex(const std::string& issuer_id, uint64_t seq);
+  Status PruneDeltaIndex(const std::string& group, uint64_t seq);
 
   // Calls `batch` with the issuer's revoked entries in serial order, `batch_size` at a time.
-  Status ForEachEntryBatch(const std::string& issuer_id, size_t batch_size,
+  Status ForEachEntryBatch(const std::string& group, size_t batch_size,
                            const std::function<Status(const std::vector<std::pair<std::string, int64_t>>&)>& batch)
       const;
 

@@ -152,16 +152,17 @@ TEST_F(CrlServiceTest, RotateAndPemAndLegacyJson) {
 TEST_F(CrlServiceTest, NumbersSurviveARestartAndLargeCrlsAreChunked) {
   // 40,000 revocations written straight into the index: a CRL well over one 1 MiB chunk.
   RevocationStore store(&h.storage);
+  const std::string group = h.CrlGroup(issuer_id);
   for (int i = 1; i <= 40000; ++i) {
     std::string serial = {static_cast<char>(0x10), static_cast<char>(i >> 16), static_cast<char>(i >> 8),
                           static_cast<char>(i), 'x', 'y', 'z', 'w', 'v', 'u', 't', 's', 'r', 'q', 'p', 'o'};
-    ASSERT_TRUE(store.Add(serial, issuer_id, EngineHarness::kStart).ok());
+    ASSERT_TRUE(store.Add(serial, issuer_id, group, EngineHarness::kStart).ok());
   }
   ParsedCrl c = Crl();
   EXPECT_EQ(c.number, 1);
   EXPECT_EQ(c.serials.size(), 40000u);
   std::vector<std::string> chunks;
-  ASSERT_TRUE(h.storage.List("crl/der/" + issuer_id + "/", "", 0, &chunks).ok());
+  ASSERT_TRUE(h.storage.List("crl/der/" + group + "/", "", 0, &chunks).ok());
   EXPECT_GE(chunks.size(), 2u);
 
   // A new engine over the same storage (a restart) serves the stored CRL and keeps counting.
@@ -177,7 +178,7 @@ TEST_F(CrlServiceTest, NumbersSurviveARestartAndLargeCrlsAreChunked) {
   EXPECT_EQ(after.number, 2);
   EXPECT_EQ(after.serials.size(), 40001u);
   chunks.clear();
-  ASSERT_TRUE(h.storage.List("crl/der/" + issuer_id + "/", "", 0, &chunks).ok());
+  ASSERT_TRUE(h.storage.List("crl/der/" + group + "/", "", 0, &chunks).ok());
   for (const auto& k : chunks) EXPECT_EQ(k.rfind("0000000000000002/", 0), 0u) << k;  // the old CRL is gone
 }
 
@@ -290,6 +291,8 @@ TEST(CrlServiceBenchmark, DISABLED_OneMillionFromRocksDb) {
   auto r = backend->HandleRequest(root);
   ASSERT_TRUE(r.ok());
   std::string issuer_id = r->data["issuer_id"];
+  CaStore cas(ctx);
+  const std::string group = CrlGroupOf(cas, issuer_id).value();
 
   const int kEntries = 1000000;
   auto start = std::chrono::steady_clock::now();
@@ -299,11 +302,11 @@ TEST(CrlServiceBenchmark, DISABLED_OneMillionFromRocksDb) {
       std::string serial(20, '\x11');
       for (int b = 0; b < 4; ++b) serial[16 + b] = static_cast<char>(i >> (8 * (3 - b)));
       std::vector<uint8_t> rec = nlohmann::json::to_cbor({{"t", EngineHarness::kStart}});
-      batch.Put("index/revoked/" + issuer_id + "/" + HyphenSerial(serial), std::string(rec.begin(), rec.end()));
+      batch.Put("index/revoked/" + group + "/" + HyphenSerial(serial), std::string(rec.begin(), rec.end()));
     }
     ASSERT_TRUE(db.value()->Write(batch).ok());
   }
-  ASSERT_TRUE(db.value()->Put("crl/seq/" + issuer_id, std::to_string(kEntries)).ok());
+  ASSERT_TRUE(db.value()->Put("crl/seq/" + group, std::to_string(kEntries)).ok());
   double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // Reopen the database so the load's memtables are not counted against the build.
@@ -332,6 +335,39 @@ TEST(CrlServiceBenchmark, DISABLED_OneMillionFromRocksDb) {
   backend.reset();
   db.value().reset();
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace pki::testing
+
+namespace pki::testing {
+namespace {
+
+// A CA reissued with the same subject and key (root/generate/existing) signs CRLs indistinguishable from the
+// first one's: both share one CRL group, so a revocation under either is on the CRL the mount serves.
+TEST(CrlGroups, IssuersSharingSubjectAndKeyShareTheRevokedSet) {
+  EngineHarness h;
+  auto first = h.Write("root/generate/internal", {{"common_name", "Shared Root"}, {"key_type", "ec"}, {"ttl", "8760h"}});
+  ASSERT_TRUE(first.ok());
+  auto second = h.Write("root/generate/existing", {{"common_name", "Shared Root"}, {"key_ref", first->data["key_id"]},
+                                                   {"ttl", "8760h"}, {"issuer_name", "reissued"}});
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  ASSERT_NE(first->data["issuer_id"], second->data["issuer_id"]);
+  EXPECT_EQ(h.CrlGroup(first->data["issuer_id"]), h.CrlGroup(second->data["issuer_id"]));
+
+  ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}, {"issuer_ref", "reissued"}}).ok());
+  auto leaf = h.Write("issue/web", {{"common_name", "a.example.com"}});
+  ASSERT_TRUE(leaf.ok());
+  ASSERT_TRUE(h.Write("revoke", {{"serial_number", leaf->data["serial_number"]}}).ok());
+
+  // The default issuer (the first) serves the group's CRL, and it lists the reissued CA's revocation.
+  auto crl = h.Read("crl");
+  ASSERT_TRUE(crl.ok() && crl->raw);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(crl->raw->body.data());
+  X509_CRL* parsed = d2i_X509_CRL(nullptr, &p, static_cast<long>(crl->raw->body.size()));
+  ASSERT_NE(parsed, nullptr);
+  EXPECT_EQ(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(parsed)), 1);
+  X509_CRL_free(parsed);
 }
 
 }  // namespace

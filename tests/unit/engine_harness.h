@@ -9,6 +9,8 @@
 #include "src/engine/request.h"
 #include "src/engine/system_view.h"
 #include "src/pki/backend.h"
+#include "src/pki/ca_store.h"
+#include "src/pki/revocation.h"
 #include "storage/memory_storage.h"
 
 namespace pki::testing {
@@ -46,6 +48,13 @@ class EngineHarness {
     return Call(Operation::kUpdate, path, std::move(data));
   }
   Result<Response> Read(const std::string& path) { return Call(Operation::kRead, path); }
+
+  // The CRL group (storage key component of revocation indexes and CRLs) of an issuer of this mount.
+  std::string CrlGroup(const std::string& issuer_id) {
+    PkiContext ctx{&storage, &clock, &system, sealer.get()};
+    CaStore cas(ctx);
+    return CrlGroupOf(cas, issuer_id).value();
+  }
 
   MemoryStorage storage;
   FakeClock clock;

@@ -59,17 +59,18 @@ TEST_F(RevokeTest, RevokeBySerialAnswersAsVaultAndIsIdempotent) {
 
 TEST_F(RevokeTest, RevocationAppendsToTheIssuersIndexAndCount) {
   RevocationStore store(&h.storage);
-  EXPECT_EQ(store.Sequence(issuer_id).value(), 0u);
+  const std::string group = h.CrlGroup(issuer_id);
+  EXPECT_EQ(store.Sequence(group).value(), 0u);
   std::vector<std::string> serials;
   for (int i = 0; i < 3; ++i) {
     std::string s = Issue("web")["serial_number"];
     ASSERT_TRUE(h.Write("revoke", {{"serial_number", s}}).ok());
     serials.push_back(ParseSerial(s).value());
   }
-  EXPECT_EQ(store.Sequence(issuer_id).value(), 3u);
+  EXPECT_EQ(store.Sequence(group).value(), 3u);
   std::vector<std::string> streamed;
   ASSERT_TRUE(store
-                  .ForEachEntryBatch(issuer_id, 2,
+                  .ForEachEntryBatch(group, 2,
                                      [&](const std::vector<std::pair<std::string, int64_t>>& batch) {
                                        for (const auto& [serial, t] : batch) {
                                          streamed.push_back(serial);
