@@ -25,7 +25,7 @@ constexpr size_t kMaxRequestBytes = 2048;
 constexpr int64_t kCacheSeconds = 3600;
 // Without nextUpdate a response is "fresh now"; it is reused for a minute.
 constexpr int64_t kCacheSecondsWithoutNextUpdate = 60;
-constexpr size_t kCacheEntries = 50000;
+constexpr size_t kCacheBytes = 64 << 20;
 
 Response OcspError(int ocsp_status, int http_status) {
   return Response::Raw(kOcspResponseType, OcspErrorResponse(ocsp_status), http_status);
@@ -33,7 +33,8 @@ Response OcspError(int ocsp_status, int http_status) {
 
 // Signed answers to requests without a nonce (most relying parties send none, and such answers are the same for
 // everyone), reused until they expire from the cache or the issuer's revocation count moves, so signing happens
-// only on a miss. Bounded: at most kCacheEntries, least recently used out first. Thread-safe.
+// only on a miss. Bounded by bytes (keys and answers), least recently used out first: requests naming many random
+// serials cannot grow it. Thread-safe.
 class OcspCache {
  public:
   struct Entry {
@@ -47,8 +48,7 @@ class OcspCache {
     auto it = index_.find(key);
     if (it == index_.end()) return std::nullopt;
     if (it->second->second.seq != seq || now >= it->second->second.expires) {
-      lru_.erase(it->second);
-      index_.erase(it);
+      Erase(it);
       return std::nullopt;
     }
     lru_.splice(lru_.begin(), lru_, it->second);
@@ -57,22 +57,25 @@ class OcspCache {
 
   void Put(const std::string& key, Entry entry) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (auto it = index_.find(key); it != index_.end()) {
-      lru_.erase(it->second);
-      index_.erase(it);
-    }
+    if (auto it = index_.find(key); it != index_.end()) Erase(it);
+    bytes_ += 2 * key.size() + entry.der.size();
     lru_.emplace_front(key, std::move(entry));
     index_[key] = lru_.begin();
-    while (lru_.size() > kCacheEntries) {
-      index_.erase(lru_.back().first);
-      lru_.pop_back();
-    }
+    while (bytes_ > kCacheBytes && !lru_.empty()) Erase(index_.find(lru_.back().first));
   }
 
  private:
+  using Lru = std::list<std::pair<std::string, Entry>>;
+  void Erase(std::unordered_map<std::string, Lru::iterator>::iterator it) {
+    bytes_ -= 2 * it->first.size() + it->second->second.der.size();
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+
+  size_t bytes_ = 0;  // guarded by mu_: keys (held twice) and answers
   std::mutex mu_;
-  std::list<std::pair<std::string, Entry>> lru_;  // guarded by mu_; most recent first
-  std::unordered_map<std::string, std::list<std::pair<std::string, Entry>>::iterator> index_;  // guarded by mu_
+  Lru lru_;                                                // guarded by mu_; most recent first
+  std::unordered_map<std::string, Lru::iterator> index_;  // guarded by mu_
 };
 
 // What a nonce-less answer depends on besides the revocation count: the responder, each id, and the settings
