@@ -128,7 +128,8 @@ Result<bool> RevocationStore::ReadEntries(const std::string& issuer_id, std::str
     out->emplace_back(std::move(serial), t);
   }
   if (!kv.empty()) *cursor = kv.back().first;
-  return kv.size() == n;
+  // A short page is not the end: a host's Scan drops keys deleted between its List and Get. Only an empty one is.
+  return !kv.empty();
 }
 
 Result<bool> RevocationStore::ReadSince(const std::string& issuer_id, uint64_t* after_seq, size_t n,
@@ -144,7 +145,7 @@ Result<bool> RevocationStore::ReadSince(const std::string& issuer_id, uint64_t* 
     out->emplace_back(std::move(serial), rec["t"].get<int64_t>());
     *after_seq = std::stoull(key, nullptr, 16);
   }
-  return kv.size() == n;
+  return !kv.empty();
 }
 
 Status RevocationStore::PruneDeltaIndex(const std::string& issuer_id, uint64_t seq) {
