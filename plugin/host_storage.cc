@@ -80,32 +80,71 @@ Status HostStorage::Write(const WriteBatch& batch) {
 
 Status HostStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
                          std::vector<std::string>* keys) {
+  constexpr auto kPagingLifetime = std::chrono::minutes(1);
+  const auto now = std::chrono::steady_clock::now();
+  FolderListings reuse;
+  auto listed_at = now;
+  {
+    std::lock_guard<std::mutex> lock(paging_mu_);
+    // A continuation page of the last paged walk reads that walk's folder listings instead of the host's.
+    if (limit != 0 && !start_after.empty() && paging_.prefix == prefix && paging_.last_returned == start_after &&
+        now - paging_.listed < kPagingLifetime) {
+      reuse = paging_.folders;
+      listed_at = paging_.listed;
+    }
+  }
+  FolderListings used;
   size_t added = 0;
-  return Walk(std::string(prefix), "", start_after, limit, keys, &added);
+  const size_t before = keys->size();
+  RETURN_IF_ERROR(Walk(std::string(prefix), "", start_after, limit, keys, &added, reuse, &used));
+  if (limit != 0 && keys->size() > before) {
+    std::lock_guard<std::mutex> lock(paging_mu_);
+    paging_ = Paging{std::string(prefix), std::move(used), keys->back(), listed_at};
+  }
+  return Status::Ok();
 }
 
-Status HostStorage::Walk(const std::string& prefix, const std::string& dir, std::string_view start_after,
-                         size_t limit, std::vector<std::string>* keys, size_t* added) {
+Result<std::shared_ptr<const std::vector<std::string>>> HostStorage::ListFolder(const std::string& folder,
+                                                                                const FolderListings& reuse) {
+  if (auto it = reuse.find(folder); it != reuse.end()) return it->second;
   pb::StorageListArgs args;
-  args.set_prefix(prefix + dir);
+  args.set_prefix(folder);
   pb::StorageListReply reply;
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   grpc::Status s = stub_->List(&ctx, args, &reply);
   if (!s.ok()) return TransportError("list", s);
   if (!reply.err().empty()) return AppError("list", reply.err());
-  std::vector<std::string> children(reply.keys().begin(), reply.keys().end());
+  auto children = std::make_shared<std::vector<std::string>>(reply.keys().begin(), reply.keys().end());
   // Depth-first over children sorted as strings (a folder "a/" keeps its trailing slash) yields the keys in
   // byte order: everything under "a/" shares that prefix.
-  std::sort(children.begin(), children.end());
-  for (const auto& child : children) {
+  std::sort(children->begin(), children->end());
+  return std::shared_ptr<const std::vector<std::string>>(std::move(children));
+}
+
+Status HostStorage::Walk(const std::string& prefix, const std::string& dir, std::string_view start_after,
+                         size_t limit, std::vector<std::string>* keys, size_t* added, const FolderListings& reuse,
+                         FolderListings* used) {
+  ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<std::string>> children, ListFolder(prefix + dir, reuse));
+  (*used)[prefix + dir] = children;
+  // Children sorting at or before start_after (without holding it) are skipped by a binary search, not a scan:
+  // a continuation page over a large flat folder costs O(log n + page).
+  // Skipped: children sorting before start_after that do not hold it. They form a prefix of the sorted children
+  // (anything between a folder "a/" and a start key under it also starts with "a/"), found by binary search: a
+  // continuation page over a large flat folder costs O(log n + page), not O(n).
+  auto first = std::partition_point(children->begin(), children->end(), [&](const std::string& child) {
+    std::string full = dir + child;
+    return std::string_view(full) < start_after && start_after.substr(0, full.size()) != full;
+  });
+  for (auto it = first; it != children->end(); ++it) {
     if (limit != 0 && *added >= limit) return Status::Ok();
+    const std::string& child = *it;
     std::string full = dir + child;
     if (!child.empty() && child.back() == '/') {
       // Skip a folder whose whole subtree sorts at or before start_after.
       bool holds_start = start_after.substr(0, full.size()) == full;
       if (!holds_start && std::string_view(full) < start_after) continue;
-      RETURN_IF_ERROR(Walk(prefix, full, start_after, limit, keys, added));
+      RETURN_IF_ERROR(Walk(prefix, full, start_after, limit, keys, added, reuse, used));
     } else if (std::string_view(full) > start_after) {
       keys->push_back(std::move(full));
       ++*added;

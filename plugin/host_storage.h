@@ -4,11 +4,17 @@
 // The engine cannot tell this storage from RocksDB, with two differences a host imposes:
 //   - pb.Storage has no transactions: a WriteBatch is applied op by op, in order (Vault's own engines have the
 //     same limit). The engine orders its batches so that an interrupted one leaves no dangling reference.
-//   - pb.Storage lists one level at a time (folders end in "/"); an ordered recursive listing with a start key
-//     walks the folders, skipping every subtree that sorts before the start key.
+//   - pb.Storage lists one level at a time (folders end in "/"), whole, without ranges or pages; an ordered
+//     recursive listing with a start key walks the folders, skipping every subtree that sorts before the start
+//     key. A paged walk through a large folder (a CRL build reading the revoked index 10k at a time) would
+//     re-list the folder for every page, so the listing of a paged walk is kept for its continuation pages: a
+//     call whose start key is the last key the previous page returned, within a minute, reads the kept listing.
 #pragma once
 
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include <grpcpp/grpcpp.h>
 
@@ -32,12 +38,29 @@ class HostStorage final : public Storage {
               std::vector<std::string>* keys) override;
 
  private:
-  // Appends keys below `dir` (relative to `prefix`) that sort after start_after, depth first in key order.
+  // Folder (full key prefix) -> its sorted children, as listed by the host.
+  using FolderListings = std::map<std::string, std::shared_ptr<const std::vector<std::string>>>;
+
+  // The sorted children of `folder`: from `reuse` when there, else from the host.
+  Result<std::shared_ptr<const std::vector<std::string>>> ListFolder(const std::string& folder,
+                                                                     const FolderListings& reuse);
+  // Appends keys below `dir` (relative to `prefix`) that sort after start_after, depth first in key order,
+  // recording the folder listings it used in *used.
   Status Walk(const std::string& prefix, const std::string& dir, std::string_view start_after, size_t limit,
-              std::vector<std::string>* keys, size_t* added);
+              std::vector<std::string>* keys, size_t* added, const FolderListings& reuse, FolderListings* used);
+
+  // The folder listings of the last paged walk, for its continuation pages.
+  struct Paging {
+    std::string prefix;
+    FolderListings folders;
+    std::string last_returned;
+    std::chrono::steady_clock::time_point listed;
+  };
 
   std::unique_ptr<pb::Storage::Stub> stub_;
   const std::vector<std::string> seal_wrap_prefixes_;
+  std::mutex paging_mu_;
+  Paging paging_;  // guarded by paging_mu_
 };
 
 // The mount's lease TTLs as the host reports them (pb.SystemView, nanoseconds on the wire). When the host cannot
