@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "plugin/log.h"
+#include "plugin/vault_http.h"
 #include "src/core/text.h"
 #include "src/crypto/x509.h"
 
@@ -36,31 +37,6 @@ constexpr auto kStopGrace = std::chrono::seconds(3);
 
 constexpr char kJsonType[] = "application/json";
 
-// The same mapping and error texts as the host's API (src/server/envelope.cc), so that an error answers here as it
-// does there; the plugin does not depend on the server, hence the copy.
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kBadRequest: return 400;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kUnsupportedOperation: return 405;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kInternal: return 500;
-  }
-  return 500;
-}
-
-std::vector<std::string> VaultErrorTexts(const Status& status) {
-  if (status.ok() || status.message().empty()) return {};
-  switch (status.code()) {
-    case StatusCode::kInternal:
-    case StatusCode::kNotFound:
-    case StatusCode::kUnsupportedOperation: return {"1 error occurred:\n\t* " + status.message() + "\n\n"};
-    default: return {status.message()};
-  }
-}
-
 PublishedReply Errors(int status, const std::vector<std::string>& errors = {}) {
   Json body = Json::object({{"errors", Json::array()}});
   for (const auto& e : errors) body["errors"].push_back(e);
@@ -69,32 +45,6 @@ PublishedReply Errors(int status, const std::vector<std::string>& errors = {}) {
   r.content_type = kJsonType;
   r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
   return r;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Strict %XX decoding, as the host's API decodes paths: a malformed escape is an error, not kept as is.
-std::optional<std::string> PercentDecode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out.push_back(text[i]);
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    int hi = HexValue(text[i + 1]);
-    int lo = HexValue(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
 }
 
 PublishedReply Render(const Result<Response>& result) {
@@ -173,7 +123,7 @@ PublishedReply ServePublication(LogicalBackend& engine, std::string_view method,
   const bool post = method == "POST";
   if (!get && !post) return unsupported;
 
-  std::optional<std::string> path = PercentDecode(target.substr(0, target.find('?')));
+  std::optional<std::string> path = PercentDecode(target.substr(0, target.find('?')), false);
   if (!path) return Errors(400, {"invalid URL escape in request path"});
   if (!IsValidUtf8(*path)) return Errors(400, {"invalid UTF-8 in request path"});
   const bool published =

@@ -49,31 +49,6 @@ HttpResponse RenderRaw(const RawBody& raw) {
 
 }  // namespace
 
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kBadRequest: return 400;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kUnsupportedOperation: return 405;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kInternal: return 500;
-  }
-  return 500;
-}
-
-std::vector<std::string> VaultErrorTexts(const Status& status) {
-  if (status.ok() || status.message().empty()) return {};
-  switch (status.code()) {
-    case StatusCode::kInternal:
-    case StatusCode::kNotFound:
-    case StatusCode::kUnsupportedOperation:
-      return {"1 error occurred:\n\t* " + status.message() + "\n\n"};
-    default:
-      return {status.message()};
-  }
-}
-
 std::string DumpJson(const Json& value) { return value.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 HttpResponse RenderErrors(int http_status, const std::vector<std::string>& errors) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "plugin/vault_http.h"
 #include "src/core/status.h"
 #include "src/engine/request.h"
 #include "src/server/http_message.h"
@@ -18,14 +19,9 @@ struct EnvelopeContext {
   bool inject_data = false; // also copy data's keys to the top level, as Vault does for sys/ paths
 };
 
-// The HTTP status of a non-ok Status code (400, 403, 404, 405, 413, 500).
-int HttpStatusFor(StatusCode code);
-
-// The text Vault puts in "errors" for `status`. Errors that reach Vault's core as Go errors (internal, unsupported
-// path, unsupported operation) are wrapped as go-multierror prints them: "1 error occurred:\n\t* msg\n\n".
-// Errors that are Vault ErrorResponses (bad request, permission denied, too large) are the message itself.
-// An empty message yields no entry.
-std::vector<std::string> VaultErrorTexts(const Status& status);
+// Status codes and error texts as Vault renders them, shared with the plugin's publication listener.
+using plugin::HttpStatusFor;
+using plugin::VaultErrorTexts;
 
 // {"errors":[...]} with `http_status`.
 HttpResponse RenderErrors(int http_status, const std::vector<std::string>& errors);

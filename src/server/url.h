@@ -7,13 +7,13 @@
 #include <utility>
 #include <vector>
 
+#include "plugin/vault_http.h"
 #include "src/core/text.h"  // decoded text is arbitrary bytes: callers check IsValidUtf8
 
 namespace pki::server {
 
-// Decodes %XX escapes (and '+' as a space when `plus_as_space`, as in query strings). Returns nullopt on a
-// malformed escape.
-std::optional<std::string> PercentDecode(std::string_view text, bool plus_as_space);
+// %XX decoding is shared with the plugin's publication listener (plugin/vault_http.h).
+using plugin::PercentDecode;
 
 // Splits an origin-form target ("/v1/pki/certs?list=true") at the first '?'.
 struct RequestTarget {
