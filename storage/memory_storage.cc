@@ -35,35 +35,40 @@ Status MemoryStorage::Write(const WriteBatch& batch) {
   return Status::Ok();
 }
 
+namespace {
+
+// Visits the entries under `prefix` after prefix+start_after, at most `limit` (0: all), in order. Caller holds mu_.
+template <typename Map, typename Visit>
+void VisitPrefix(const Map& data, std::string_view prefix, std::string_view start_after, size_t limit, Visit visit) {
+  std::string start = std::string(prefix) + std::string(start_after);
+  auto it = data.lower_bound(start);
+  if (!start_after.empty() && it != data.end() && it->first == start) ++it;
+  size_t n = 0;
+  for (; it != data.end(); ++it) {
+    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+    if (limit != 0 && n == limit) break;
+    visit(it->first.substr(prefix.size()), it->second);
+    ++n;
+  }
+}
+
+}  // namespace
+
 Status MemoryStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
                            std::vector<std::string>* keys) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string start = std::string(prefix) + std::string(start_after);
-  auto it = data_.lower_bound(start);
-  if (!start_after.empty() && it != data_.end() && it->first == start) ++it;
-  size_t n = 0;
-  for (; it != data_.end(); ++it) {
-    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    if (limit != 0 && n == limit) break;
-    keys->push_back(it->first.substr(prefix.size()));
-    ++n;
-  }
+  VisitPrefix(data_, prefix, start_after, limit, [&](std::string key, const std::string&) {
+    keys->push_back(std::move(key));
+  });
   return Status::Ok();
 }
 
 Status MemoryStorage::Scan(std::string_view prefix, std::string_view start_after, size_t limit,
                            std::vector<std::pair<std::string, std::string>>* entries) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::string start = std::string(prefix) + std::string(start_after);
-  auto it = data_.lower_bound(start);
-  if (!start_after.empty() && it != data_.end() && it->first == start) ++it;
-  size_t n = 0;
-  for (; it != data_.end(); ++it) {
-    if (it->first.compare(0, prefix.size(), prefix) != 0) break;
-    if (limit != 0 && n == limit) break;
-    entries->emplace_back(it->first.substr(prefix.size()), it->second);
-    ++n;
-  }
+  VisitPrefix(data_, prefix, start_after, limit, [&](std::string key, const std::string& value) {
+    entries->emplace_back(std::move(key), value);
+  });
   return Status::Ok();
 }
 
