@@ -86,6 +86,18 @@ std::string OptionOr(const std::map<std::string, std::string>& opts, const std::
   return it == opts.end() || it->second.empty() ? std::move(dflt) : it->second;
 }
 
+// SpecialPaths' answer: the engine's root, unauthenticated and binary paths, and the storage prefixes this
+// adapter declares.
+pb::Paths SpecialPathsOf(const LogicalBackend& engine) {
+  pb::Paths paths;
+  for (const auto& p : engine.RootPaths()) paths.add_root(p);
+  for (const auto& p : engine.BinaryPaths()) paths.add_binary(p);
+  for (const auto& p : engine.UnauthenticatedPaths()) paths.add_unauthenticated(p);
+  for (const auto& p : kLocalStoragePrefixes) paths.add_local_storage(p);
+  for (const auto& p : kSealWrapPrefixes) paths.add_seal_wrap_storage(p);
+  return paths;
+}
+
 }  // namespace
 
 struct BackendService::Mount {
@@ -115,10 +127,8 @@ BackendService::BackendService(BrokerService* broker, const Clock* clock, std::s
     : broker_(broker),
       clock_(clock),
       working_dir_(std::move(working_dir)),
-      // The engine's special paths do not depend on the mount: read them off an engine without storage.
-      unauthenticated_(NewPkiBackend(PkiContext{})->UnauthenticatedPaths()),
-      root_(NewPkiBackend(PkiContext{})->RootPaths()),
-      binary_(NewPkiBackend(PkiContext{})->BinaryPaths()) {}
+      // The engine's special paths do not depend on the mount: read them once off an engine without storage.
+      special_(SpecialPathsOf(*NewPkiBackend(PkiContext{}))) {}
 
 BackendService::~BackendService() { Close(); }
 
@@ -253,12 +263,7 @@ grpc::Status BackendService::Type(grpc::ServerContext*, const pb::Empty*, pb::Ty
 }
 
 grpc::Status BackendService::SpecialPaths(grpc::ServerContext*, const pb::Empty*, pb::SpecialPathsReply* reply) {
-  pb::Paths* paths = reply->mutable_paths();
-  for (const auto& p : root_) paths->add_root(p);
-  for (const auto& p : binary_) paths->add_binary(p);
-  for (const auto& p : unauthenticated_) paths->add_unauthenticated(p);
-  for (const auto& p : kLocalStoragePrefixes) paths->add_local_storage(p);
-  for (const auto& p : kSealWrapPrefixes) paths->add_seal_wrap_storage(p);
+  *reply->mutable_paths() = special_;
   return grpc::Status::OK;
 }
 

@@ -52,9 +52,7 @@ class BackendService final : public pb::Backend::Service {
   BrokerService* const broker_;
   const Clock* const clock_;
   const std::string working_dir_;
-  const std::vector<std::string> unauthenticated_;
-  const std::vector<std::string> root_;
-  const std::vector<std::string> binary_;
+  const pb::Paths special_;  // SpecialPaths' answer, the same for every mount
 
   // Requests hold it shared; Setup, Cleanup and Close exclusively, so that an engine is never torn down under a
   // request. The publication listener's requests do not take it: the mount stops its listener (waiting for them)

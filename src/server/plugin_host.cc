@@ -128,6 +128,8 @@ class PluginConnection {
   bool Exited() { return process_->Exited(); }
   // Whether the child answers its health check as SERVING, and still holds the broker stream.
   bool Ping() const;
+  // The child's health service answers "plugin" SERVING within `timeout`.
+  Status CheckHealth(std::chrono::milliseconds timeout) const;
   void Kill() { process_->Kill(); }
 
   // graceful: Cleanup, end the broker stream, GRPCController/Shutdown and up to 2 s for the exit. Then, either way:
@@ -193,18 +195,7 @@ Status PluginConnection::Connect(const Context& ctx) {
   health_ = grpc::health::v1::Health::NewStub(channel_);
   controller_ = ::plugin::GRPCController::NewStub(channel_);
 
-  {
-    grpc::health::v1::HealthCheckRequest req;
-    req.set_service("plugin");
-    grpc::health::v1::HealthCheckResponse resp;
-    grpc::ClientContext c;
-    SetDeadline(&c, kHealthTimeout);
-    grpc::Status s = health_->Check(&c, req, &resp);
-    if (!s.ok()) return TransportError("plugin health check failed", s);
-    if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
-      return Status::Internal("plugin health check: not serving");
-    }
-  }
+  RETURN_IF_ERROR(CheckHealth(kHealthTimeout));
 
   ASSIGN_OR_RETURN(broker_, HostBroker::Open(channel_, tls, runtime_dir_));
   const uint32_t broker_id = broker_->NextId();
@@ -270,16 +261,21 @@ Result<Response> PluginConnection::HandleRequest(const Request& req) const {
   return plugin::FromProtoReply(reply);
 }
 
-bool PluginConnection::Ping() const {
-  if (!broker_->StreamOpen()) return false;
+Status PluginConnection::CheckHealth(std::chrono::milliseconds timeout) const {
   grpc::health::v1::HealthCheckRequest req;
   req.set_service("plugin");
   grpc::health::v1::HealthCheckResponse resp;
   grpc::ClientContext c;
-  SetDeadline(&c, kPingTimeout);
+  SetDeadline(&c, timeout);
   grpc::Status s = health_->Check(&c, req, &resp);
-  return s.ok() && resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  if (!s.ok()) return TransportError("plugin health check failed", s);
+  if (resp.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+    return Status::Internal("plugin health check: not serving");
+  }
+  return Status::Ok();
 }
+
+bool PluginConnection::Ping() const { return broker_->StreamOpen() && CheckHealth(kPingTimeout).ok(); }
 
 void PluginConnection::Shutdown(bool graceful) {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
