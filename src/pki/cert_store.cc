@@ -11,6 +11,14 @@ namespace {
 
 constexpr char kCertPrefix[] = "certs/";
 
+// The colon form of a storage key's hyphen serial.
+std::string ColonSerial(std::string hyphen_serial) {
+  for (auto& c : hyphen_serial) {
+    if (c == '-') c = ':';
+  }
+  return hyphen_serial;
+}
+
 }  // namespace
 
 std::string HyphenSerial(const std::string& serial_bytes) {
@@ -19,13 +27,6 @@ std::string HyphenSerial(const std::string& serial_bytes) {
     if (c == ':') c = '-';
   }
   return s;
-}
-
-std::string ColonSerial(std::string hyphen_serial) {
-  for (auto& c : hyphen_serial) {
-    if (c == '-') c = ':';
-  }
-  return hyphen_serial;
 }
 
 std::string CertStore::CertKey(const std::string& serial_bytes) { return kCertPrefix + HyphenSerial(serial_bytes); }
@@ -74,16 +75,21 @@ Result<bool> CertStore::Exists(const std::string& serial_bytes) const {
   return true;
 }
 
-Result<std::vector<std::string>> CertStore::List(const std::string& after, size_t limit) const {
+Result<std::vector<std::string>> ListSerials(Storage* storage, const std::string& prefix, const std::string& after,
+                                             size_t limit) {
   std::string start;
   if (!after.empty()) {
     ASSIGN_OR_RETURN(std::string bytes, ParseSerial(after));
     start = HyphenSerial(bytes);
   }
   std::vector<std::string> keys;
-  RETURN_IF_ERROR(storage_->List(kCertPrefix, start, limit, &keys));
+  RETURN_IF_ERROR(storage->List(prefix, start, limit, &keys));
   for (auto& k : keys) k = ColonSerial(std::move(k));
   return keys;
+}
+
+Result<std::vector<std::string>> CertStore::List(const std::string& after, size_t limit) const {
+  return ListSerials(storage_, kCertPrefix, after, limit);
 }
 
 }  // namespace pki

@@ -18,8 +18,11 @@ namespace pki {
 
 // Lowercase hex with '-' separators: how serials appear in storage keys (as in Vault).
 std::string HyphenSerial(const std::string& serial_bytes);
-// The colon form of a storage key's hyphen serial.
-std::string ColonSerial(std::string hyphen_serial);
+
+// Up to `limit` (0: all) serials in colon form among the keys "<prefix><hyphen serial>", in storage order, after the
+// colon/dash serial `after` (OpenBao's after/limit paging).
+Result<std::vector<std::string>> ListSerials(Storage* storage, const std::string& prefix, const std::string& after,
+                                             size_t limit);
 
 struct StoredCert {
   std::string der;

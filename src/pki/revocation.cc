@@ -34,11 +34,17 @@ std::string Cbor(const nlohmann::json& j) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-Result<int64_t> TimeOf(const std::string& cbor, const std::string& what) {
+// A revocation entry (record or index): a CBOR map with at least an integer time "t".
+Result<nlohmann::json> ParseEntry(const std::string& cbor, const std::string& what) {
   nlohmann::json rec = nlohmann::json::from_cbor(cbor, true, false);
   if (rec.is_discarded() || !rec.is_object() || !rec["t"].is_number_integer()) {
     return Status::Internal("corrupt revocation entry " + what);
   }
+  return rec;
+}
+
+Result<int64_t> TimeOf(const std::string& cbor, const std::string& what) {
+  ASSIGN_OR_RETURN(nlohmann::json rec, ParseEntry(cbor, what));
   return rec["t"].get<int64_t>();
 }
 
@@ -81,9 +87,8 @@ Result<std::optional<RevocationRecord>> RevocationStore::Get(const std::string& 
   Status s = storage_->Get(RevokedKey(serial_bytes), &value);
   if (s.IsNotFound()) return std::optional<RevocationRecord>();
   RETURN_IF_ERROR(s);
-  ASSIGN_OR_RETURN(int64_t t, TimeOf(value, FormatSerial(serial_bytes)));
-  nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
-  return std::optional<RevocationRecord>(RevocationRecord{t, rec.value("i", "")});
+  ASSIGN_OR_RETURN(nlohmann::json rec, ParseEntry(value, FormatSerial(serial_bytes)));
+  return std::optional<RevocationRecord>(RevocationRecord{rec["t"].get<int64_t>(), rec.value("i", "")});
 }
 
 Result<uint64_t> RevocationStore::Sequence(const std::string& issuer_id) const {
@@ -137,10 +142,8 @@ Result<bool> RevocationStore::ReadSince(const std::string& issuer_id, uint64_t* 
   std::vector<std::pair<std::string, std::string>> kv;
   RETURN_IF_ERROR(storage_->Scan(DeltaPrefix(issuer_id), SeqHex(*after_seq), n, &kv));
   for (const auto& [key, value] : kv) {
-    nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
-    if (rec.is_discarded() || !rec.is_object() || !rec["s"].is_string() || !rec["t"].is_number_integer()) {
-      return Status::Internal("corrupt delta index entry " + key);
-    }
+    ASSIGN_OR_RETURN(nlohmann::json rec, ParseEntry(value, key));
+    if (!rec["s"].is_string()) return Status::Internal("corrupt revocation entry " + key);
     ASSIGN_OR_RETURN(std::string serial, ParseSerial(rec["s"].get<std::string>()));
     out->emplace_back(std::move(serial), rec["t"].get<int64_t>());
     *after_seq = std::stoull(key, nullptr, 16);
@@ -179,15 +182,7 @@ Status RevocationStore::ForEachEntryBatch(
 }
 
 Result<std::vector<std::string>> RevocationStore::List(const std::string& after, size_t limit) const {
-  std::string start;
-  if (!after.empty()) {
-    ASSIGN_OR_RETURN(std::string bytes, ParseSerial(after));
-    start = HyphenSerial(bytes);
-  }
-  std::vector<std::string> keys;
-  RETURN_IF_ERROR(storage_->List(kRevokedPrefix, start, limit, &keys));
-  for (auto& k : keys) k = ColonSerial(std::move(k));
-  return keys;
+  return ListSerials(storage_, kRevokedPrefix, after, limit);
 }
 
 Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
