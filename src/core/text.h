@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pki {
 
@@ -16,5 +17,9 @@ bool IsValidUtf8(std::string_view text);
 // Go's %q, close enough for error messages: quotes, backslashes, control bytes and invalid UTF-8 bytes escaped,
 // so the result is always valid UTF-8.
 std::string GoQuote(std::string_view s);
+// `parts` joined by `sep`.
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+// `s` split at each `sep`, empty pieces dropped and spaces around pieces trimmed (Vault's comma lists).
+std::vector<std::string> Split(std::string_view s, char sep);
 
 }  // namespace pki

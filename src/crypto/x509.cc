@@ -783,4 +783,12 @@ Result<std::string> Base64Decode(const std::string& text) {
   return out;
 }
 
+std::string KeyIdentifier(const EVP_PKEY* key) {
+  X509_PUBKEY* pub = nullptr;
+  if (X509_PUBKEY_set(&pub, const_cast<EVP_PKEY*>(key)) != 1) return {};
+  std::string id = KeyIdOfPubkey(pub);
+  X509_PUBKEY_free(pub);
+  return id;
+}
+
 }  // namespace pki

@@ -112,6 +112,8 @@ struct CertInfo {
   std::vector<std::string> dns_names;
 };
 CertInfo InspectCertificate(const X509* cert);
+// RFC 5280 section 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits (what Vault reports as subject_key_id).
+std::string KeyIdentifier(const EVP_PKEY* key);
 
 // A parsed certificate signing request.
 struct CsrInfo {

@@ -8,6 +8,7 @@
 #include "src/pki/path_ca.h"
 #include "src/pki/path_fetch.h"
 #include "src/pki/path_issue.h"
+#include "src/pki/path_issuers.h"
 #include "src/pki/path_ocsp.h"
 #include "src/pki/path_revoke.h"
 #include "src/pki/path_roles.h"
@@ -36,7 +37,9 @@ class PkiBackend final : public LogicalBackend {
   std::vector<std::string> BinaryPaths() const override { return {"ocsp"}; }
 
   void InvalidateKey(std::string_view key) override {
-    if (key.starts_with("issuer/") || key.starts_with("key/") || key == "config/issuers") cas_.Committed();
+    if (key.starts_with("issuer/") || key.starts_with("key/") || key == "config/issuers" || key == "config/keys") {
+      cas_.Committed();
+    }
   }
 
  private:
@@ -69,6 +72,7 @@ class PkiBackend final : public LogicalBackend {
     append(FetchPaths(ctx, &cas_));
     append(RolePaths(ctx, &cas_));
     append(CaPaths(ctx, &cas_));
+    append(IssuerPaths(ctx, &cas_));
     append(IssuePaths(ctx, &cas_, &roles_));
     append(RevokePaths(ctx, &cas_));
     append(OcspPaths(ctx, &cas_));

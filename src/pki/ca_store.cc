@@ -1,8 +1,13 @@
 #include "src/pki/ca_store.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
+#include "src/core/text.h"
 #include "src/core/uuid.h"
+#include "src/pki/issuer_chain.h"
+#include "src/pki/role_store.h"
 
 namespace pki {
 namespace {
@@ -10,6 +15,7 @@ namespace {
 constexpr char kIssuerPrefix[] = "issuer/";
 constexpr char kKeyPrefix[] = "key/";
 constexpr char kIssuersConfig[] = "config/issuers";
+constexpr char kKeysConfig[] = "config/keys";
 
 Status CaFetchError(const std::string& why) {
   return Status::Internal("could not fetch the CA certificate (was one set?): " + why);
@@ -45,7 +51,55 @@ Result<Json> ReadJson(Storage* storage, const std::string& key) {
   return j;
 }
 
+std::vector<std::string> StringList(const Json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || !it->is_array()) return {};
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
+
+bool IssuerEntry::HasUsage(const std::string& u) const {
+  return std::find(usage.begin(), usage.end(), u) != usage.end();
+}
+
+Status IssuerEntry::EnsureUsage(const std::string& u) const {
+  if (HasUsage(u)) return Status::Ok();
+  std::string ref = "id:" + issuer_id;
+  if (!issuer_name.empty()) ref += " / name:" + issuer_name;
+  return Status::BadRequest("requested usage " + u + " for issuer [" + ref + "] but only had usage " +
+                            Join(usage, ","));
+}
+
+const IssuerEntry* CaSnapshot::FindIssuer(const std::string& ref) const {
+  const std::string& id = (ref.empty() || ref == "default") ? default_issuer : ref;
+  if (id.empty()) return nullptr;
+  auto by_id = std::lower_bound(issuers.begin(), issuers.end(), id,
+                                [](const IssuerEntry& e, const std::string& v) { return e.issuer_id < v; });
+  if (by_id != issuers.end() && by_id->issuer_id == id) return &*by_id;
+  if (id != ref) return nullptr;  // a dangling default
+  for (const auto& e : issuers) {
+    if (!e.issuer_name.empty() && e.issuer_name == ref) return &e;
+  }
+  return nullptr;
+}
+
+const KeyEntry* CaSnapshot::FindKey(const std::string& ref) const {
+  const std::string& id = (ref.empty() || ref == "default") ? default_key : ref;
+  if (id.empty()) return nullptr;
+  for (const auto& k : keys) {
+    if (k.key_id == id) return &k;
+  }
+  if (id != ref) return nullptr;
+  for (const auto& k : keys) {
+    if (!k.key_name.empty() && k.key_name == ref) return &k;
+  }
+  return nullptr;
+}
 
 std::vector<ChainCert> DescribeChain(const std::vector<std::string>& pems) {
   std::vector<ChainCert> out;
@@ -68,9 +122,17 @@ Json IssuerToJson(const IssuerEntry& e) {
           {"issuer_name", e.issuer_name},
           {"key_id", e.key_id},
           {"certificate", e.certificate},
-          {"ca_chain", e.ca_chain},
+          {"manual_chain", e.manual_chain},
           {"leaf_not_after_behavior", e.leaf_not_after_behavior},
-          {"usage", e.usage}};
+          {"usage", e.usage},
+          {"revocation_signature_algorithm", e.revocation_signature_algorithm},
+          {"revoked", e.revoked},
+          {"revocation_time", e.revocation_time},
+          {"issuing_certificates", e.issuing_certificates},
+          {"crl_distribution_points", e.crl_distribution_points},
+          {"delta_crl_distribution_points", e.delta_crl_distribution_points},
+          {"ocsp_servers", e.ocsp_servers},
+          {"enable_aia_url_templating", e.enable_aia_url_templating}};
 }
 
 IssuerEntry IssuerFromJson(const Json& j) {
@@ -79,64 +141,114 @@ IssuerEntry IssuerFromJson(const Json& j) {
   e.issuer_name = j.value("issuer_name", "");
   e.key_id = j.value("key_id", "");
   e.certificate = j.value("certificate", "");
-  e.ca_chain = j.value("ca_chain", std::vector<std::string>{});
+  e.manual_chain = StringList(j, "manual_chain");
   e.leaf_not_after_behavior = j.value("leaf_not_after_behavior", "err");
-  e.usage = j.value("usage", e.usage);
+  auto usage = j.find("usage");
+  if (usage != j.end() && usage->is_array()) {
+    e.usage = StringList(j, "usage");
+  } else if (usage != j.end() && usage->is_string()) {
+    e.usage = Split(usage->get<std::string>(), ',');
+  }
+  e.revocation_signature_algorithm = j.value("revocation_signature_algorithm", "");
+  e.revoked = j.value("revoked", false);
+  e.revocation_time = j.value("revocation_time", int64_t{0});
+  e.issuing_certificates = StringList(j, "issuing_certificates");
+  e.crl_distribution_points = StringList(j, "crl_distribution_points");
+  e.delta_crl_distribution_points = StringList(j, "delta_crl_distribution_points");
+  e.ocsp_servers = StringList(j, "ocsp_servers");
+  e.enable_aia_url_templating = j.value("enable_aia_url_templating", false);
   return e;
 }
 
-Result<std::string> CaStore::DefaultIssuerId() const {
+Result<std::shared_ptr<const CaSnapshot>> CaStore::LoadSnapshot() const {
+  auto snap = std::make_shared<CaSnapshot>();
+  std::vector<std::string> ids;
+  RETURN_IF_ERROR(ctx_.storage->List(kIssuerPrefix, "", 0, &ids));
+  std::vector<ossl::X509Ptr> certs;
+  for (const auto& id : ids) {
+    ASSIGN_OR_RETURN(Json j, ReadJson(ctx_.storage, kIssuerPrefix + id));
+    if (j.is_null()) continue;
+    IssuerEntry e = IssuerFromJson(j);
+    auto cert = ParseCertificatePem(e.certificate);
+    if (cert.ok()) {
+      CertInfo info = InspectCertificate(cert->get());
+      e.serial_number = FormatSerial(info.serial);
+      e.not_after = info.not_after;
+      certs.push_back(std::move(cert).value());
+    } else {
+      certs.emplace_back(nullptr);
+    }
+    snap->issuers.push_back(std::move(e));
+  }
+  std::vector<ChainInput> inputs;
+  for (size_t i = 0; i < snap->issuers.size(); ++i) {
+    inputs.push_back({certs[i].get(), snap->issuers[i].issuer_id, snap->issuers[i].manual_chain});
+  }
+  std::vector<std::vector<size_t>> chains = BuildIssuerChains(inputs);
+  for (size_t i = 0; i < snap->issuers.size(); ++i) {
+    for (size_t c : chains[i]) snap->issuers[i].ca_chain.push_back(snap->issuers[c].certificate);
+  }
+
+  ids.clear();
+  RETURN_IF_ERROR(ctx_.storage->List(kKeyPrefix, "", 0, &ids));
+  for (const auto& id : ids) {
+    ASSIGN_OR_RETURN(Json j, ReadJson(ctx_.storage, kKeyPrefix + id));
+    if (j.is_null()) continue;
+    ASSIGN_OR_RETURN(KeyEntry k, KeyFromJson(j));
+    snap->keys.push_back(std::move(k));
+  }
+
+  ASSIGN_OR_RETURN(Json icfg, ReadJson(ctx_.storage, kIssuersConfig));
+  if (icfg.is_object()) {
+    snap->default_issuer = icfg.value("default", "");
+    snap->default_follows_latest_issuer = icfg.value("default_follows_latest_issuer", false);
+  }
+  ASSIGN_OR_RETURN(Json kcfg, ReadJson(ctx_.storage, kKeysConfig));
+  if (kcfg.is_object()) snap->default_key = kcfg.value("default", "");
+  return std::shared_ptr<const CaSnapshot>(std::move(snap));
+}
+
+Result<std::shared_ptr<const CaSnapshot>> CaStore::Snapshot() const {
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (default_id_) return *default_id_;
+    if (snapshot_) return snapshot_;
     generation = generation_;
   }
-  ASSIGN_OR_RETURN(Json cfg, ReadJson(ctx_.storage, kIssuersConfig));
-  std::string id = cfg.is_object() ? cfg.value("default", "") : "";
+  ASSIGN_OR_RETURN(std::shared_ptr<const CaSnapshot> snap, LoadSnapshot());
   std::lock_guard<std::mutex> lock(mu_);
-  if (generation == generation_) default_id_ = id;
-  return id;
+  if (generation == generation_) snapshot_ = snap;
+  return snap;
 }
 
-Result<std::optional<IssuerEntry>> CaStore::GetIssuer(const std::string& id) const {
-  ASSIGN_OR_RETURN(Json j, ReadJson(ctx_.storage, kIssuerPrefix + id));
-  if (j.is_null()) return std::optional<IssuerEntry>();
-  return std::optional<IssuerEntry>(IssuerFromJson(j));
+Result<std::string> CaStore::DefaultIssuerId() const {
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  return snap->default_issuer;
 }
 
 Result<std::optional<IssuerEntry>> CaStore::ResolveIssuer(const std::string& ref) const {
-  if (ref.empty() || ref == "default") {
-    ASSIGN_OR_RETURN(std::string id, DefaultIssuerId());
-    if (id.empty()) return std::optional<IssuerEntry>();
-    return GetIssuer(id);
-  }
-  ASSIGN_OR_RETURN(auto by_id, GetIssuer(ref));
-  if (by_id) return by_id;
-  ASSIGN_OR_RETURN(auto all, ListIssuers());
-  for (auto& e : all) {
-    if (e.issuer_name == ref) return std::optional<IssuerEntry>(std::move(e));
-  }
-  return std::optional<IssuerEntry>();
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  const IssuerEntry* e = snap->FindIssuer(ref);
+  if (!e) return std::optional<IssuerEntry>();
+  return std::optional<IssuerEntry>(*e);
 }
 
 Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std::string& ref) const {
-  std::string id = ref;
-  if (ref.empty() || ref == "default") {
-    ASSIGN_OR_RETURN(id, DefaultIssuerId());
-    if (id.empty()) return CaFetchError("no default issuer currently configured");
-  }
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = cache_.find(id);
+    auto it = cache_.find(ref.empty() ? "default" : ref);
     if (it != cache_.end()) return it->second;
     generation = generation_;
   }
-  ASSIGN_OR_RETURN(auto entry, ResolveIssuer(id));
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  if ((ref.empty() || ref == "default") && snap->default_issuer.empty()) {
+    return CaFetchError("no default issuer currently configured");
+  }
+  const IssuerEntry* entry = snap->FindIssuer(ref);
   if (!entry) return CaFetchError("unable to find PKI issuer for reference: " + ref);
   if (entry->key_id.empty()) return CaFetchError("issuer " + entry->issuer_id + " has no private key");
-  ASSIGN_OR_RETURN(auto key_entry, GetKey(entry->key_id));
+  const KeyEntry* key_entry = snap->FindKey(entry->key_id);
   if (!key_entry) return CaFetchError("key " + entry->key_id + " of issuer " + entry->issuer_id + " is missing");
   auto signing = std::make_shared<SigningIssuer>();
   ASSIGN_OR_RETURN(signing->key, UnsealKey(*key_entry));
@@ -145,42 +257,30 @@ Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std
   signing->cert = std::move(cert).value();
   signing->info = InspectCertificate(signing->cert.get());
   signing->chain = DescribeChain(entry->ca_chain);
-  signing->entry = std::move(*entry);
+  signing->entry = *entry;
   std::shared_ptr<const SigningIssuer> out = signing;
   std::lock_guard<std::mutex> lock(mu_);
   if (generation != generation_) return out;  // a writer committed meanwhile: do not cache what may be stale
-  cache_[out->entry.issuer_id] = out;
-  if (ref != out->entry.issuer_id && ref != "default" && !ref.empty()) cache_[ref] = out;
+  cache_[ref.empty() ? "default" : ref] = out;
   return out;
 }
 
 Result<std::optional<KeyEntry>> CaStore::GetKey(const std::string& key_id) const {
-  ASSIGN_OR_RETURN(Json j, ReadJson(ctx_.storage, kKeyPrefix + key_id));
-  if (j.is_null()) return std::optional<KeyEntry>();
-  ASSIGN_OR_RETURN(KeyEntry k, KeyFromJson(j));
-  return std::optional<KeyEntry>(std::move(k));
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  for (const auto& k : snap->keys) {
+    if (k.key_id == key_id) return std::optional<KeyEntry>(k);
+  }
+  return std::optional<KeyEntry>();
 }
 
 Result<std::vector<KeyEntry>> CaStore::ListKeys() const {
-  std::vector<std::string> ids;
-  RETURN_IF_ERROR(ctx_.storage->List(kKeyPrefix, "", 0, &ids));
-  std::vector<KeyEntry> out;
-  for (const auto& id : ids) {
-    ASSIGN_OR_RETURN(auto k, GetKey(id));
-    if (k) out.push_back(std::move(*k));
-  }
-  return out;
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  return snap->keys;
 }
 
 Result<std::vector<IssuerEntry>> CaStore::ListIssuers() const {
-  std::vector<std::string> ids;
-  RETURN_IF_ERROR(ctx_.storage->List(kIssuerPrefix, "", 0, &ids));
-  std::vector<IssuerEntry> out;
-  for (const auto& id : ids) {
-    ASSIGN_OR_RETURN(auto e, GetIssuer(id));
-    if (e) out.push_back(std::move(*e));
-  }
-  return out;
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  return snap->issuers;
 }
 
 Result<ossl::PKey> CaStore::UnsealKey(const KeyEntry& key) const {
@@ -207,37 +307,118 @@ Result<KeyEntry> CaStore::NewKeyEntry(const EVP_PKEY* key, const std::string& na
 
 Status CaStore::AddToBatch(WriteBatch* batch, const KeyEntry* key, const IssuerEntry* issuer,
                            bool make_default) const {
-  if (key) batch->Put(kKeyPrefix + key->key_id, KeyToJson(*key).dump());
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  if (key) {
+    batch->Put(kKeyPrefix + key->key_id, KeyToJson(*key).dump());
+    if (snap->default_key.empty() || !snap->FindKey(snap->default_key)) AddKeysConfigToBatch(batch, key->key_id);
+  }
   if (issuer) {
     batch->Put(kIssuerPrefix + issuer->issuer_id, IssuerToJson(*issuer).dump());
-    if (make_default) batch->Put(kIssuersConfig, Json{{"default", issuer->issuer_id}}.dump());
+    if (make_default) AddIssuersConfigToBatch(batch, issuer->issuer_id, snap->default_follows_latest_issuer);
   }
   return Status::Ok();
 }
 
+void CaStore::AddIssuersConfigToBatch(WriteBatch* batch, const std::string& default_id, bool follows_latest) {
+  batch->Put(kIssuersConfig,
+             Json{{"default", default_id}, {"default_follows_latest_issuer", follows_latest}}.dump());
+}
+
+void CaStore::AddKeysConfigToBatch(WriteBatch* batch, const std::string& default_key_id) {
+  batch->Put(kKeysConfig, Json{{"default", default_key_id}}.dump());
+}
+
+void CaStore::DeleteIssuerInBatch(WriteBatch* batch, const std::string& issuer_id) {
+  batch->Delete(kIssuerPrefix + issuer_id);
+}
+
+void CaStore::DeleteKeyInBatch(WriteBatch* batch, const std::string& key_id) { batch->Delete(kKeyPrefix + key_id); }
+
 void CaStore::Committed() const {
   std::lock_guard<std::mutex> lock(mu_);
   cache_.clear();
-  default_id_.reset();
+  snapshot_.reset();
   ++generation_;
 }
 
 Result<bool> CaStore::IssuerNameTaken(const std::string& name) const {
   if (name.empty()) return false;
-  ASSIGN_OR_RETURN(auto all, ListIssuers());
-  for (const auto& e : all) {
-    if (e.issuer_name == name) return true;
-  }
-  return false;
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  return std::any_of(snap->issuers.begin(), snap->issuers.end(),
+                     [&](const IssuerEntry& e) { return e.issuer_name == name; });
 }
 
 Result<bool> CaStore::KeyNameTaken(const std::string& name) const {
   if (name.empty()) return false;
-  ASSIGN_OR_RETURN(auto all, ListKeys());
-  for (const auto& k : all) {
-    if (k.key_name == name) return true;
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  return std::any_of(snap->keys.begin(), snap->keys.end(), [&](const KeyEntry& k) { return k.key_name == name; });
+}
+
+Status CaStore::CheckIssuerName(const std::string& name, const std::string& self_id) const {
+  if (name.empty()) return Status::Ok();
+  if (name == "default" || name.size() > 128 || !IsValidRoleName(name)) {
+    return Status::BadRequest("issuer name contained invalid characters");
   }
-  return false;
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  for (const auto& e : snap->issuers) {
+    if (e.issuer_name == name && e.issuer_id != self_id) return Status::BadRequest("issuer name already in use");
+  }
+  return Status::Ok();
+}
+
+Status CaStore::CheckKeyName(const std::string& name, const std::string& self_id) const {
+  if (name.empty()) return Status::Ok();
+  if (name == "default" || name.size() > 128 || !IsValidRoleName(name)) {
+    return Status::BadRequest("key name contained invalid characters");
+  }
+  ASSIGN_OR_RETURN(auto snap, Snapshot());
+  for (const auto& k : snap->keys) {
+    if (k.key_name == name && k.key_id != self_id) return Status::BadRequest("key name already in use");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+struct RevocationAlgorithm {
+  const char* name;
+  const char* key_type;
+  RevocationSigning signing;
+};
+
+constexpr RevocationAlgorithm kRevocationAlgorithms[] = {
+    {"SHA256WithRSA", "rsa", {256, false}},      {"SHA384WithRSA", "rsa", {384, false}},
+    {"SHA512WithRSA", "rsa", {512, false}},      {"SHA256WithRSAPSS", "rsa", {256, true}},
+    {"SHA384WithRSAPSS", "rsa", {384, true}},    {"SHA512WithRSAPSS", "rsa", {512, true}},
+    {"ECDSAWithSHA256", "ec", {256, false}},     {"ECDSAWithSHA384", "ec", {384, false}},
+    {"ECDSAWithSHA512", "ec", {512, false}},     {"PureEd25519", "ed25519", {0, false}},
+};
+
+}  // namespace
+
+Result<std::string> CanonicalRevocationAlgorithm(const std::string& name, const std::string& key_type) {
+  if (name.empty()) return name;
+  for (const auto& a : kRevocationAlgorithms) {
+    if (!EqualFoldAscii(name, a.name) && !(EqualFoldAscii(name, "Ed25519") && a.key_type == std::string("ed25519"))) {
+      continue;
+    }
+    if (key_type != a.key_type) {
+      return Status::BadRequest("unable to use issuer of type " + key_type + " to sign with " + a.name +
+                                " key type");
+    }
+    return std::string(a.name);
+  }
+  std::vector<std::string> known;
+  for (const auto& a : kRevocationAlgorithms) known.push_back(a.name);
+  return Status::BadRequest("Unknown signature algorithm value: " + name + " - valid values are " +
+                            Join(known, ", "));
+}
+
+RevocationSigning RevocationSigningOf(const IssuerEntry& issuer) {
+  for (const auto& a : kRevocationAlgorithms) {
+    if (issuer.revocation_signature_algorithm == a.name) return a.signing;
+  }
+  return {};
 }
 
 }  // namespace pki

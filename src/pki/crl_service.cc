@@ -132,7 +132,8 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   const auto& [complete, delta] = states;
   const std::optional<State>& previous = kind == Kind::kComplete ? complete : delta;
   if (kind == Kind::kDelta && !complete) return Status::Internal("a delta CRL needs a complete CRL first");
-  ASSIGN_OR_RETURN(std::shared_ptr<const SigningIssuer> issuer, cas_->SigningIssuerFor(issuer_id));
+  ASSIGN_OR_RETURN(std::string signer_id, CrlSignerOf(issuer_id, group));
+  ASSIGN_OR_RETURN(std::shared_ptr<const SigningIssuer> issuer, cas_->SigningIssuerFor(signer_id));
   RevocationStore revocations(ctx_.storage);
   // Read before the entries: a revocation landing during the build leaves the CRL stale, never silently missing.
   ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(group));
@@ -149,6 +150,9 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   CrlParams params;
   params.issuer = issuer->cert.get();
   params.key = issuer->key.get();
+  const RevocationSigning algorithm = RevocationSigningOf(issuer->entry);
+  params.signature_bits = algorithm.signature_bits;
+  params.use_pss = algorithm.use_pss;
   params.number = st.number;
   params.this_update = st.this_update;
   params.next_update = st.next_update;
@@ -236,6 +240,20 @@ Result<std::shared_ptr<const std::string>> CrlService::Load(const std::string& g
   return shared;
 }
 
+Result<std::string> CrlService::CrlSignerOf(const std::string& issuer_id, const std::string& group) const {
+  ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
+  const IssuerEntry* self = snap->FindIssuer(issuer_id);
+  auto can_sign = [](const IssuerEntry& e) { return !e.key_id.empty() && e.HasUsage(kUsageCrlSigning); };
+  if (self && can_sign(*self)) return self->issuer_id;
+  for (const auto& e : snap->issuers) {
+    if (!can_sign(e)) continue;
+    ASSIGN_OR_RETURN(std::string other, CrlGroupOf(*cas_, e.issuer_id));
+    if (other == group) return e.issuer_id;
+  }
+  if (self) RETURN_IF_ERROR(self->EnsureUsage(kUsageCrlSigning));
+  return Status::BadRequest("no issuer with a key and the crl-signing usage can sign the CRL of issuer " + issuer_id);
+}
+
 Result<std::shared_ptr<const std::string>> CrlService::Current(const std::string& issuer_id) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
   ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer_id));
@@ -277,7 +295,7 @@ Result<std::vector<std::string>> CrlService::RotateAll(Kind kind) {
   std::lock_guard<std::mutex> lock(build_mu_);
   std::set<std::string> groups;
   for (const auto& issuer : issuers) {
-    if (issuer.key_id.empty()) continue;  // no key, no CRL (as Vault)
+    if (issuer.key_id.empty() || !issuer.HasUsage(kUsageCrlSigning)) continue;  // no key, no CRL (as Vault)
     ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer.issuer_id));
     if (!groups.insert(group).second) continue;  // one CRL per subject and key
     ASSIGN_OR_RETURN(States states, ReadStates(group));
@@ -399,6 +417,51 @@ class CrlHandlers {
     return r;
   }
 
+  // issuer/:issuer_ref/crl[/delta][/der|/pem]: one issuer's CRLs (its CRL group's), JSON {"crl": PEM} or raw.
+  enum class Form { kJson, kDer, kPem };
+  Result<Response> IssuerCrl(const FieldData& f, CrlService::Kind kind, Form form) {
+    std::string ref = f.GetString("issuer_ref");
+    ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas_->ResolveIssuer(ref));
+    if (!issuer) return Status::BadRequest("unable to find PKI issuer for reference: " + ref);
+    std::shared_ptr<const std::string> der;
+    if (kind == CrlService::Kind::kComplete) {
+      ASSIGN_OR_RETURN(der, crls_->Current(issuer->issuer_id));
+    } else {
+      ASSIGN_OR_RETURN(der, crls_->CurrentDelta(issuer->issuer_id));
+    }
+    switch (form) {
+      case Form::kDer:
+        return der ? Response::Raw(kCrlContentType, *der) : Response::Raw(kCrlContentType, "", 204);
+      case Form::kPem:
+        return der ? Response::Raw(kPemContentType, DerToPem(*der, "X509 CRL"))
+                   : Response::Raw(kPemContentType, "", 204);
+      case Form::kJson:
+        break;
+    }
+    if (!der) return Response::Data({{"crl", ""}});
+    std::string pem = DerToPem(*der, "X509 CRL");
+    while (!pem.empty() && pem.back() == '\n') pem.pop_back();
+    return Response::Data({{"crl", pem}});
+  }
+  Result<Response> IssuerCrlJson(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kComplete, Form::kJson);
+  }
+  Result<Response> IssuerCrlDer(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kComplete, Form::kDer);
+  }
+  Result<Response> IssuerCrlPem(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kComplete, Form::kPem);
+  }
+  Result<Response> IssuerDeltaJson(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kDelta, Form::kJson);
+  }
+  Result<Response> IssuerDeltaDer(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kDelta, Form::kDer);
+  }
+  Result<Response> IssuerDeltaPem(const Request&, const FieldData& f) {
+    return IssuerCrl(f, CrlService::Kind::kDelta, Form::kPem);
+  }
+
  private:
   Result<Response> RotateKind(CrlService::Kind kind) {
     ASSIGN_OR_RETURN(std::vector<std::string> warnings, crls_->RotateAll(kind));
@@ -443,6 +506,21 @@ std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_
   paths.push_back(read_path("crl/delta", &CrlHandlers::DeltaDer, true, "The default issuer's delta CRL (DER)."));
   paths.push_back(read_path("crl/delta/pem", &CrlHandlers::DeltaPem, true, "The default issuer's delta CRL (PEM)."));
   paths.push_back(read_path("cert/delta-crl", &CrlHandlers::CertDeltaCrl, true, "The delta CRL, PEM in JSON."));
+  FieldSchemas issuer_ref{{"issuer_ref", {FieldType::kString, nullptr, "Issuer id, name, or \"default\"."}}};
+  auto issuer_path = [&](const char* pattern, auto method, const char* help) {
+    PathSpec p = read_path(pattern, method, true, help);
+    p.fields = issuer_ref;
+    return p;
+  };
+  paths.push_back(issuer_path("issuer/:issuer_ref/crl", &CrlHandlers::IssuerCrlJson, "An issuer's CRL, PEM in JSON."));
+  paths.push_back(issuer_path("issuer/:issuer_ref/crl/der", &CrlHandlers::IssuerCrlDer, "An issuer's CRL (DER)."));
+  paths.push_back(issuer_path("issuer/:issuer_ref/crl/pem", &CrlHandlers::IssuerCrlPem, "An issuer's CRL (PEM)."));
+  paths.push_back(
+      issuer_path("issuer/:issuer_ref/crl/delta", &CrlHandlers::IssuerDeltaJson, "An issuer's delta CRL, in JSON."));
+  paths.push_back(
+      issuer_path("issuer/:issuer_ref/crl/delta/der", &CrlHandlers::IssuerDeltaDer, "An issuer's delta CRL (DER)."));
+  paths.push_back(
+      issuer_path("issuer/:issuer_ref/crl/delta/pem", &CrlHandlers::IssuerDeltaPem, "An issuer's delta CRL (PEM)."));
   paths.push_back(read_path("crl/rotate", &CrlHandlers::Rotate, false, "Rebuild every issuer's CRL now."));
   paths.push_back(read_path("crl/rotate-delta", &CrlHandlers::RotateDelta, false, "Rebuild the delta CRLs now."));
   PathSpec config = read_path("config/crl", &CrlHandlers::ReadConfig, false, "CRL and OCSP configuration.");

@@ -88,6 +88,9 @@ class CrlService {
   };
   using States = std::pair<std::optional<State>, std::optional<State>>;  // complete, delta
 
+  // The issuer that signs the group's CRLs: `issuer_id` when it has a key and the crl-signing usage, else another
+  // issuer of its group that has them (reissued CAs share a CRL).
+  Result<std::string> CrlSignerOf(const std::string& issuer_id, const std::string& group) const;
   Result<std::optional<State>> ReadState(const std::string& group, Kind kind) const;
   Result<States> ReadStates(const std::string& group) const;
   // `target`: the revocation count the caller's read must cover.

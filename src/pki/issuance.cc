@@ -1,5 +1,7 @@
 #include "src/pki/issuance.h"
 
+#include <cctype>
+
 #include "src/core/duration.h"
 #include "src/pki/role.h"
 
@@ -211,6 +213,31 @@ SubjectFields SubjectFromFields(const FieldData& f) {
   s.postal_code = f.GetStrings("postal_code");
   s.serial_number = f.GetString("serial_number");
   return s;
+}
+
+Result<UrlConfig> EffectiveUrls(Storage* storage, const IssuerEntry& issuer) {
+  if (!issuer.HasAiaUrls()) return ReadUrlConfig(storage);
+  UrlConfig c;
+  c.issuing_certificates = issuer.issuing_certificates;
+  c.crl_distribution_points = issuer.crl_distribution_points;
+  c.ocsp_servers = issuer.ocsp_servers;
+  c.delta_crl_distribution_points = issuer.delta_crl_distribution_points;
+  return c;
+}
+
+bool ValidAiaUrl(const std::string& u) {
+  if (u.empty() || u.size() > 8192) return false;
+  for (unsigned char c : u) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  size_t sep = u.find("://");
+  if (sep == std::string::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(u[0]))) return false;
+  for (size_t i = 1; i < sep; ++i) {
+    char c = u[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '-') return false;
+  }
+  size_t host_end = u.find_first_of("/?#", sep + 3);
+  return (host_end == std::string::npos ? u.size() : host_end) > sep + 3;
 }
 
 }  // namespace pki

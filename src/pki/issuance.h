@@ -71,6 +71,11 @@ struct UrlConfig {
 };
 Result<UrlConfig> ReadUrlConfig(Storage* storage);
 Json UrlConfigToJson(const UrlConfig& c);
+// The URLs a certificate signed by `issuer` carries: the issuer's own AIA URLs when it has any (Vault's per-issuer
+// override), else the mount's config/urls.
+Result<UrlConfig> EffectiveUrls(Storage* storage, const IssuerEntry& issuer);
+// scheme "://" authority [path]: printable ASCII only (these land in IA5Strings), at most 8 KiB.
+bool ValidAiaUrl(const std::string& u);
 
 // The request's signature_bits: 0 (automatic), 256, 384 or 512; 400 otherwise.
 Result<int> SignatureBits(const FieldData& f);

@@ -22,9 +22,6 @@ constexpr char kNoAiaWarning[] =
     "systems to find missing certificates in the chain or to validate revocation status of certificates. Consider "
     "updating /config/urls or the newly generated issuer with this information.";
 
-// Issuer and key names follow Vault's role-name grammar, with a length bound.
-bool ValidObjectName(const std::string& name) { return name.size() <= 128 && IsValidRoleName(name); }
-
 // The key material a CA path works with: generated here, or an existing stored key.
 struct CaKey {
   ossl::PKey key;
@@ -40,7 +37,8 @@ class CaPathHandlers {
   Result<Response> GenerateRoot(const Request&, const FieldData& f) {
     std::vector<std::string> warnings;
     std::string type = f.GetString("type");
-    ASSIGN_OR_RETURN(std::string issuer_name, CheckIssuerName(f.GetString("issuer_name")));
+    std::string issuer_name = f.GetString("issuer_name");
+    RETURN_IF_ERROR(cas_->CheckIssuerName(issuer_name));
     ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
     ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
     ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
@@ -75,12 +73,12 @@ class CaPathHandlers {
     issuer.ca_chain = {issuer.certificate};
 
     auto write_lock = cas_->LockForWrite();
-    RETURN_IF_ERROR(CheckIssuerName(issuer_name).status());  // again, now that no other writer runs
-    if (ck.new_entry) RETURN_IF_ERROR(CheckKeyName(ck.key_name));
-    ASSIGN_OR_RETURN(std::string current_default, cas_->DefaultIssuerId());
+    RETURN_IF_ERROR(cas_->CheckIssuerName(issuer_name));  // again, now that no other writer runs
+    if (ck.new_entry) RETURN_IF_ERROR(cas_->CheckKeyName(ck.key_name));
+    ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
     WriteBatch batch;
     RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer,
-                                     current_default.empty()));
+                                     snap->NewIssuerBecomesDefault()));
     CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer.issuer_id, "", not_after});
     RETURN_IF_ERROR(ctx_.storage->Write(batch));
     cas_->Committed();
@@ -112,8 +110,9 @@ class CaPathHandlers {
     return resp;
   }
 
-  Result<Response> GenerateIntermediate(const Request&, const FieldData& f) {
-    std::string type = f.GetString("type");
+  Result<Response> GenerateIntermediate(const Request& r, const FieldData& f) {
+    // intermediate/cross-sign: a CSR from an existing key, to have another CA sign this CA's subject and key.
+    std::string type = r.path == "intermediate/cross-sign" ? "existing" : f.GetString("type");
     ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
     ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
     ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
@@ -132,7 +131,7 @@ class CaPathHandlers {
 
     if (ck.new_entry) {
       auto write_lock = cas_->LockForWrite();
-      RETURN_IF_ERROR(CheckKeyName(ck.key_name));
+      RETURN_IF_ERROR(cas_->CheckKeyName(ck.key_name));
       WriteBatch batch;
       RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*ck.new_entry, nullptr, false));
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
@@ -174,23 +173,15 @@ class CaPathHandlers {
     return ImportCertificates(std::move(certs), nullptr);
   }
 
-  Result<Response> ConfigCa(const Request&, const FieldData& f) {
-    std::string bundle = f.GetString("pem_bundle");
-    if (bundle.empty()) return Status::BadRequest("'pem_bundle' was empty");
-    ASSIGN_OR_RETURN(auto certs, ParseCertificatesPem(bundle));
-    ossl::PKey key;
-    if (bundle.find("PRIVATE KEY-----") != std::string::npos) {
-      auto parsed = ParsePrivateKeyPem(bundle);
-      if (!parsed.ok()) return Status::BadRequest("error parsing PEM bundle: unable to parse the private key");
-      key = std::move(parsed).value();
-    }
-    if (certs.empty()) return Status::BadRequest("error parsing PEM bundle: no certificates found");
-    return ImportCertificates(std::move(certs), key.get());
-  }
+  // config/ca and issuers/import/bundle: certificates and (optionally) their key.
+  Result<Response> ConfigCa(const Request&, const FieldData& f) { return ImportBundle(f, /*keys_allowed=*/true); }
+  // issuers/import/cert: certificates only.
+  Result<Response> ImportCert(const Request&, const FieldData& f) { return ImportBundle(f, /*keys_allowed=*/false); }
 
   Result<Response> SignIntermediate(const Request&, const FieldData& f) {
     std::vector<std::string> warnings;
     ASSIGN_OR_RETURN(auto issuer, cas_->SigningIssuerFor(f.GetString("issuer_ref")));
+    RETURN_IF_ERROR(issuer->entry.EnsureUsage(kUsageIssuing));
     ASSIGN_OR_RETURN(CsrInfo csr, ParseCsrPem(f.GetString("csr")));
     ASSIGN_OR_RETURN(KeyInfo csr_key, InspectKey(csr.public_key.get()));
     if (csr_key.type == KeyType::kRsa && csr_key.bits < 2048) {
@@ -249,7 +240,7 @@ class CaPathHandlers {
     if (!skid.empty()) {
       ASSIGN_OR_RETURN(t.subject_key_id, HexDecode(skid));
     }
-    ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
+    ASSIGN_OR_RETURN(UrlConfig urls, EffectiveUrls(ctx_.storage, issuer->entry));
     ApplyUrls(urls, &t);
     ASSIGN_OR_RETURN(ossl::X509Ptr cert, SignCertificate(t, issuer->cert.get(), issuer->key.get()));
 
@@ -297,7 +288,7 @@ class CaPathHandlers {
     for (const auto* list :
          {&c.issuing_certificates, &c.crl_distribution_points, &c.ocsp_servers, &c.delta_crl_distribution_points}) {
       for (const auto& u : *list) {
-        if (!LooksLikeUrl(u)) return Status::BadRequest("invalid URL found: " + u);
+        if (!ValidAiaUrl(u)) return Status::BadRequest("invalid URL found: " + u);
       }
     }
     RETURN_IF_ERROR(ctx_.storage->Put("config/urls", UrlConfigToJson(c).dump()));
@@ -324,44 +315,10 @@ class CaPathHandlers {
     return ComputeNotAfter(v, warnings);
   }
 
-  // scheme "://" authority [path]: printable ASCII only (these land in IA5Strings), at most 8 KiB.
-  static bool LooksLikeUrl(const std::string& u) {
-    if (u.empty() || u.size() > 8192) return false;
-    for (unsigned char c : u) {
-      if (c <= 0x20 || c >= 0x7f) return false;
-    }
-    size_t sep = u.find("://");
-    if (sep == std::string::npos || sep == 0 || !std::isalpha(static_cast<unsigned char>(u[0]))) return false;
-    for (size_t i = 1; i < sep; ++i) {
-      char c = u[i];
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '-') return false;
-    }
-    size_t host_end = u.find_first_of("/?#", sep + 3);
-    return (host_end == std::string::npos ? u.size() : host_end) > sep + 3;
-  }
-
   static void ApplyUrls(const UrlConfig& urls, CertTemplate* t) {
     t->issuing_certificates = urls.issuing_certificates;
     t->ocsp_servers = urls.ocsp_servers;
     t->crl_distribution_points = urls.crl_distribution_points;
-  }
-
-  Result<std::string> CheckIssuerName(const std::string& name) {
-    if (name.empty()) return name;
-    if (name == "default" || !ValidObjectName(name)) {
-      return Status::BadRequest("issuer name contained invalid characters");
-    }
-    ASSIGN_OR_RETURN(bool taken, cas_->IssuerNameTaken(name));
-    if (taken) return Status::BadRequest("issuer name already in use");
-    return name;
-  }
-
-  Status CheckKeyName(const std::string& name) {
-    if (name.empty()) return Status::Ok();
-    if (name == "default" || !ValidObjectName(name)) return Status::BadRequest("key name contained invalid characters");
-    ASSIGN_OR_RETURN(bool taken, cas_->KeyNameTaken(name));
-    if (taken) return Status::BadRequest("key name already in use");
-    return Status::Ok();
   }
 
   // Generates a key (internal/exported) or loads the stored one named by key_ref (existing).
@@ -369,7 +326,7 @@ class CaPathHandlers {
     CaKey ck;
     if (type == "internal" || type == "exported") {
       std::string key_name = f.GetString("key_name");
-      RETURN_IF_ERROR(CheckKeyName(key_name));
+      RETURN_IF_ERROR(cas_->CheckKeyName(key_name));
       ASSIGN_OR_RETURN(KeyType kt, ParseKeyType(f.GetString("key_type")));
       ASSIGN_OR_RETURN(int bits, ResolveKeyBits(kt, f.GetInt("key_bits")));
       ASSIGN_OR_RETURN(ck.key, GenerateKey(kt, bits));
@@ -381,17 +338,14 @@ class CaPathHandlers {
     }
     if (type == "existing") {
       std::string ref = f.GetString("key_ref");
-      if (ref.empty()) return Status::BadRequest("missing \"key_ref\" for type \"existing\"");
-      ASSIGN_OR_RETURN(auto keys, cas_->ListKeys());
-      for (const auto& k : keys) {
-        if (k.key_id == ref || (!k.key_name.empty() && k.key_name == ref)) {
-          ASSIGN_OR_RETURN(ck.key, cas_->UnsealKey(k));
-          ck.key_id = k.key_id;
-          ck.key_name = k.key_name;
-          return ck;
-        }
-      }
-      return Status::BadRequest("unable to find PKI key for reference: " + ref);
+      if (ref.empty()) ref = "default";
+      ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
+      const KeyEntry* k = snap->FindKey(ref);
+      if (!k) return Status::BadRequest("unable to find PKI key for reference: " + ref);
+      ASSIGN_OR_RETURN(ck.key, cas_->UnsealKey(*k));
+      ck.key_id = k->key_id;
+      ck.key_name = k->key_name;
+      return ck;
     }
     if (type == "kms") return Status::BadRequest("managed keys (type \"kms\") are not supported by this engine");
     return Status::BadRequest("invalid type: \"" + type + "\"; expected internal, exported or existing");
@@ -411,10 +365,35 @@ class CaPathHandlers {
     return Status::Ok();
   }
 
+  Result<Response> ImportBundle(const FieldData& f, bool keys_allowed) {
+    std::string bundle = f.GetString("pem_bundle");
+    if (bundle.empty()) return Status::BadRequest("'pem_bundle' was empty");
+    if (bundle.size() < 64) {
+      return Status::BadRequest(
+          "provided data for import was too short; perhaps a path was passed to the API rather than the contents "
+          "of a PEM file");
+    }
+    ASSIGN_OR_RETURN(auto certs, ParseCertificatesPem(bundle));
+    ossl::PKey key;
+    if (bundle.find("PRIVATE KEY-----") != std::string::npos) {
+      if (!keys_allowed) {
+        return Status::BadRequest(
+            "private keys found in the PEM bundle but not allowed by the path; use /issuers/import/bundle");
+      }
+      auto parsed = ParsePrivateKeyPem(bundle);
+      if (!parsed.ok()) return Status::BadRequest("error parsing PEM bundle: unable to parse the private key");
+      key = std::move(parsed).value();
+    }
+    if (certs.empty() && !key) return Status::BadRequest("error parsing PEM bundle: no certificates found");
+    return ImportCertificates(std::move(certs), key.get());
+  }
+
+  // Vault's importIssuers: certificates become issuers (one per distinct certificate), the key (if any) is stored
+  // once and paired with the certificates it belongs to. The first keyed issuer becomes the default when the mount
+  // has none (or default_follows_latest_issuer is set); chains are recomputed from the issuers, not written.
   Result<Response> ImportCertificates(std::vector<ossl::X509Ptr> certs, const EVP_PKEY* key) {
     auto write_lock = cas_->LockForWrite();
-    ASSIGN_OR_RETURN(auto existing_issuers, cas_->ListIssuers());
-    ASSIGN_OR_RETURN(auto existing_keys, cas_->ListKeys());
+    ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
     WriteBatch batch;
     Json mapping = Json::object();
     std::vector<std::string> imported_issuers, existing_issuer_ids, imported_keys, existing_key_ids;
@@ -422,7 +401,7 @@ class CaPathHandlers {
 
     // Which stored key (if any) matches each certificate.
     std::vector<std::pair<std::string, ossl::PKey>> keys;  // key id, private key
-    for (const auto& k : existing_keys) {
+    for (const auto& k : snap->keys) {
       ASSIGN_OR_RETURN(ossl::PKey pk, cas_->UnsealKey(k));
       keys.emplace_back(k.key_id, std::move(pk));
     }
@@ -444,16 +423,18 @@ class CaPathHandlers {
       }
     }
 
-    // PEM of every known certificate, to build chains by issuer name.
-    std::vector<IssuerEntry> all = existing_issuers;
     std::vector<IssuerEntry> added;
     for (const auto& cert : certs) {
       CertInfo info = InspectCertificate(cert.get());
       if (!info.is_ca) return Status::BadRequest("refusing to import non-CA certificate " + FormatSerial(info.serial));
       std::string pem = CertificatePem(cert.get());
-      auto same = std::find_if(all.begin(), all.end(), [&](const IssuerEntry& e) { return e.certificate == pem; });
-      if (same != all.end()) {
+      auto same = std::find_if(snap->issuers.begin(), snap->issuers.end(),
+                               [&](const IssuerEntry& e) { return e.certificate == pem; });
+      if (same != snap->issuers.end()) {
         existing_issuer_ids.push_back(same->issuer_id);
+        continue;
+      }
+      if (std::any_of(added.begin(), added.end(), [&](const IssuerEntry& e) { return e.certificate == pem; })) {
         continue;
       }
       IssuerEntry e;
@@ -464,33 +445,27 @@ class CaPathHandlers {
       }
       mapping[e.issuer_id] = e.key_id;
       imported_issuers.push_back(e.issuer_id);
-      all.push_back(e);
       added.push_back(e);
     }
-    for (auto& e : added) {
-      e.ca_chain = BuildChain(e, all);
+    for (const auto& e : added) {
       if (e.key_id.empty()) {
         warnings.push_back("certificate " + e.issuer_id + " was imported without a matching private key");
       }
     }
     if (new_key) RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*new_key, nullptr, false));
-    // When the mount has no default issuer, the first imported issuer with a key becomes it (else the first).
-    ASSIGN_OR_RETURN(std::string current_default, cas_->DefaultIssuerId());
     const IssuerEntry* new_default = nullptr;
-    if (current_default.empty() && !added.empty()) {
-      auto keyed = std::find_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
-      new_default = keyed != added.end() ? &*keyed : &added.front();
-    }
-    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, &e == new_default));
-    // A newly imported parent completes the chains of issuers already here (e.g. the root after its intermediate).
-    if (!added.empty()) {
-      for (IssuerEntry e : existing_issuers) {
-        std::vector<std::string> chain = BuildChain(e, all);
-        if (chain == e.ca_chain) continue;
-        e.ca_chain = std::move(chain);
-        RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, false));
+    if (snap->NewIssuerBecomesDefault() && !added.empty()) {
+      size_t keyed = std::count_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
+      if (keyed == 1 || (keyed == 0 && snap->default_issuer.empty())) {
+        auto it = std::find_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
+        new_default = it != added.end() ? &*it : &added.front();
+      } else if (keyed > 1) {
+        warnings.push_back(
+            "Default issuer left unchanged: could not select new issuer automatically as multiple imported issuers "
+            "had key material in Vault.");
       }
     }
+    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, &e == new_default));
     if (!batch.empty()) {
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
       cas_->Committed();
@@ -504,32 +479,6 @@ class CaPathHandlers {
     Response resp = Response::Data(std::move(data));
     resp.warnings = std::move(warnings);
     return resp;
-  }
-
-  // This certificate, then its issuers found among `all` by name, up to a self-signed root.
-  static std::vector<std::string> BuildChain(const IssuerEntry& leaf, const std::vector<IssuerEntry>& all) {
-    std::vector<std::string> chain = {leaf.certificate};
-    std::string current = leaf.certificate;
-    for (size_t depth = 0; depth < all.size(); ++depth) {
-      auto cert = ParseCertificatePem(current);
-      if (!cert.ok()) break;
-      CertInfo info = InspectCertificate(cert->get());
-      if (info.subject_der == info.issuer_der) break;
-      const IssuerEntry* parent = nullptr;
-      for (const auto& e : all) {
-        auto c = ParseCertificatePem(e.certificate);
-        if (!c.ok()) continue;
-        if (InspectCertificate(c->get()).subject_der == info.issuer_der &&
-            X509_check_issued(c->get(), cert->get()) == X509_V_OK) {
-          parent = &e;
-          break;
-        }
-      }
-      if (!parent || std::find(chain.begin(), chain.end(), parent->certificate) != chain.end()) break;
-      chain.push_back(parent->certificate);
-      current = parent->certificate;
-    }
-    return chain;
   }
 
   PkiContext ctx_;
@@ -556,37 +505,51 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
   auto h = std::make_shared<CaPathHandlers>(ctx, cas);
   std::vector<PathSpec> paths;
 
-  PathSpec root{"root/generate/:type", KeyGenerationFields(), {}, false, "Generate a self-signed root CA."};
-  root.fields["issuer_name"] = {FieldType::kString, nullptr, "Name of the new issuer."};
-  root.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateRoot);
-  paths.push_back(root);
+  for (const char* pattern : {"root/generate/:type", "issuers/generate/root/:type", "root/rotate/:type"}) {
+    PathSpec root{pattern, KeyGenerationFields(), {}, false,
+                  "Generate a self-signed root CA (a new issuer; the default only when the mount has none, or "
+                  "default_follows_latest_issuer is set)."};
+    root.fields["issuer_name"] = {FieldType::kString, nullptr, "Name of the new issuer."};
+    root.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateRoot);
+    paths.push_back(root);
+  }
 
-  PathSpec inter{"intermediate/generate/:type", KeyGenerationFields(), {}, false,
-                 "Generate a key and a CSR for an intermediate CA."};
-  inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
-  inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateIntermediate);
-  paths.push_back(inter);
+  for (const char* pattern : {"intermediate/generate/:type", "issuers/generate/intermediate/:type",
+                              "intermediate/cross-sign"}) {
+    PathSpec inter{pattern, KeyGenerationFields(), {}, false, "Generate a key and a CSR for an intermediate CA."};
+    inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
+    inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateIntermediate);
+    paths.push_back(inter);
+  }
 
   PathSpec set_signed{"intermediate/set-signed", {}, {}, false, "Import the signed intermediate certificate."};
   set_signed.fields["certificate"] = {FieldType::kString, nullptr, "PEM certificate, optionally with its chain."};
   set_signed.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SetSigned);
   paths.push_back(set_signed);
 
-  PathSpec sign_inter{"root/sign-intermediate", {}, {}, false, "Sign an intermediate CA's CSR."};
-  AddCaSubjectFields(&sign_inter.fields);
-  sign_inter.fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
-  sign_inter.fields["use_csr_values"] = {FieldType::kBool, nullptr, "Take subject and SANs from the CSR."};
-  sign_inter.fields["skid"] = {FieldType::kString, nullptr, "Subject key identifier (hex)."};
-  sign_inter.fields["issuer_ref"] = {FieldType::kString, "default", "Issuer that signs."};
-  sign_inter.fields["enforce_leaf_not_after_behavior"] = {FieldType::kBool, nullptr,
-                                                          "Apply the issuer's leaf_not_after_behavior."};
-  sign_inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SignIntermediate);
-  paths.push_back(sign_inter);
+  for (const char* pattern : {"root/sign-intermediate", "issuer/:issuer_ref/sign-intermediate"}) {
+    PathSpec sign_inter{pattern, {}, {}, false, "Sign an intermediate CA's CSR."};
+    AddCaSubjectFields(&sign_inter.fields);
+    sign_inter.fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
+    sign_inter.fields["use_csr_values"] = {FieldType::kBool, nullptr, "Take subject and SANs from the CSR."};
+    sign_inter.fields["skid"] = {FieldType::kString, nullptr, "Subject key identifier (hex)."};
+    sign_inter.fields["issuer_ref"] = {FieldType::kString, "default", "Issuer that signs."};
+    sign_inter.fields["enforce_leaf_not_after_behavior"] = {FieldType::kBool, nullptr,
+                                                            "Apply the issuer's leaf_not_after_behavior."};
+    sign_inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SignIntermediate);
+    paths.push_back(sign_inter);
+  }
 
-  PathSpec config_ca{"config/ca", {}, {}, false, "Import a CA certificate and key (PEM bundle)."};
-  config_ca.fields["pem_bundle"] = {FieldType::kString, nullptr, "PEM certificates and private key."};
-  config_ca.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::ConfigCa);
-  paths.push_back(config_ca);
+  for (const char* pattern : {"config/ca", "issuers/import/bundle"}) {
+    PathSpec import{pattern, {}, {}, false, "Import CA certificates and their private key (PEM bundle)."};
+    import.fields["pem_bundle"] = {FieldType::kString, nullptr, "PEM certificates and private key."};
+    import.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::ConfigCa);
+    paths.push_back(import);
+  }
+  PathSpec import_cert{"issuers/import/cert", {}, {}, false, "Import CA certificates (no keys)."};
+  import_cert.fields["pem_bundle"] = {FieldType::kString, nullptr, "PEM certificates."};
+  import_cert.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::ImportCert);
+  paths.push_back(import_cert);
 
   PathSpec urls{"config/urls", {}, {}, false, "URLs embedded in issued certificates."};
   urls.fields["issuing_certificates"] = {FieldType::kCommaStringSlice, nullptr, "AIA caIssuers URLs."};

@@ -92,7 +92,7 @@ class IssueHandlers {
     plan.role_name = role_name;
     plan.store = !(role && role->no_store);
     plan.lease = role && role->generate_lease;
-    ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role ? role->issuer_ref : "default"));
+    ASSIGN_OR_RETURN(plan.issuer, IssuerFor(role ? role->issuer_ref : "default", f));
     CertTemplate& t = plan.t;
     CopyCsrNames(csr, &t);
     t.subject_name = X509_REQ_get_subject_name(csr.req.get());
@@ -109,6 +109,14 @@ class IssueHandlers {
   }
 
  private:
+  // The issuer that signs: the path's (issuer/:issuer_ref/...) over the role's, and only one allowed to issue.
+  Result<std::shared_ptr<const SigningIssuer>> IssuerFor(const std::string& role_ref, const FieldData& f) {
+    std::string ref = f.Has("issuer_ref") ? f.GetString("issuer_ref") : role_ref;
+    ASSIGN_OR_RETURN(auto issuer, cas_->SigningIssuerFor(ref.empty() ? "default" : ref));
+    RETURN_IF_ERROR(issuer->entry.EnsureUsage(kUsageIssuing));
+    return issuer;
+  }
+
   Result<RoleEntry> LoadRole(const std::string& name) {
     ASSIGN_OR_RETURN(auto role, roles_->Get(name));
     if (!role) return Status::BadRequest("unknown role: " + name);
@@ -179,7 +187,7 @@ class IssueHandlers {
     plan.role_name = role.name;
     plan.store = !role.no_store;
     plan.lease = role.generate_lease;
-    ASSIGN_OR_RETURN(plan.issuer, cas_->SigningIssuerFor(role.issuer_ref));
+    ASSIGN_OR_RETURN(plan.issuer, IssuerFor(role.issuer_ref, f));
     CertTemplate& t = plan.t;
 
     // Common name.
@@ -281,7 +289,7 @@ class IssueHandlers {
 
   Result<Response> SignAndRespond(LeafPlan plan, const FieldData& f, OutputFormat format, const EVP_PKEY* key,
                                   PrivateKeyFormat key_format) {
-    ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
+    ASSIGN_OR_RETURN(UrlConfig urls, EffectiveUrls(ctx_.storage, plan.issuer->entry));
     plan.t.issuing_certificates = urls.issuing_certificates;
     plan.t.ocsp_servers = urls.ocsp_servers;
     plan.t.crl_distribution_points = urls.crl_distribution_points;
@@ -345,15 +353,8 @@ FieldSchemas CommonIssueFields() {
 std::vector<PathSpec> IssuePaths(const PkiContext& ctx, CaStore* cas, RoleStore* roles) {
   auto h = std::make_shared<IssueHandlers>(ctx, cas, roles);
   std::vector<PathSpec> paths;
-  PathSpec issue{"issue/:role", CommonIssueFields(), {}, false, "Issue a certificate and key under a role."};
-  issue.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::Issue);
-  paths.push_back(issue);
-
-  PathSpec sign{"sign/:role", CommonIssueFields(), {}, false, "Sign a CSR under a role."};
-  sign.fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
-  sign.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::Sign);
-  paths.push_back(sign);
-
+  FieldSchemas sign_fields = CommonIssueFields();
+  sign_fields["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
   FieldSchemas verbatim = CommonIssueFields();
   verbatim["csr"] = {FieldType::kString, nullptr, "PEM CSR."};
   verbatim["key_usage"] = {FieldType::kCommaStringSlice,
@@ -363,10 +364,29 @@ std::vector<PathSpec> IssuePaths(const PkiContext& ctx, CaStore* cas, RoleStore*
   verbatim["signature_bits"] = {FieldType::kInt, 0, "Signature hash size."};
   verbatim["use_pss"] = {FieldType::kBool, nullptr, "RSA-PSS signatures."};
   verbatim["basic_constraints_valid_for_non_ca"] = {FieldType::kBool, nullptr, "Add CA:FALSE basic constraints."};
-  for (const char* pattern : {"sign-verbatim", "sign-verbatim/:role"}) {
-    PathSpec p{pattern, verbatim, {}, false, "Sign a CSR with its subject and SANs as given."};
-    p.operations[Operation::kUpdate] = BindHandler(h, &IssueHandlers::SignVerbatim);
+  struct Variant {
+    const char* pattern;
+    const FieldSchemas* fields;
+    Result<Response> (IssueHandlers::*method)(const Request&, const FieldData&);
+    const char* help;
+  };
+  const FieldSchemas issue_fields = CommonIssueFields();
+  const Variant variants[] = {
+      {"issue/:role", &issue_fields, &IssueHandlers::Issue, "Issue a certificate and key under a role."},
+      {"sign/:role", &sign_fields, &IssueHandlers::Sign, "Sign a CSR under a role."},
+      {"sign-verbatim", &verbatim, &IssueHandlers::SignVerbatim, "Sign a CSR with its subject and SANs as given."},
+      {"sign-verbatim/:role", &verbatim, &IssueHandlers::SignVerbatim,
+       "Sign a CSR with its subject and SANs as given."},
+  };
+  for (const auto& v : variants) {
+    PathSpec p{v.pattern, *v.fields, {}, false, v.help};
+    p.operations[Operation::kUpdate] = BindHandler(h, v.method);
     paths.push_back(p);
+    // issuer/:issuer_ref/...: the same, signed by the named issuer instead of the role's.
+    PathSpec by_issuer{std::string("issuer/:issuer_ref/") + v.pattern, *v.fields, {}, false, v.help};
+    by_issuer.fields["issuer_ref"] = {FieldType::kString, nullptr, "Issuer id, name, or \"default\"."};
+    by_issuer.operations[Operation::kUpdate] = BindHandler(h, v.method);
+    paths.push_back(by_issuer);
   }
   return paths;
 }

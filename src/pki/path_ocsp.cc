@@ -145,7 +145,7 @@ class OcspHandlers {
       if (!fallback.ok()) return OcspError(kOcspUnauthorized, 401);
       responder = fallback.value();
     }
-    if (responder->entry.usage.find("ocsp-signing") == std::string::npos) return OcspError(kOcspUnauthorized, 401);
+    if (!responder->entry.HasUsage(kUsageOcspSigning)) return OcspError(kOcspUnauthorized, 401);
 
     ASSIGN_OR_RETURN(int64_t ocsp_expiry, ParseDurationSeconds(config.ocsp_expiry));
     const int64_t now = ctx_.clock->Now();
@@ -168,7 +168,8 @@ class OcspHandlers {
       ASSIGN_OR_RETURN(a.status, StatusOf(id, *responder, group, config, revocations, &a.revocation_time));
       answers.push_back(a);
     }
-    OcspSigner signer{responder->cert.get(), responder->key.get()};
+    const RevocationSigning algorithm = RevocationSigningOf(responder->entry);
+    OcspSigner signer{responder->cert.get(), responder->key.get(), algorithm.signature_bits, algorithm.use_pss};
     ASSIGN_OR_RETURN(std::string response, BuildOcspResponse(signer, answers, request->nonce, now));
     // An "unknown" can turn "good" without a revocation (the serial gets issued or presented): never cached.
     bool any_unknown = std::any_of(answers.begin(), answers.end(),
