@@ -93,6 +93,8 @@ std::vector<std::string> Router::UnauthenticatedPatterns() const {
       }
       glob += (!seg.empty() && seg[0] == ':') ? "+" : seg;
     }
+    // A LIST request's path ends in '/' (Vault's "issuers/").
+    if (c.spec->operations.count(Operation::kList) && glob.back() != '*') glob += "/";
     out.push_back(glob);
   }
   return out;

@@ -421,4 +421,20 @@ RevocationSigning RevocationSigningOf(const IssuerEntry& issuer) {
   return {};
 }
 
+Result<std::vector<std::string>> DeleteExpiredIssuers(Storage* storage, const CaStore& cas, int64_t cutoff) {
+  auto write_lock = cas.LockForWrite();
+  ASSIGN_OR_RETURN(auto snap, cas.Snapshot());
+  std::vector<std::string> deleted;
+  WriteBatch batch;
+  for (const auto& e : snap->issuers) {
+    if (e.issuer_id == snap->default_issuer || e.not_after == 0 || e.not_after >= cutoff) continue;
+    CaStore::DeleteIssuerInBatch(&batch, e.issuer_id);
+    deleted.push_back(e.issuer_id);
+  }
+  if (deleted.empty()) return deleted;
+  RETURN_IF_ERROR(storage->Write(batch));
+  cas.Committed();
+  return deleted;
+}
+
 }  // namespace pki

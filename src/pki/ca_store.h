@@ -175,6 +175,10 @@ struct RevocationSigning {
 Result<std::string> CanonicalRevocationAlgorithm(const std::string& name, const std::string& key_type);
 RevocationSigning RevocationSigningOf(const IssuerEntry& issuer);
 
+// tidy_expired_issuers: deletes the issuers whose certificate expired before `cutoff`, never the default one;
+// their keys stay (Vault's rule). Returns the ids deleted.
+Result<std::vector<std::string>> DeleteExpiredIssuers(Storage* storage, const CaStore& cas, int64_t cutoff);
+
 // The stored form of an issuer (without the computed fields).
 Json IssuerToJson(const IssuerEntry& e);
 IssuerEntry IssuerFromJson(const Json& j);

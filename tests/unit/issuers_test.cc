@@ -429,3 +429,28 @@ TEST(IssuerChainTest, CyclesEnd) {
 
 }  // namespace
 }  // namespace pki
+
+namespace pki {
+namespace {
+
+TEST(ExpiredIssuers, DeletedPastCutoffExceptDefault) {
+  testing::EngineHarness h;
+  h.system.max_ttl = 87600 * 3600;
+  auto old_root = h.Write("root/generate/internal", {{"common_name", "Old"}, {"key_type", "ec"}, {"ttl", "10h"}});
+  auto short_root = h.Write("root/rotate/internal", {{"common_name", "Short"}, {"key_type", "ec"}, {"ttl", "10h"}});
+  auto long_root = h.Write("root/rotate/internal", {{"common_name", "Long"}, {"key_type", "ec"}, {"ttl", "1000h"}});
+  ASSERT_TRUE(old_root.ok() && short_root.ok() && long_root.ok());
+  PkiContext ctx{&h.storage, &h.clock, &h.system, h.sealer.get()};
+  CaStore cas(ctx);
+  auto none = DeleteExpiredIssuers(&h.storage, cas, testing::EngineHarness::kStart + 10 * 3600);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());  // expiring exactly at the cutoff is not before it
+  auto deleted = DeleteExpiredIssuers(&h.storage, cas, testing::EngineHarness::kStart + 11 * 3600);
+  ASSERT_TRUE(deleted.ok());
+  ASSERT_EQ(deleted->size(), 1u);  // "Old" is the default: kept
+  EXPECT_EQ((*deleted)[0], short_root->data["issuer_id"]);
+  EXPECT_EQ(h.Call(Operation::kList, "keys")->data["keys"].size(), 3u);
+}
+
+}  // namespace
+}  // namespace pki
