@@ -791,4 +791,30 @@ std::string KeyIdentifier(const EVP_PKEY* key) {
   return id;
 }
 
+Result<ossl::X509Ptr> ResignCertificate(const X509* cert, const X509* issuer, const EVP_PKEY* signer) {
+  ossl::X509Ptr copy(X509_dup(const_cast<X509*>(cert)));
+  if (!copy) return Status::Internal("copying the certificate failed");
+  if (X509_set_issuer_name(copy.get(), X509_get_subject_name(issuer)) != 1) {
+    return Status::Internal("setting the issuer name failed");
+  }
+  for (int idx = X509_get_ext_by_NID(copy.get(), NID_authority_key_identifier, -1); idx >= 0;
+       idx = X509_get_ext_by_NID(copy.get(), NID_authority_key_identifier, -1)) {
+    X509_EXTENSION_free(X509_delete_ext(copy.get(), idx));
+  }
+  std::string akid = KeyIdOf(issuer);
+  if (akid.empty()) akid = KeyIdOfPubkey(X509_get_X509_PUBKEY(issuer));
+  AUTHORITY_KEYID* ak = AUTHORITY_KEYID_new();
+  ak->keyid = OctetString(akid);
+  Status s = AddExtension(copy.get(), NID_authority_key_identifier, 0, ak);
+  AUTHORITY_KEYID_free(ak);
+  RETURN_IF_ERROR(s);
+  ossl::MdCtx md(EVP_MD_CTX_new());
+  RETURN_IF_ERROR(InitSigning(md.get(), signer, 0, false));
+  if (X509_sign_ctx(copy.get(), md.get()) <= 0) {
+    ossl::LastError();
+    return Status::Internal("signing the certificate failed");
+  }
+  return copy;
+}
+
 }  // namespace pki

@@ -87,6 +87,9 @@ Status InitSigning(EVP_MD_CTX* md, const EVP_PKEY* key, int signature_bits, bool
 // For EC and Ed25519 keys the returned certificate carries its SubjectPublicKeyInfo encoded but not decoded
 // (X509_get0_pubkey() on it returns null): parse its DER where the key object is needed.
 Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer, const EVP_PKEY* signer);
+// `cert` as it is (subject, key, validity, extensions) but issued by `issuer`: its issuer name and authority key
+// identifier replaced, signed by `signer` (Vault's sign-self-issued).
+Result<ossl::X509Ptr> ResignCertificate(const X509* cert, const X509* issuer, const EVP_PKEY* signer);
 
 Result<ossl::X509Ptr> ParseCertificateDer(const std::string& der);
 // Parses the first certificate of a PEM text.

@@ -268,6 +268,37 @@ class CaPathHandlers {
     return resp;
   }
 
+  // root/sign-self-issued, issuer/:ref/sign-self-issued (sudo): a self-issued CA certificate (typically the new
+  // key of a rolled-over CA) re-signed by an issuer of this mount, everything else kept, so clients trusting the
+  // old CA accept the new key.
+  Result<Response> SignSelfIssued(const Request&, const FieldData& f) {
+    ASSIGN_OR_RETURN(auto issuer, cas_->SigningIssuerFor(f.GetString("issuer_ref")));
+    RETURN_IF_ERROR(issuer->entry.EnsureUsage(kUsageIssuing));
+    std::string pem = f.GetString("certificate");
+    if (pem.find("-----BEGIN") == std::string::npos) {
+      return Status::BadRequest("certificate could not be PEM-decoded");
+    }
+    auto certs = ParseCertificatesPem(pem);
+    if (!certs.ok()) return Status::BadRequest("error parsing certificate: " + certs.status().message());
+    if (certs->size() != 1) {
+      return Status::BadRequest(std::to_string(certs->size()) + " certificates found in PEM file, expected 1");
+    }
+    const X509* cert = (*certs)[0].get();
+    CertInfo info = InspectCertificate(cert);
+    if (!info.is_ca) return Status::BadRequest("given certificate is not a CA certificate");
+    if (info.subject_der != info.issuer_der) return Status::BadRequest("given certificate is not self-issued");
+    ASSIGN_OR_RETURN(KeyInfo theirs, InspectKey(X509_get0_pubkey(cert)));
+    ASSIGN_OR_RETURN(KeyInfo ours, InspectKey(issuer->key.get()));
+    if (f.GetBool("require_matching_certificate_algorithms") && theirs.type != ours.type) {
+      return Status::BadRequest(std::string("signing certificate's public key algorithm (") + KeyTypeName(ours.type) +
+                                ") does not match submitted certificate's (" + KeyTypeName(theirs.type) +
+                                "), and require_matching_certificate_algorithms is set");
+    }
+    ASSIGN_OR_RETURN(ossl::X509Ptr signed_cert, ResignCertificate(cert, issuer->cert.get(), issuer->key.get()));
+    return Response::Data({{"certificate", CertificatePem(signed_cert.get())},
+                           {"issuing_ca", issuer->entry.certificate}});
+  }
+
   Result<Response> ReadUrls(const Request&, const FieldData&) {
     ASSIGN_OR_RETURN(UrlConfig c, ReadUrlConfig(ctx_.storage));
     return Response::Data(UrlConfigToJson(c));
@@ -538,6 +569,16 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
                                                             "Apply the issuer's leaf_not_after_behavior."};
     sign_inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SignIntermediate);
     paths.push_back(sign_inter);
+  }
+
+  for (const char* pattern : {"root/sign-self-issued", "issuer/:issuer_ref/sign-self-issued"}) {
+    PathSpec p{pattern, {}, {}, false, "Re-sign a self-issued CA certificate with an issuer of this mount."};
+    p.fields["certificate"] = {FieldType::kString, nullptr, "The self-issued CA certificate, PEM."};
+    p.fields["issuer_ref"] = {FieldType::kString, "default", "Issuer that signs."};
+    p.fields["require_matching_certificate_algorithms"] = {FieldType::kBool, nullptr,
+                                                          "Refuse a certificate whose key type differs."};
+    p.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::SignSelfIssued);
+    paths.push_back(p);
   }
 
   for (const char* pattern : {"config/ca", "issuers/import/bundle"}) {

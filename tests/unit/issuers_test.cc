@@ -454,3 +454,36 @@ TEST(ExpiredIssuers, DeletedPastCutoffExceptDefault) {
 
 }  // namespace
 }  // namespace pki
+
+namespace pki {
+namespace {
+
+// Key rollover: the new root's self-issued certificate, re-signed by the old root, verifies to the old root.
+TEST(SignSelfIssued, OldRootVouchesForNewKey) {
+  testing::EngineHarness h;
+  h.system.max_ttl = 87600 * 3600;
+  auto old_root = h.Write("root/generate/internal", {{"common_name", "Rollover"}, {"key_type", "ec"}});
+  auto new_root = h.Write("root/rotate/internal", {{"common_name", "Rollover"}, {"key_type", "ec"}});
+  ASSERT_TRUE(old_root.ok() && new_root.ok());
+  auto signed_cert = h.Write("root/sign-self-issued", {{"certificate", new_root->data["certificate"]}});
+  ASSERT_TRUE(signed_cert.ok()) << signed_cert.status().message();
+  EXPECT_EQ(signed_cert->data["issuing_ca"], old_root->data["certificate"]);
+  auto parsed = ParseCertificatePem(signed_cert->data["certificate"]);
+  auto old_cert = ParseCertificatePem(old_root->data["certificate"]);
+  ASSERT_TRUE(parsed.ok() && old_cert.ok());
+  EXPECT_EQ(X509_verify(parsed->get(), X509_get0_pubkey(old_cert->get())), 1);
+  EXPECT_EQ(InspectCertificate(parsed->get()).subject_der,
+            InspectCertificate(ParseCertificatePem(new_root->data["certificate"])->get()).subject_der);
+
+  auto leaf_like = h.Write("root/sign-self-issued", {{"certificate", "not pem"}});
+  EXPECT_FALSE(leaf_like.ok());
+  auto csr = h.Write("intermediate/generate/internal", {{"common_name", "Other"}, {"key_type", "ec"}});
+  auto other = h.Write("root/sign-intermediate", {{"csr", csr->data["csr"]}});
+  ASSERT_TRUE(other.ok());
+  auto not_self = h.Write("root/sign-self-issued", {{"certificate", other->data["certificate"]}});
+  ASSERT_FALSE(not_self.ok());
+  EXPECT_EQ(not_self.status().message(), "given certificate is not self-issued");
+}
+
+}  // namespace
+}  // namespace pki
