@@ -638,7 +638,8 @@ CertDescription DescribeCertificate(const X509* cert) {
   {
     // RFC 2253/4514 escaping and order, but UTF-8 left as is (Go does not escape non-ASCII either).
     ossl::Bio bio(BIO_new(BIO_s_mem()));
-    if (bio && X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+    const unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    if (bio && X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert), 0, flags) >= 0) {
       d.issuer = ossl::BioContents(bio.get());
     }
   }
@@ -664,7 +665,8 @@ CertDescription DescribeCertificate(const X509* cert) {
       const unsigned char* p = ASN1_STRING_get0_data(g->d.iPAddress);
       const int len = ASN1_STRING_length(g->d.iPAddress);
       char buf[INET6_ADDRSTRLEN];
-      if ((len == 4 && inet_ntop(AF_INET, p, buf, sizeof(buf))) || (len == 16 && inet_ntop(AF_INET6, p, buf, sizeof(buf)))) {
+      if ((len == 4 && inet_ntop(AF_INET, p, buf, sizeof(buf))) ||
+          (len == 16 && inet_ntop(AF_INET6, p, buf, sizeof(buf)))) {
         d.ip_addresses.push_back(buf);
       }
     }
