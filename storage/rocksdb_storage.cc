@@ -53,7 +53,9 @@ Status RocksDBStorage::Delete(std::string_view key) {
   return FromRocks(db_->Delete(SyncedWrites(), rocksdb::Slice(key.data(), key.size())));
 }
 
-Status RocksDBStorage::Write(const WriteBatch& batch) {
+namespace {
+
+rocksdb::WriteBatch ToRocks(const WriteBatch& batch) {
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
     if (op.kind == WriteBatch::Op::kPut) {
@@ -62,7 +64,21 @@ Status RocksDBStorage::Write(const WriteBatch& batch) {
       wb.Delete(op.key);
     }
   }
+  return wb;
+}
+
+}  // namespace
+
+Status RocksDBStorage::Write(const WriteBatch& batch) {
+  rocksdb::WriteBatch wb = ToRocks(batch);
   return FromRocks(db_->Write(SyncedWrites(), &wb));
+}
+
+Status RocksDBStorage::WriteWithoutWal(const WriteBatch& batch) {
+  rocksdb::WriteBatch wb = ToRocks(batch);
+  rocksdb::WriteOptions w;
+  w.disableWAL = true;
+  return FromRocks(db_->Write(w, &wb));
 }
 
 namespace {

@@ -31,6 +31,11 @@ class RocksDBStorage final : public Storage {
   Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::pair<std::string, std::string>>* entries) override;
 
+  // Applies `batch` atomically but without the write-ahead log or a sync: for bulk loads (scale tests, offline
+  // imports) that call Flush() before relying on the data, since a crash before that flush loses it. Never for
+  // writes acknowledged to a client; those go through Write().
+  Status WriteWithoutWal(const WriteBatch& batch);
+
   // Flushes memtables to SST files (used at clean shutdown).
   Status Flush();
 

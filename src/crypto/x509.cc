@@ -1,5 +1,6 @@
 #include "src/crypto/x509.h"
 
+#include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -629,6 +630,51 @@ CertInfo InspectCertificate(const X509* cert) {
     GENERAL_NAMES_free(sans);
   }
   return info;
+}
+
+CertDescription DescribeCertificate(const X509* cert) {
+  CertDescription d;
+  d.common_name = CommonNameOf(X509_get_subject_name(cert));
+  {
+    // RFC 2253/4514 escaping and order, but UTF-8 left as is (Go does not escape non-ASCII either).
+    ossl::Bio bio(BIO_new(BIO_s_mem()));
+    const unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+    if (bio && X509_NAME_print_ex(bio.get(), X509_get_issuer_name(cert), 0, flags) >= 0) {
+      d.issuer = ossl::BioContents(bio.get());
+    }
+  }
+  d.key_type = "unknown";
+  if (const EVP_PKEY* pub = X509_get0_pubkey(cert)) {
+    auto key = InspectKey(pub);
+    if (key.ok()) {
+      d.key_type = KeyTypeName(key->type);
+      d.key_bits = key->type == KeyType::kEd25519 ? 256 : key->bits;
+    }
+  }
+  ERR_clear_error();  // an undecodable key leaves errors queued; the description says "unknown" instead
+  d.not_before = Asn1TimeToUnix(X509_get0_notBefore(cert));
+  d.not_after = Asn1TimeToUnix(X509_get0_notAfter(cert));
+  GENERAL_NAMES* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans) {
+    CollectSans(sans, &d.dns_names, &d.email_addresses, nullptr, &d.uris, nullptr);
+    // IPs formatted by inet_ntop: the compressed IPv6 form Go, Python and most tools print.
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      if (g->type != GEN_IPADD) continue;
+      const unsigned char* p = ASN1_STRING_get0_data(g->d.iPAddress);
+      const int len = ASN1_STRING_length(g->d.iPAddress);
+      char buf[INET6_ADDRSTRLEN];
+      if ((len == 4 && inet_ntop(AF_INET, p, buf, sizeof(buf))) ||
+          (len == 16 && inet_ntop(AF_INET6, p, buf, sizeof(buf)))) {
+        d.ip_addresses.push_back(buf);
+      }
+    }
+    GENERAL_NAMES_free(sans);
+  } else {
+    ERR_clear_error();
+  }
+  return d;
 }
 
 Result<CsrInfo> ParseCsrPem(const std::string& pem) {

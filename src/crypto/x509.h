@@ -118,6 +118,22 @@ CertInfo InspectCertificate(const X509* cert);
 // RFC 5280 section 4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits (what Vault reports as subject_key_id).
 std::string KeyIdentifier(const EVP_PKEY* key);
 
+// What a certificate listing shows of a certificate (LIST certs/detailed). Names are as stored in the
+// certificate, in order; IPs in their canonical text form (RFC 5952 for IPv6).
+struct CertDescription {
+  std::string common_name;
+  std::string issuer;        // the issuer DN as an RFC 4514 string (last RDN first), as Go's pkix.Name.String()
+  std::string key_type;      // "rsa", "ec", "ed25519", else "unknown"
+  int key_bits = 0;          // RSA modulus bits, EC curve bits, 256 for Ed25519 (as OpenBao reports), else 0
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+  std::vector<std::string> email_addresses;
+  std::vector<std::string> uris;
+};
+CertDescription DescribeCertificate(const X509* cert);
+
 // A parsed certificate signing request.
 struct CsrInfo {
   ossl::X509Req req;

@@ -49,22 +49,39 @@ void CertStore::AddToBatch(WriteBatch* batch, const std::string& serial_bytes, c
   batch->Put(ExpiryKey(cert.not_after, serial_bytes), "");
 }
 
+Result<StoredCert> DecodeStoredCert(const std::string& value, const std::string& serial_text) {
+  const nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
+  const Status corrupt = Status::Internal("corrupt certificate record for " + serial_text);
+  if (rec.is_discarded() || !rec.is_object()) return corrupt;
+  auto der = rec.find("d");
+  if (der == rec.end() || !der->is_binary()) return corrupt;
+  StoredCert out;
+  out.der.assign(der->get_binary().begin(), der->get_binary().end());
+  // Optional members are read by type, never with json::value(), which throws on a member of another type.
+  auto text = [&](const char* name) -> std::optional<std::string> {
+    auto it = rec.find(name);
+    if (it == rec.end() || it->is_null()) return std::string();
+    if (!it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  std::optional<std::string> issuer = text("i"), role = text("r");
+  if (!issuer || !role) return corrupt;
+  out.issuer_id = std::move(*issuer);
+  out.role = std::move(*role);
+  if (auto e = rec.find("e"); e != rec.end() && !e->is_null()) {
+    if (!e->is_number_integer()) return corrupt;
+    out.not_after = e->get<int64_t>();
+  }
+  return out;
+}
+
 Result<std::optional<StoredCert>> CertStore::Get(const std::string& serial_bytes) const {
   std::string value;
   Status s = storage_->Get(CertKey(serial_bytes), &value);
   if (s.IsNotFound()) return std::optional<StoredCert>();
   RETURN_IF_ERROR(s);
-  nlohmann::json rec = nlohmann::json::from_cbor(value, true, false);
-  if (rec.is_discarded() || !rec.is_object() || !rec["d"].is_binary()) {
-    return Status::Internal("corrupt certificate record for " + FormatSerial(serial_bytes));
-  }
-  StoredCert out;
-  const auto& bin = rec["d"].get_binary();
-  out.der.assign(bin.begin(), bin.end());
-  out.issuer_id = rec.value("i", "");
-  out.role = rec.value("r", "");
-  out.not_after = rec.value("e", int64_t{0});
-  return std::optional<StoredCert>(std::move(out));
+  ASSIGN_OR_RETURN(StoredCert cert, DecodeStoredCert(value, FormatSerial(serial_bytes)));
+  return std::optional<StoredCert>(std::move(cert));
 }
 
 Result<bool> CertStore::Exists(const std::string& serial_bytes) const {
@@ -75,13 +92,21 @@ Result<bool> CertStore::Exists(const std::string& serial_bytes) const {
   return true;
 }
 
+Result<std::string> PageStartAfter(const std::string& after) {
+  if (after.empty()) return std::string();
+  auto bytes = ParseSerial(after);
+  if (!bytes.ok()) {
+    return Status::BadRequest("invalid \"after\": \"" + after +
+                              "\" is not a serial number (colon- or hyphen-separated hex)");
+  }
+  // The canonical form of the serial: a key returned by a previous page comes back unchanged, so paging by the
+  // last key of each page visits every key once.
+  return HyphenSerial(*bytes);
+}
+
 Result<std::vector<std::string>> ListSerials(Storage* storage, const std::string& prefix, const std::string& after,
                                              size_t limit) {
-  std::string start;
-  if (!after.empty()) {
-    ASSIGN_OR_RETURN(std::string bytes, ParseSerial(after));
-    start = HyphenSerial(bytes);
-  }
+  ASSIGN_OR_RETURN(std::string start, PageStartAfter(after));
   std::vector<std::string> keys;
   RETURN_IF_ERROR(storage->List(prefix, start, limit, &keys));
   for (auto& k : keys) k = ColonSerial(std::move(k));
@@ -90,6 +115,26 @@ Result<std::vector<std::string>> ListSerials(Storage* storage, const std::string
 
 Result<std::vector<std::string>> CertStore::List(const std::string& after, size_t limit) const {
   return ListSerials(storage_, kCertPrefix, after, limit);
+}
+
+Result<std::vector<StoredCertEntry>> CertStore::Page(const std::string& after, size_t limit) const {
+  ASSIGN_OR_RETURN(std::string start, PageStartAfter(after));
+  std::vector<std::pair<std::string, std::string>> records;
+  RETURN_IF_ERROR(storage_->Scan(kCertPrefix, start, limit, &records));
+  std::vector<StoredCertEntry> out;
+  out.reserve(records.size());
+  for (auto& [key, value] : records) {
+    StoredCertEntry entry;
+    entry.serial = ColonSerial(key);
+    auto cert = DecodeStoredCert(value, entry.serial);
+    if (cert.ok()) {
+      entry.cert = std::move(cert).value();
+    } else {
+      entry.error = cert.status().message();
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 }  // namespace pki

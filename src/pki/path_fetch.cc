@@ -1,6 +1,7 @@
 #include "src/pki/path_fetch.h"
 
 #include "src/crypto/x509.h"
+#include "src/pki/cert_listing.h"
 #include "src/pki/cert_store.h"
 #include "src/pki/revocation.h"
 
@@ -93,6 +94,22 @@ class FetchHandlers {
     return Response::Data({{"keys", keys}});
   }
 
+  // LIST certs/detailed: OpenBao's keys + key_info page (src/pki/cert_listing.h), O(page) reads.
+  Result<Response> ListCertsDetailed(const Request&, const FieldData& f) {
+    int64_t limit = f.GetInt("limit");
+    if (limit < 0) return Status::BadRequest("limit must be non-negative");
+    ASSIGN_OR_RETURN(DetailedCertPage page,
+                     ReadDetailedCertPage(ctx_.storage, f.GetString("after"), static_cast<size_t>(limit)));
+    if (page.keys.empty()) return Response::Nil();
+    Response r = Response::Data({{"keys", std::move(page.keys)}, {"key_info", std::move(page.key_info)}});
+    if (page.unreadable != 0) {
+      r.warnings.push_back(std::to_string(page.unreadable) +
+                           " stored certificate record(s) in this page could not be fully read; their key_info "
+                           "entries carry \"error\"");
+    }
+    return r;
+  }
+
  private:
   // PEMs joined by newlines, no trailing newline (Vault trims raw and JSON chains alike).
   static std::string JoinChain(const std::vector<std::string>& chain) {
@@ -143,6 +160,10 @@ std::vector<PathSpec> FetchPaths(const PkiContext& ctx, CaStore* cas) {
   list.fields["limit"] = {FieldType::kInt, 0, "Maximum number of serials; 0 for all."};
   list.operations[Operation::kList] = BindHandler(h, &FetchHandlers::ListCerts);
   paths.push_back(list);
+  PathSpec detailed{"certs/detailed", list.fields, {}, false,
+                    "Stored certificates with their names, validity, issuer, role and revocation state."};
+  detailed.operations[Operation::kList] = BindHandler(h, &FetchHandlers::ListCertsDetailed);
+  paths.push_back(detailed);
   return paths;
 }
 

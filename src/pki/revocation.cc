@@ -82,13 +82,24 @@ Result<std::string> CrlGroupOf(const CaStore& cas, const std::string& issuer_id)
   return group;
 }
 
+std::string RevocationStore::RecordKey(std::string_view hyphen_serial) {
+  return kRevokedPrefix + std::string(hyphen_serial);
+}
+
+Result<RevocationRecord> RevocationStore::DecodeRecord(const std::string& value, const std::string& serial_text) {
+  ASSIGN_OR_RETURN(nlohmann::json rec, ParseEntry(value, serial_text));
+  auto issuer = rec.find("i");
+  if (issuer != rec.end() && !issuer->is_string()) return Status::Internal("corrupt revocation entry " + serial_text);
+  return RevocationRecord{rec["t"].get<int64_t>(), issuer != rec.end() ? issuer->get<std::string>() : ""};
+}
+
 Result<std::optional<RevocationRecord>> RevocationStore::Get(const std::string& serial_bytes) const {
   std::string value;
   Status s = storage_->Get(RevokedKey(serial_bytes), &value);
   if (s.IsNotFound()) return std::optional<RevocationRecord>();
   RETURN_IF_ERROR(s);
-  ASSIGN_OR_RETURN(nlohmann::json rec, ParseEntry(value, FormatSerial(serial_bytes)));
-  return std::optional<RevocationRecord>(RevocationRecord{rec["t"].get<int64_t>(), rec.value("i", "")});
+  ASSIGN_OR_RETURN(RevocationRecord record, DecodeRecord(value, FormatSerial(serial_bytes)));
+  return std::optional<RevocationRecord>(std::move(record));
 }
 
 Result<uint64_t> RevocationStore::Sequence(const std::string& issuer_id) const {

@@ -17,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/core/status.h"
@@ -42,6 +43,12 @@ class RevocationStore {
   explicit RevocationStore(Storage* storage) : storage_(storage) {}
 
   Result<std::optional<RevocationRecord>> Get(const std::string& serial_bytes) const;
+
+  // The key of the record of `hyphen_serial` (a certs/ key suffix), and the decoding of such a record (Internal
+  // "corrupt revocation entry <serial_text>" when malformed): for readers that fetch the value themselves, to tell
+  // a storage failure from one bad record.
+  static std::string RecordKey(std::string_view hyphen_serial);
+  static Result<RevocationRecord> DecodeRecord(const std::string& value, const std::string& serial_text);
 
   // Records `serial_bytes` as revoked at `now` under `issuer_id` (indexed in its CRL group), unless it already is. Returns the record in
   // force (the earlier one when already revoked). Serialised in this process so that a serial keeps its first time.
