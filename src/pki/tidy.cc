@@ -258,7 +258,8 @@ Result<uint64_t> Tidier::CountDue(int64_t cutoff) {
       if (e.not_after >= cutoff) return due;
       ++due;
     }
-    if (keys.size() < kPage) return due;
+    // A cancel (or the engine's destruction) need not wait for a long count: the walk stops at its first entry.
+    if (keys.size() < kPage || CancelRequested()) return due;
     after = keys.back();
   }
 }

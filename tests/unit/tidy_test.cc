@@ -690,6 +690,108 @@ TEST(TidyConcurrency, IssuanceRevocationAndTidyTogetherEndConsistentWithExactCou
   EXPECT_EQ(h.Read("tidy-status")->data["current_cert_store_count"], fresh.size() + 1);
 }
 
+// Forwards to a MemoryStorage and records what is read while `recording` is set.
+class RecordingStorage final : public Storage {
+ public:
+  Status Get(std::string_view key, std::string* value) override {
+    Note(&gets_, key);
+    return inner_.Get(key, value);
+  }
+  Status Put(std::string_view key, std::string_view value) override { return inner_.Put(key, value); }
+  Status Delete(std::string_view key) override { return inner_.Delete(key); }
+  Status Write(const WriteBatch& batch) override { return inner_.Write(batch); }
+  Status List(std::string_view prefix, std::string_view start_after, size_t limit,
+              std::vector<std::string>* keys) override {
+    Note(&lists_, prefix);
+    return inner_.List(prefix, start_after, limit, keys);
+  }
+  Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
+              std::vector<std::pair<std::string, std::string>>* entries) override {
+    Note(&lists_, prefix);
+    return inner_.Scan(prefix, start_after, limit, entries);
+  }
+
+  void Record(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recording_ = on;
+  }
+  std::vector<std::string> Gets() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return gets_;
+  }
+  std::vector<std::string> Lists() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lists_;
+  }
+
+ private:
+  void Note(std::vector<std::string>* to, std::string_view what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (recording_) to->emplace_back(what);
+  }
+  MemoryStorage inner_;
+  std::mutex mu_;
+  bool recording_ = false;          // guarded by mu_
+  std::vector<std::string> gets_;   // guarded by mu_
+  std::vector<std::string> lists_;  // guarded by mu_
+};
+
+TEST(TidyCost, ARunNeverReadsUnexpiredCertificatesNorListsTheStores) {
+  RecordingStorage storage;
+  FakeClock clock(kStart);
+  FixedSystemView system;
+  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
+  auto backend = NewPkiBackend(PkiContext{&storage, &clock, &system, sealer.get()}, NoBackgroundCheck());
+  auto call = [&](Operation op, const std::string& path, Json data) {
+    Request req;
+    req.operation = op;
+    req.path = path;
+    req.data = std::move(data);
+    return backend->HandleRequest(req);
+  };
+  ASSERT_TRUE(call(Operation::kUpdate, "root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}}).ok());
+  ASSERT_TRUE(call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  std::vector<std::string> due, valid;
+  for (int i = 0; i < 25; ++i) {
+    auto leaf = call(Operation::kUpdate, "issue/web", {{"common_name", "x.example"}, {"ttl", i < 5 ? "60s" : "24h"}});
+    ASSERT_TRUE(leaf.ok());
+    const std::string serial = leaf->data["serial_number"];
+    (i < 5 ? due : valid).push_back(serial);
+    if (i % 2 == 0) {
+      ASSERT_TRUE(call(Operation::kUpdate, "revoke", {{"serial_number", serial}}).ok());
+    }
+  }
+  clock.Advance(120);
+
+  storage.Record(true);
+  auto started = call(Operation::kUpdate, "tidy", {{"tidy_cert_store", true}, {"tidy_revoked_certs", true},
+                                                   {"safety_buffer", 1}});
+  ASSERT_TRUE(started.ok());
+  backend->WaitForTidy();
+  storage.Record(false);
+  auto st = call(Operation::kRead, "tidy-status", Json::object());
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->data["cert_store_deleted_count"].get<int>() + st->data["revoked_cert_deleted_count"].get<int>(), 5);
+
+  // Listed: the expiry index only; never the certificates, the revocations or a CRL group's index.
+  bool walked_expiry = false;
+  for (const auto& prefix : storage.Lists()) {
+    walked_expiry = walked_expiry || prefix == "index/expiry/";
+    for (const char* store : {"certs/", "revoked/", "index/revoked/"}) {
+      EXPECT_NE(prefix.rfind(store, 0), 0u) << "listed " << prefix;
+    }
+  }
+  EXPECT_TRUE(walked_expiry);
+  const std::vector<std::string> gets = storage.Gets();
+  const std::set<std::string> read(gets.begin(), gets.end());
+  for (const auto& s : valid) {
+    const std::string hyphen = HyphenSerial(ParseSerial(s).value());
+    EXPECT_FALSE(read.count("certs/" + hyphen)) << "read an unexpired certificate " << s;
+    EXPECT_FALSE(read.count("revoked/" + hyphen)) << "read an unexpired revocation " << s;
+  }
+  for (const auto& s : due) EXPECT_TRUE(read.count("certs/" + HyphenSerial(ParseSerial(s).value()))) << s;
+}
+
 TEST(TidyCounters, ACertificateWrittenTwiceCountsOnce) {
   MemoryStorage storage;
   CertStore certs(&storage);
