@@ -36,6 +36,8 @@ class PkiEngine final : public PkiBackend {
   void WaitForTidy() override { tidier_.WaitForIdle(); }
 
   Result<Response> HandleRequest(const Request& req) override {
+    // Once, before this process's first write (never during Setup, where a host's storage is not to be used).
+    RETURN_IF_ERROR(tidier_.Prepare());
     if (req.operation == Operation::kRevoke) return RevokeLease(req);
     return router_.Route(req);
   }

@@ -108,19 +108,29 @@ Status WriteAutoTidyConfig(Storage* storage, const AutoTidyConfig& c) {
 Tidier::Tidier(const PkiContext& ctx, CaStore* cas, ExpiredIssuerTidy expired_issuers, TidierOptions options)
     : ctx_(ctx), cas_(cas), expired_issuers_(std::move(expired_issuers)), options_(std::move(options)) {
   if (ctx_.storage == nullptr) return;
-  // Unknown counts (unreadable, or records older than the counters) are reported as unknown; the mount serves.
-  auto complete = CertStore(ctx_.storage).CountsCoverAllRecords();
-  counts_complete_ = complete.ok() && complete.value();
   // As Vault: until a run is recorded, auto-tidy counts its interval from the mount's start.
   status_.last_auto_tidy_finished = ctx_.clock->Now();
+  if (options_.auto_tidy_check_interval.count() > 0) auto_thread_ = std::thread(&Tidier::AutoTidyLoop, this);
+}
+
+Status Tidier::Prepare() {
+  if (prepared_.load() || ctx_.storage == nullptr) return Status::Ok();
+  std::lock_guard<std::mutex> once(prepare_mu_);
+  if (prepared_.load()) return Status::Ok();
+  ASSIGN_OR_RETURN(bool complete, CertStore(ctx_.storage).CountsCoverAllRecords());
   std::string value;
-  if (ctx_.storage->Get(kLastRunKey, &value).ok()) {
+  Status s = ctx_.storage->Get(kLastRunKey, &value);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  if (s.ok()) {
     Json j = Json::parse(value, nullptr, false);
     if (j.is_object() && j["last_run_time"].is_number_integer()) {
+      std::lock_guard<std::mutex> lock(mu_);
       status_.last_auto_tidy_finished = j["last_run_time"].get<int64_t>();
     }
   }
-  if (options_.auto_tidy_check_interval.count() > 0) auto_thread_ = std::thread(&Tidier::AutoTidyLoop, this);
+  counts_complete_.store(complete);
+  prepared_.store(true);
+  return Status::Ok();
 }
 
 Tidier::~Tidier() {
@@ -176,6 +186,7 @@ void Tidier::WaitForIdle() {
 
 Result<bool> Tidier::MaybeStartAutoTidy() {
   if (ctx_.storage == nullptr) return false;
+  RETURN_IF_ERROR(Prepare());
   ASSIGN_OR_RETURN(AutoTidyConfig config, ReadAutoTidyConfig(ctx_.storage));
   if (!config.enabled || config.interval <= 0) return false;
   int64_t last;

@@ -23,6 +23,7 @@
 //   config/auto-tidy-last-run   JSON {"last_run_time": unix seconds}: when the last run started or succeeded
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -115,7 +116,8 @@ struct TidierOptions {
 // waiting out pause_duration) and joins both threads before returning.
 class Tidier {
  public:
-  // `ctx.storage` null: an engine that only answers its special paths; no background thread, no storage read.
+  // Reads no storage (a host may not be used while it sets an engine up; see Prepare). `ctx.storage` null: an
+  // engine that only answers its special paths, with no background thread.
   Tidier(const PkiContext& ctx, CaStore* cas, ExpiredIssuerTidy expired_issuers, TidierOptions options);
   ~Tidier();
   Tidier(const Tidier&) = delete;
@@ -128,8 +130,12 @@ class Tidier {
   bool Cancel();
   // The current or last run.
   TidyStatus Snapshot() const;
-  // Whether the stored counters cover every record (see CertStore::CountsCoverAllRecords), as found at start-up.
-  bool CountsComplete() const { return counts_complete_; }
+  // Reads what the tidier keeps in storage (whether the counters cover every record, the last run's time), once:
+  // the engine calls it before serving its first request, and auto-tidy's check before its first look, so that
+  // no write of this process comes before it. O(1). On an error nothing is settled and the next call tries again.
+  Status Prepare();
+  // Whether the stored counters cover every record (CertStore::CountsCoverAllRecords), as Prepare found.
+  bool CountsComplete() const { return counts_complete_.load(); }
 
   // Auto-tidy's check: starts a run with the stored configuration when it is enabled and the last run started
   // or succeeded more than interval_duration ago (by the clock). Returns whether it started one. The background
@@ -161,7 +167,9 @@ class Tidier {
   CaStore* const cas_;
   const ExpiredIssuerTidy expired_issuers_;
   const TidierOptions options_;
-  bool counts_complete_ = false;  // set in the constructor, then read only
+  std::mutex prepare_mu_;                     // serialises Prepare's first run
+  std::atomic<bool> prepared_{false};         // Prepare succeeded (set last, under prepare_mu_)
+  std::atomic<bool> counts_complete_{false};  // set by Prepare
   std::optional<std::vector<IssuerEntry>> run_issuers_;  // the run's thread only: the issuers, read once per run
 
   mutable std::mutex mu_;

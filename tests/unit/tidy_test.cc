@@ -697,9 +697,18 @@ class RecordingStorage final : public Storage {
     Note(&gets_, key);
     return inner_.Get(key, value);
   }
-  Status Put(std::string_view key, std::string_view value) override { return inner_.Put(key, value); }
-  Status Delete(std::string_view key) override { return inner_.Delete(key); }
-  Status Write(const WriteBatch& batch) override { return inner_.Write(batch); }
+  Status Put(std::string_view key, std::string_view value) override {
+    Note(&writes_, key);
+    return inner_.Put(key, value);
+  }
+  Status Delete(std::string_view key) override {
+    Note(&writes_, key);
+    return inner_.Delete(key);
+  }
+  Status Write(const WriteBatch& batch) override {
+    for (const auto& op : batch.ops()) Note(&writes_, op.key);
+    return inner_.Write(batch);
+  }
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override {
     Note(&lists_, prefix);
@@ -723,6 +732,10 @@ class RecordingStorage final : public Storage {
     std::lock_guard<std::mutex> lock(mu_);
     return lists_;
   }
+  std::vector<std::string> Writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writes_;
+  }
 
  private:
   void Note(std::vector<std::string>* to, std::string_view what) {
@@ -734,7 +747,32 @@ class RecordingStorage final : public Storage {
   bool recording_ = false;          // guarded by mu_
   std::vector<std::string> gets_;   // guarded by mu_
   std::vector<std::string> lists_;  // guarded by mu_
+  std::vector<std::string> writes_;  // guarded by mu_
 };
+
+TEST(TidyCost, BuildingAnEngineUsesNoStorageAndItsFirstRequestChecksTheCountersOnce) {
+  RecordingStorage storage;
+  storage.Record(true);
+  FakeClock clock(kStart);
+  FixedSystemView system;
+  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
+  PkiBackendOptions options;  // the default background check too: it waits a minute before its first look
+  auto backend = NewPkiBackend(PkiContext{&storage, &clock, &system, sealer.get()}, options);
+  // A host may not be used while it sets an engine up (Vault's Setup probes).
+  EXPECT_TRUE(storage.Gets().empty());
+  EXPECT_TRUE(storage.Lists().empty());
+  EXPECT_TRUE(storage.Writes().empty());
+  Request req;
+  req.operation = Operation::kRead;
+  req.path = "tidy-status";
+  ASSERT_TRUE(backend->HandleRequest(req).ok());
+  // An empty mount: the counters start complete (one marker), from at most one key of certs/ and revoked/.
+  EXPECT_EQ(storage.Writes(), (std::vector<std::string>{"index/count/complete"}));
+  const size_t lists = storage.Lists().size();
+  ASSERT_TRUE(backend->HandleRequest(req).ok());
+  EXPECT_EQ(storage.Writes().size(), 1u);
+  EXPECT_EQ(storage.Lists().size(), lists + 1);  // the second read only scans the counter shards
+}
 
 TEST(TidyCost, ARunNeverReadsUnexpiredCertificatesNorListsTheStores) {
   RecordingStorage storage;
