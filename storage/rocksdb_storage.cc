@@ -74,6 +74,11 @@ Status RocksDBStorage::Write(const WriteBatch& batch) {
   return FromRocks(db_->Write(SyncedWrites(), &wb));
 }
 
+Status RocksDBStorage::WriteUnsynced(const WriteBatch& batch) {
+  rocksdb::WriteBatch wb = ToRocks(batch);
+  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb));
+}
+
 Status RocksDBStorage::WriteWithoutWal(const WriteBatch& batch) {
   rocksdb::WriteBatch wb = ToRocks(batch);
   rocksdb::WriteOptions w;

@@ -26,6 +26,8 @@ class RocksDBStorage final : public Storage {
   Status Put(std::string_view key, std::string_view value) override;
   Status Delete(std::string_view key) override;
   Status Write(const WriteBatch& batch) override;
+  // Logged in the WAL without waiting for its fsync; the next synced write makes it durable too.
+  Status WriteUnsynced(const WriteBatch& batch) override;
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override;
   Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,

@@ -45,6 +45,9 @@ class Storage {
   virtual Status Delete(std::string_view key) = 0;
   // Applies every op of `batch` atomically.
   virtual Status Write(const WriteBatch& batch) = 0;
+  // As Write, but the backend may acknowledge before the batch is durable: for work that is redone when lost
+  // (tidy). Batches still land whole and in order, so a crash loses at most a suffix of them. Default: Write.
+  virtual Status WriteUnsynced(const WriteBatch& batch) { return Write(batch); }
   // Appends to *keys, in order, the keys under `prefix` that sort strictly after prefix+start_after, with the
   // prefix removed, at most `limit` of them (0 = no limit). Keys at any depth below the prefix are listed.
   virtual Status List(std::string_view prefix, std::string_view start_after, size_t limit,

@@ -19,9 +19,9 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
-}  // namespace
-
-Result<int64_t> ParseDurationSeconds(std::string_view text) {
+// The duration `text` in units of `unit_ns` nanoseconds, truncated toward zero.
+Result<int64_t> ParseDurationIn(std::string_view text, int64_t unit_ns) {
+  const int64_t per_second = 1'000'000'000 / unit_ns;
   std::string_view s = text;
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -35,12 +35,14 @@ Result<int64_t> ParseDurationSeconds(std::string_view text) {
   if (AllDigits(body)) {
     if (body.size() > 18) return BadDuration(text);
     int64_t v = std::stoll(std::string(body));
-    return negative ? -v : v;
+    if (v > std::numeric_limits<int64_t>::max() / per_second) return BadDuration(text);
+    return (negative ? -v : v) * per_second;
   }
   if (body.size() > 1 && body.back() == 'd' && AllDigits(body.substr(0, body.size() - 1))) {
     if (body.size() > 14) return BadDuration(text);
     int64_t days = std::stoll(std::string(body.substr(0, body.size() - 1)));
-    return (negative ? -1 : 1) * days * 86400;
+    if (days > std::numeric_limits<int64_t>::max() / (86400 * per_second)) return BadDuration(text);
+    return (negative ? -1 : 1) * days * 86400 * per_second;
   }
   if (body == "0") return int64_t{0};
   // Go syntax: a sequence of decimal numbers, each with optional fraction and a unit.
@@ -66,9 +68,15 @@ Result<int64_t> ParseDurationSeconds(std::string_view text) {
     total_ns += std::stold(std::string(number)) * scale;
     if (total_ns > static_cast<long double>(std::numeric_limits<int64_t>::max())) return BadDuration(text);
   }
-  int64_t secs = static_cast<int64_t>(total_ns / 1e9L);
-  return negative ? -secs : secs;
+  int64_t units = static_cast<int64_t>(total_ns / static_cast<long double>(unit_ns));
+  return negative ? -units : units;
 }
+
+}  // namespace
+
+Result<int64_t> ParseDurationSeconds(std::string_view text) { return ParseDurationIn(text, 1'000'000'000); }
+
+Result<int64_t> ParseDurationMillis(std::string_view text) { return ParseDurationIn(text, 1'000'000); }
 
 std::string FormatGoDuration(int64_t seconds) {
   if (seconds == 0) return "0s";
@@ -78,6 +86,19 @@ std::string FormatGoDuration(int64_t seconds) {
   if (h > 0) return sign + std::to_string(h) + "h" + std::to_string(m) + "m" + std::to_string(sec) + "s";
   if (m > 0) return sign + std::to_string(m) + "m" + std::to_string(sec) + "s";
   return sign + std::to_string(sec) + "s";
+}
+
+std::string FormatGoDurationMillis(int64_t millis) {
+  if (millis % 1000 == 0) return FormatGoDuration(millis / 1000);
+  std::string sign = millis < 0 ? "-" : "";
+  uint64_t ms = millis < 0 ? static_cast<uint64_t>(-millis) : static_cast<uint64_t>(millis);
+  if (ms < 1000) return sign + std::to_string(ms) + "ms";
+  // Go prints the seconds with their fraction, trailing zeros dropped: "1.5s", "1m0.25s".
+  std::string whole = FormatGoDuration(static_cast<int64_t>(ms / 1000));
+  whole.pop_back();  // the 's'
+  std::string frac = std::to_string(1000 + ms % 1000).substr(1);
+  while (frac.back() == '0') frac.pop_back();
+  return sign + whole + "." + frac + "s";
 }
 
 }  // namespace pki

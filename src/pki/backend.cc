@@ -12,19 +12,33 @@
 #include "src/pki/path_ocsp.h"
 #include "src/pki/path_revoke.h"
 #include "src/pki/path_roles.h"
+#include "src/pki/path_tidy.h"
 #include "src/pki/revocation.h"
 #include "src/pki/role_store.h"
 
 namespace pki {
 namespace {
 
-// The PKI engine of one mount. Thread-safe: the router is immutable, the stores guard their own caches.
-class PkiBackend final : public LogicalBackend {
+// The PKI engine of one mount. Thread-safe: the router is immutable, the stores guard their own caches, the
+// tidier its runs.
+class PkiEngine final : public PkiBackend {
  public:
-  explicit PkiBackend(const PkiContext& ctx)
-      : ctx_(ctx), certs_(ctx.storage), cas_(ctx), roles_(ctx.storage), router_(BuildPaths(ctx)) {}
+  PkiEngine(const PkiContext& ctx, PkiBackendOptions options)
+      : ctx_(ctx),
+        certs_(ctx.storage),
+        cas_(ctx),
+        roles_(ctx.storage),
+        tidier_(ctx, &cas_,
+                options.tidy_expired_issuers ? std::move(options.tidy_expired_issuers) : ExpiredIssuerDeletion(),
+                std::move(options.tidy)),
+        router_(BuildPaths(ctx)) {}
+
+  Result<bool> MaybeStartAutoTidy() override { return tidier_.MaybeStartAutoTidy(); }
+  void WaitForTidy() override { tidier_.WaitForIdle(); }
 
   Result<Response> HandleRequest(const Request& req) override {
+    // Once, before this process's first write (never during Setup, where a host's storage is not to be used).
+    RETURN_IF_ERROR(tidier_.Prepare());
     if (req.operation == Operation::kRevoke) return RevokeLease(req);
     return router_.Route(req);
   }
@@ -76,18 +90,31 @@ class PkiBackend final : public LogicalBackend {
     append(IssuePaths(ctx, &cas_, &roles_));
     append(RevokePaths(ctx, &cas_));
     append(OcspPaths(ctx, &cas_));
+    append(TidyPaths(ctx, &tidier_));
     return all;
+  }
+
+  // tidy_expired_issuers: issuers expired before the cutoff go (never the default; keys stay), through this
+  // engine's CaStore so its snapshot and signing cache see the deletion.
+  ExpiredIssuerTidy ExpiredIssuerDeletion() {
+    return [this](int64_t not_after_cutoff) -> Result<int> {
+      ASSIGN_OR_RETURN(std::vector<std::string> deleted, DeleteExpiredIssuers(ctx_.storage, cas_, not_after_cutoff));
+      return static_cast<int>(deleted.size());
+    };
   }
 
   const PkiContext ctx_;
   CertStore certs_;
   CaStore cas_;
   RoleStore roles_;
+  Tidier tidier_;  // after the stores it uses: destroyed (threads joined) before them
   Router router_;  // declared last: its paths capture the stores above
 };
 
 }  // namespace
 
-std::unique_ptr<LogicalBackend> NewPkiBackend(const PkiContext& ctx) { return std::make_unique<PkiBackend>(ctx); }
+std::unique_ptr<PkiBackend> NewPkiBackend(const PkiContext& ctx, PkiBackendOptions options) {
+  return std::make_unique<PkiEngine>(ctx, std::move(options));
+}
 
 }  // namespace pki

@@ -5,11 +5,30 @@
 
 #include "src/engine/request.h"
 #include "src/pki/context.h"
+#include "src/pki/tidy.h"
 
 namespace pki {
 
-// Builds the engine for one mount. Every pointer in `ctx` must outlive the backend. The returned backend is
-// safe for concurrent HandleRequest calls.
-std::unique_ptr<LogicalBackend> NewPkiBackend(const PkiContext& ctx);
+struct PkiBackendOptions {
+  // Tidy's background thread and test hook (src/pki/tidy.h).
+  TidierOptions tidy;
+  // tidy_expired_issuers' deletion of issuers; empty: the engine's own (see backend.cc).
+  ExpiredIssuerTidy tidy_expired_issuers;
+};
+
+// One mount's engine. Safe for concurrent HandleRequest calls. Its destructor cancels a running tidy and joins the
+// tidy and auto-tidy threads before returning (the plugin destroys engines on Cleanup).
+class PkiBackend : public LogicalBackend {
+ public:
+  // Auto-tidy's periodic check, run now: starts a tidy when config/auto-tidy says one is due. Returns whether it
+  // started one.
+  virtual Result<bool> MaybeStartAutoTidy() = 0;
+  // Blocks until no tidy is running.
+  virtual void WaitForTidy() = 0;
+};
+
+// Builds the engine for one mount. Every pointer in `ctx` must outlive the backend. With a null `ctx.storage`
+// the engine only answers what needs no storage (its special paths) and starts no thread.
+std::unique_ptr<PkiBackend> NewPkiBackend(const PkiContext& ctx, PkiBackendOptions options = {});
 
 }  // namespace pki

@@ -1,5 +1,6 @@
 #include "src/pki/cert_store.h"
 
+#include <array>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -10,6 +11,31 @@ namespace pki {
 namespace {
 
 constexpr char kCertPrefix[] = "certs/";
+constexpr char kCountPrefix[] = "index/count/certs/";
+constexpr char kCountsComplete[] = "index/count/complete";
+constexpr size_t kCountShards = 64;
+
+size_t ShardOf(const std::string& serial_bytes) {
+  uint32_t h = 2166136261u;  // FNV-1a: serials are random, any mixing spreads them
+  for (unsigned char c : serial_bytes) h = (h ^ c) * 16777619u;
+  return h % kCountShards;
+}
+
+std::string ShardKey(size_t shard) {
+  char buf[3];
+  std::snprintf(buf, sizeof buf, "%02zx", shard);
+  return kCountPrefix + std::string(buf);
+}
+
+Result<int64_t> ParseCount(const std::string& value, const std::string& key) {
+  try {
+    size_t used = 0;
+    int64_t n = std::stoll(value, &used);
+    if (used == value.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return Status::Internal("corrupt counter " + key);
+}
 
 // The colon form of a storage key's hyphen serial.
 std::string ColonSerial(std::string hyphen_serial) {
@@ -37,7 +63,12 @@ std::string CertStore::ExpiryKey(int64_t not_after, const std::string& serial_by
   return std::string("index/expiry/") + buf + "/" + HyphenSerial(serial_bytes);
 }
 
-void CertStore::AddToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert) {
+CertStore::SerialLock CertStore::LockSerial(const std::string& serial_bytes) {
+  static std::array<std::mutex, kCountShards> locks;
+  return SerialLock(locks[ShardOf(serial_bytes)]);
+}
+
+void CertStore::AddRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert) {
   nlohmann::json rec = {
       {"d", nlohmann::json::binary(std::vector<uint8_t>(cert.der.begin(), cert.der.end()))},
       {"i", cert.issuer_id},
@@ -47,6 +78,55 @@ void CertStore::AddToBatch(WriteBatch* batch, const std::string& serial_bytes, c
   std::vector<uint8_t> cbor = nlohmann::json::to_cbor(rec);
   batch->Put(CertKey(serial_bytes), std::string(cbor.begin(), cbor.end()));
   batch->Put(ExpiryKey(cert.not_after, serial_bytes), "");
+}
+
+Result<CertStore::SerialLock> CertStore::AddToBatch(WriteBatch* batch, const std::string& serial_bytes,
+                                                    const StoredCert& cert) const {
+  SerialLock lock = LockSerial(serial_bytes);
+  ASSIGN_OR_RETURN(std::optional<StoredCert> existing, Get(serial_bytes));
+  AddRecordToBatch(batch, serial_bytes, cert);
+  if (existing && existing->not_after != cert.not_after) batch->Delete(ExpiryKey(existing->not_after, serial_bytes));
+  if (!existing) RETURN_IF_ERROR(AddCountToBatch(batch, serial_bytes, 1));
+  return lock;
+}
+
+Status CertStore::AddCountToBatch(WriteBatch* batch, const std::string& serial_bytes, int64_t delta) const {
+  const std::string key = ShardKey(ShardOf(serial_bytes));
+  std::string value;
+  int64_t n = 0;
+  Status s = storage_->Get(key, &value);
+  if (s.ok()) {
+    ASSIGN_OR_RETURN(n, ParseCount(value, key));
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  batch->Put(key, std::to_string(n + delta));
+  return Status::Ok();
+}
+
+Result<int64_t> CertStore::Count() const {
+  std::vector<std::pair<std::string, std::string>> shards;
+  RETURN_IF_ERROR(storage_->Scan(kCountPrefix, "", 0, &shards));
+  int64_t total = 0;
+  for (const auto& [key, value] : shards) {
+    ASSIGN_OR_RETURN(int64_t n, ParseCount(value, kCountPrefix + key));
+    total += n;
+  }
+  return total;
+}
+
+Result<bool> CertStore::CountsCoverAllRecords() const {
+  std::string value;
+  Status s = storage_->Get(kCountsComplete, &value);
+  if (s.ok()) return true;
+  if (!s.IsNotFound()) return s;
+  for (const char* prefix : {kCertPrefix, "revoked/"}) {
+    std::vector<std::string> any;
+    RETURN_IF_ERROR(storage_->List(prefix, "", 1, &any));
+    if (!any.empty()) return false;
+  }
+  RETURN_IF_ERROR(storage_->Put(kCountsComplete, ""));
+  return true;
 }
 
 Result<StoredCert> DecodeStoredCert(const std::string& value, const std::string& serial_text) {

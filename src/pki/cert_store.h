@@ -1,12 +1,25 @@
-// CertStore: issued certificates and the indexes over them.
+// CertStore: issued certificates, the indexes over them, and their count.
 //
 // Keys (docs/design.md):
 //   certs/<serial>                       record: DER, issuer id, role, notAfter (CBOR)
 //   index/expiry/<notAfter:016x>/<serial> empty; ordered by expiry so tidy walks only what has expired
-// <serial> is lowercase hex with '-' separators, as Vault stores it. Thread-safe (stateless over Storage).
+//   index/count/certs/<shard:02x>        decimal, signed: this shard's share of the number of certs/ records
+//   index/count/complete                 present when the counters cover every record (CountsCoverAllRecords)
+// <serial> is lowercase hex with '-' separators, as Vault stores it.
+//
+// Counting: a write that creates or removes a certs/ record carries the change of one counter shard in the same
+// batch, so a crash leaves record and count agreeing. The shard is the serial's (one of 64, by a hash of the
+// serial), read and rewritten under the serial's lock (LockSerial), so writers only wait for one another when
+// their serials share a shard: concurrent issuances still commit together in RocksDB's write groups. The count is
+// the sum of the shards, one 64-key scan. The serial's lock also orders every change to one serial's records
+// (issuance, revocation, tidy), so "is there a record?" checked under it stays true until the batch lands.
+//
+// Thread-safe: stateless over Storage; the serial locks are process-wide (shared by all mounts of the process,
+// which only adds a little contention between mounts).
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,9 +67,31 @@ class CertStore {
 
   static std::string CertKey(const std::string& serial_bytes);
   static std::string ExpiryKey(int64_t not_after, const std::string& serial_bytes);
+  static constexpr char kExpiryPrefix[] = "index/expiry/";
 
-  // Adds the certificate record and its index entries to `batch`.
-  static void AddToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert);
+  // The lock of `serial_bytes`'s counter shard: hold it from reading the serial's records (and the shard) to
+  // writing the batch that changes them. Lock order: RevocationStore::LockWrites() first, then this.
+  using SerialLock = std::unique_lock<std::mutex>;
+  static SerialLock LockSerial(const std::string& serial_bytes);
+
+  // Adds the certificate record, its expiry entry and, when the mount has no record of the serial yet, the count
+  // to `batch` (a serial written twice counts once). Returns the serial's lock: keep it until `batch` is written.
+  Result<SerialLock> AddToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert) const;
+
+  // The record and its expiry entry alone, uncounted: for bulk loads of records that predate counting (such a
+  // mount reports its counts as unknown, see CountsCoverAllRecords).
+  static void AddRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert);
+
+  // Adds `delta` to the serial's counter shard in `batch`. Caller holds LockSerial(serial_bytes) until the write.
+  Status AddCountToBatch(WriteBatch* batch, const std::string& serial_bytes, int64_t delta) const;
+
+  // The number of certs/ records: the sum of the counter shards.
+  Result<int64_t> Count() const;
+
+  // Whether the counters cover every record. A mount whose records all predate counting does not know its count
+  // without a full scan, which start-up never does; an empty mount (no certs/ and no revoked/ record) is marked
+  // complete here. Call once when the mount starts, before it serves requests. O(1).
+  Result<bool> CountsCoverAllRecords() const;
 
   // The record of `serial_bytes`, or nullopt when the mount has none.
   Result<std::optional<StoredCert>> Get(const std::string& serial_bytes) const;

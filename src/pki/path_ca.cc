@@ -79,8 +79,11 @@ class CaPathHandlers {
     WriteBatch batch;
     RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer,
                                      snap->NewIssuerBecomesDefault()));
-    CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer.issuer_id, "", not_after});
+    ASSIGN_OR_RETURN(
+        CertStore::SerialLock serial_lock,
+        certs_.AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer.issuer_id, "", not_after}));
     RETURN_IF_ERROR(ctx_.storage->Write(batch));
+    serial_lock.unlock();
     cas_->Committed();
 
     if (urls.issuing_certificates.empty() && urls.ocsp_servers.empty() && urls.crl_distribution_points.empty()) {
@@ -244,9 +247,13 @@ class CaPathHandlers {
     ApplyUrls(urls, &t);
     ASSIGN_OR_RETURN(ossl::X509Ptr cert, SignCertificate(t, issuer->cert.get(), issuer->key.get()));
 
-    WriteBatch batch;
-    CertStore::AddToBatch(&batch, t.serial, {CertificateDer(cert.get()), issuer->entry.issuer_id, "", not_after});
-    RETURN_IF_ERROR(ctx_.storage->Write(batch));
+    {
+      WriteBatch batch;
+      ASSIGN_OR_RETURN(CertStore::SerialLock serial_lock,
+                       certs_.AddToBatch(&batch, t.serial,
+                                         {CertificateDer(cert.get()), issuer->entry.issuer_id, "", not_after}));
+      RETURN_IF_ERROR(ctx_.storage->Write(batch));
+    }
 
     ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), issuer->chain, format, false, nullptr,
                                                     PrivateKeyFormat::kTraditional));

@@ -301,9 +301,10 @@ class IssueHandlers {
     ASSIGN_OR_RETURN(ossl::X509Ptr cert, SignCertificate(plan.t, plan.issuer->cert.get(), plan.issuer->key.get()));
     if (plan.store) {
       WriteBatch batch;
-      CertStore::AddToBatch(&batch, plan.t.serial,
-                            {CertificateDer(cert.get()), plan.issuer->entry.issuer_id, plan.role_name,
-                             plan.t.not_after});
+      ASSIGN_OR_RETURN(CertStore::SerialLock serial_lock,
+                       certs_.AddToBatch(&batch, plan.t.serial,
+                                         {CertificateDer(cert.get()), plan.issuer->entry.issuer_id, plan.role_name,
+                                          plan.t.not_after}));
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
     }
     ASSIGN_OR_RETURN(Json data, CertificateResponse(cert.get(), plan.issuer->chain, format,

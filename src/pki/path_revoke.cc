@@ -71,7 +71,7 @@ class RevokeHandlers {
     if (with_key) RETURN_IF_ERROR(CheckPossession(*cert, key_pem));
     if (record_presented) {
       WriteBatch batch;
-      CertStore::AddToBatch(&batch, serial, *cert);
+      ASSIGN_OR_RETURN(CertStore::SerialLock serial_lock, certs_.AddToBatch(&batch, serial, *cert));
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
     }
     ASSIGN_OR_RETURN(RevokeOutcome outcome, RevokeStoredCertificate(ctx_, *cas_, serial, *cert));

@@ -22,6 +22,7 @@ std::string RevokedKey(const std::string& serial_bytes) { return kRevokedPrefix 
 std::string IndexPrefix(const std::string& issuer_id) { return "index/revoked/" + issuer_id + "/"; }
 std::string SequenceKey(const std::string& issuer_id) { return "crl/seq/" + issuer_id; }
 std::string DeltaPrefix(const std::string& issuer_id) { return "index/delta/" + issuer_id + "/"; }
+constexpr char kCountKey[] = "index/count/revoked";
 
 std::string SeqHex(uint64_t seq) {
   char buf[17];
@@ -114,14 +115,39 @@ Result<uint64_t> RevocationStore::Sequence(const std::string& issuer_id) const {
   }
 }
 
+std::unique_lock<std::mutex> RevocationStore::LockWrites() {
+  static std::mutex mu;
+  return std::unique_lock<std::mutex>(mu);
+}
+
+Result<int64_t> RevocationStore::Count() const {
+  std::string value;
+  Status s = storage_->Get(kCountKey, &value);
+  if (s.IsNotFound()) return int64_t{0};
+  RETURN_IF_ERROR(s);
+  try {
+    size_t used = 0;
+    int64_t n = std::stoll(value, &used);
+    if (used == value.size()) return n;
+  } catch (const std::exception&) {
+  }
+  return Status::Internal("corrupt counter " + std::string(kCountKey));
+}
+
 Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, const std::string& issuer_id,
                                               const std::string& group, int64_t now) {
-  // One revocation at a time in this process: a serial keeps its first time and the count never skips.
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
+  auto writes = LockWrites();
+  CertStore::SerialLock serial_lock = CertStore::LockSerial(serial_bytes);
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, Get(serial_bytes));
   if (existing) return *existing;
+  std::string unused;
+  Status has_record = storage_->Get(CertStore::CertKey(serial_bytes), &unused);
+  if (has_record.IsNotFound()) {
+    return Status::BadRequest("certificate with serial " + FormatSerial(serial_bytes) + " not found.");
+  }
+  RETURN_IF_ERROR(has_record);
   ASSIGN_OR_RETURN(uint64_t seq, Sequence(group));
+  ASSIGN_OR_RETURN(int64_t count, Count());
   // The order matters where the storage applies a batch op by op (a host's pb.Storage): the indexes first, then
   // the count that makes CRLs stale, and the record that answers "revoked" last, so an interruption never leaves a
   // serial revoked for OCSP but missing from every CRL.
@@ -129,9 +155,38 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   batch.Put(IndexPrefix(group) + HyphenSerial(serial_bytes), Cbor({{"t", now}}));
   batch.Put(DeltaPrefix(group) + SeqHex(seq + 1), Cbor({{"s", HyphenSerial(serial_bytes)}, {"t", now}}));
   batch.Put(SequenceKey(group), std::to_string(seq + 1));
-  batch.Put(RevokedKey(serial_bytes), Cbor({{"t", now}, {"i", issuer_id}}));
+  PutRecordToBatch(&batch, serial_bytes, RevocationRecord{now, issuer_id});
+  batch.Put(kCountKey, std::to_string(count + 1));
   RETURN_IF_ERROR(storage_->Write(batch));
   return RevocationRecord{now, issuer_id};
+}
+
+void RevocationStore::PutRecordToBatch(WriteBatch* batch, const std::string& serial_bytes,
+                                       const RevocationRecord& record) {
+  batch->Put(RevokedKey(serial_bytes), Cbor({{"t", record.revocation_time}, {"i", record.issuer_id}}));
+}
+
+Status RevocationStore::RemoveToBatch(WriteBatch* batch, const std::string& serial_bytes,
+                                      const std::optional<std::string>& group) {
+  ASSIGN_OR_RETURN(int64_t count, Count());
+  // The reverse of Add's order for a host applying ops one by one: off the CRL first, then no longer "revoked".
+  if (group) {
+    ASSIGN_OR_RETURN(uint64_t seq, Sequence(*group));
+    batch->Delete(IndexPrefix(*group) + HyphenSerial(serial_bytes));
+    // No index/delta/ entry for this count: a removal is not a revocation a delta CRL should list.
+    batch->Put(SequenceKey(*group), std::to_string(seq + 1));
+  }
+  batch->Delete(RevokedKey(serial_bytes));
+  batch->Put(kCountKey, std::to_string(count - 1));
+  return Status::Ok();
+}
+
+Result<bool> RevocationStore::HasIndexEntry(const std::string& group, const std::string& serial_bytes) const {
+  std::string unused;
+  Status s = storage_->Get(IndexPrefix(group) + HyphenSerial(serial_bytes), &unused);
+  if (s.IsNotFound()) return false;
+  RETURN_IF_ERROR(s);
+  return true;
 }
 
 Result<bool> RevocationStore::ReadEntries(const std::string& issuer_id, std::string* cursor, size_t n,

@@ -7,14 +7,22 @@
 //                                       stale once the count is past n
 //   index/delta/<group>/<count:016x>    CBOR {s: serial, t}: the group's revocations in the order they happened,
 //                                       so a delta CRL reads only those after its base CRL's count
+//   index/count/revoked                 decimal: the number of revoked/ records
 // A CRL group is the set of issuers sharing a subject and a key (CrlGroupOf): they sign indistinguishable CRLs and
 // OCSP answers, so they share one revoked set, as Vault builds one CRL per such group.
-// A revocation writes all four in one batch: an O(1) append, never a CRL rebuild. <serial> is lowercase hex with
-// '-' separators, as for certs/.
+// A revocation writes all five in one batch: an O(1) append, never a CRL rebuild. Tidy removes an expired
+// revocation (RemoveToBatch) in one batch too: the record, the group's index entry and the count, and it moves
+// crl/seq/<group> on by one so that the next CRL read rebuilds without the entry. Such a step leaves a count with
+// no index/delta/ entry; delta CRL builds read the counts that exist (ReadSince skips the gap). <serial> is
+// lowercase hex with '-' separators, as for certs/.
+//
+// Thread-safe: stateless over Storage. Writers of revocation state serialise on LockWrites() (process-wide) and
+// then take the serial's CertStore::LockSerial.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,10 +58,33 @@ class RevocationStore {
   static std::string RecordKey(std::string_view hyphen_serial);
   static Result<RevocationRecord> DecodeRecord(const std::string& value, const std::string& serial_text);
 
-  // Records `serial_bytes` as revoked at `now` under `issuer_id` (indexed in its CRL group), unless it already is. Returns the record in
-  // force (the earlier one when already revoked). Serialised in this process so that a serial keeps its first time.
+
+  // The in-process serialisation of every writer of revocation state (Add, tidy): a serial keeps its first
+  // revocation time, a group's count never skips or repeats, and the revoked count is read and rewritten by one
+  // writer at a time. Take it before CertStore::LockSerial.
+  static std::unique_lock<std::mutex> LockWrites();
+
+  // Records `serial_bytes` as revoked at `now` under `issuer_id` (indexed in CRL group `group`), unless it already
+  // is. Returns the record in force (the earlier one when already revoked). Refuses (400, "certificate with serial
+  // X not found.") when the mount no longer has the certificate's record: tidy removed it since the caller read
+  // it, and a revocation without a record could never be tidied.
   Result<RevocationRecord> Add(const std::string& serial_bytes, const std::string& issuer_id,
                                const std::string& group, int64_t now);
+
+  // Adds to `batch` the removal of the serial's revocation: the record, the count and, when `group` is set, the
+  // group's index entry with the group's count moved on (so CRLs built before are stale). Caller holds
+  // LockWrites() and the serial's lock until the batch is written.
+  Status RemoveToBatch(WriteBatch* batch, const std::string& serial_bytes, const std::optional<std::string>& group);
+
+  // Adds to `batch` the record of `serial_bytes` as `record` (tidy's issuer re-association). Caller holds the
+  // locks as for RemoveToBatch.
+  static void PutRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const RevocationRecord& record);
+
+  // Whether CRL group `group` lists `serial_bytes`.
+  Result<bool> HasIndexEntry(const std::string& group, const std::string& serial_bytes) const;
+
+  // The number of revoked/ records.
+  Result<int64_t> Count() const;
 
   // The CRL group's revocation count (0 when none).
   Result<uint64_t> Sequence(const std::string& group) const;

@@ -58,7 +58,7 @@ Result<LoadReport> LoadSyntheticCerts(RocksDBStorage* storage, const SyntheticCe
   WriteBatch batch;
   for (size_t i = 0; i < set.count; ++i) {
     record.not_after = set.NotAfter(i);
-    CertStore::AddToBatch(&batch, set.Serial(i), record);
+    CertStore::AddRecordToBatch(&batch, set.Serial(i), record);
     if ((i + 1) % batch_records == 0 || i + 1 == set.count) {
       RETURN_IF_ERROR(storage->WriteWithoutWal(batch));
       batch = WriteBatch();

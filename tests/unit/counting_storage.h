@@ -56,6 +56,10 @@ class CountingStorage final : public Storage {
     ++writes_;
     return inner_->Write(batch);
   }
+  Status WriteUnsynced(const WriteBatch& batch) override {
+    ++writes_;
+    return inner_->WriteUnsynced(batch);
+  }
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override {
     ++lists_;

@@ -150,12 +150,20 @@ TEST_F(CrlServiceTest, RotateAndPemAndLegacyJson) {
 }
 
 TEST_F(CrlServiceTest, NumbersSurviveARestartAndLargeCrlsAreChunked) {
-  // 40,000 revocations written straight into the index: a CRL well over one 1 MiB chunk.
+  // 40,000 revocations written straight into the index: a CRL well over one 1 MiB chunk. Each needs a record
+  // (a revocation of a certificate the mount has no record of is refused); the DER does not matter here.
   RevocationStore store(&h.storage);
+  CertStore certs(&h.storage);
   const std::string group = h.CrlGroup(issuer_id);
   for (int i = 1; i <= 40000; ++i) {
     std::string serial = {static_cast<char>(0x10), static_cast<char>(i >> 16), static_cast<char>(i >> 8),
                           static_cast<char>(i), 'x', 'y', 'z', 'w', 'v', 'u', 't', 's', 'r', 'q', 'p', 'o'};
+    {
+      WriteBatch batch;
+      auto held = certs.AddToBatch(&batch, serial, StoredCert{"der", issuer_id, "", EngineHarness::kStart + 3600});
+      ASSERT_TRUE(held.ok());
+      ASSERT_TRUE(h.storage.Write(batch).ok());
+    }
     ASSERT_TRUE(store.Add(serial, issuer_id, group, EngineHarness::kStart).ok());
   }
   ParsedCrl c = Crl();

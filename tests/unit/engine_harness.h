@@ -27,13 +27,20 @@ class EngineHarness {
  public:
   static constexpr int64_t kStart = 1767225600;  // 2026-01-01T00:00:00Z
 
-  EngineHarness() : clock(kStart), sealer(NewAesGcmSealer(std::string(32, 'k'))) {
+  explicit EngineHarness(PkiBackendOptions options = {})
+      : clock(kStart), sealer(NewAesGcmSealer(std::string(32, 'k'))) {
+    Reopen(std::move(options));
+  }
+
+  // A new engine over the same storage (a restart): the old one is destroyed first, its threads joined.
+  void Reopen(PkiBackendOptions options = {}) {
+    backend.reset();
     PkiContext ctx;
     ctx.storage = &storage;
     ctx.clock = &clock;
     ctx.system = &system;
     ctx.sealer = sealer.get();
-    backend = NewPkiBackend(ctx);
+    backend = NewPkiBackend(ctx, std::move(options));
   }
 
   Result<Response> Call(Operation op, const std::string& path, Json data = Json::object()) {
@@ -60,7 +67,7 @@ class EngineHarness {
   FakeClock clock;
   FixedSystemView system;
   std::unique_ptr<KeySealer> sealer;
-  std::unique_ptr<LogicalBackend> backend;
+  std::unique_ptr<PkiBackend> backend;
 };
 
 }  // namespace pki::testing
