@@ -90,6 +90,41 @@ class DevServer:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+class SharedDevServer:
+    """One DevServer for a whole test module, started lazily by setUpModule and removed by tearDownModule:
+
+        SERVER = harness.SharedDevServer(ARGS.bin_dir)
+        setUpModule, tearDownModule, client = SERVER.setup, SERVER.finish, SERVER.client
+
+    Other attributes (addr, token, restart, log, ...) are the running DevServer's."""
+
+    def __init__(self, bin_dir):
+        self._bin_dir = bin_dir
+        self._server = None
+        self._client = None
+
+    def setup(self):
+        self._server = DevServer(self._bin_dir)
+        self._server.start()
+
+    def finish(self):
+        if self._client is not None:
+            self._client.adapter.close()
+            self._client = None
+        if self._server is not None:
+            self._server.cleanup()
+
+    def client(self):
+        """An hvac client with the root token (imported here: hvac is Debian's, under /usr/bin/python3)."""
+        if self._client is None:
+            import hvac
+            self._client = hvac.Client(url=self._server.addr, token=self._server.token)
+        return self._client
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+
 def child_pids(pid):
     """The live (non-zombie) children of process `pid`, from /proc (every thread's children)."""
     out = set()

@@ -16,7 +16,6 @@ import harness  # noqa: E402
 
 ARGS = harness.parse_args()
 
-import hvac  # noqa: E402
 import requests  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -24,27 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509 import ocsp  # noqa: E402
 from cryptography.x509.oid import ExtensionOID  # noqa: E402
 
-SERVER = None
-_CLIENT = None
-
-
-def setUpModule():
-    global SERVER
-    SERVER = harness.DevServer(ARGS.bin_dir)
-    SERVER.start()
-
-
-def tearDownModule():
-    if _CLIENT is not None:
-        _CLIENT.adapter.close()
-    SERVER.cleanup()
-
-
-def client():
-    global _CLIENT
-    if _CLIENT is None:
-        _CLIENT = hvac.Client(url=SERVER.addr, token=SERVER.token)
-    return _CLIENT
+SERVER = harness.SharedDevServer(ARGS.bin_dir)
+setUpModule, tearDownModule, client = SERVER.setup, SERVER.finish, SERVER.client
 
 
 def crl_der():
