@@ -3,9 +3,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <openssl/x509_vfy.h>
 
 #include "src/core/clock.h"
 #include "src/crypto/sealer.h"
+#include "src/crypto/x509.h"
 #include "src/engine/request.h"
 #include "src/engine/system_view.h"
 #include "src/pki/backend.h"
@@ -69,5 +73,40 @@ class EngineHarness {
   std::unique_ptr<KeySealer> sealer;
   std::unique_ptr<PkiBackend> backend;
 };
+
+// Whether OpenSSL verifies `leaf_pem` at `at` to one of `anchors` (the only trusted certificates) through
+// `untrusted` (PEMs).
+inline bool VerifiesTo(const std::string& leaf_pem, const std::vector<std::string>& anchors,
+                       const std::vector<std::string>& untrusted, int64_t at) {
+  auto leaf = ParseCertificatePem(leaf_pem);
+  if (!leaf.ok()) return false;
+  std::vector<ossl::X509Ptr> owned;
+  X509_STORE* store = X509_STORE_new();
+  STACK_OF(X509)* chain = sk_X509_new_null();
+  bool parsed = true;
+  for (const auto* list : {&anchors, &untrusted}) {
+    for (const auto& pem : *list) {
+      auto c = ParseCertificatePem(pem);
+      if (!c.ok()) {
+        parsed = false;
+        continue;
+      }
+      if (list == &anchors) {
+        X509_STORE_add_cert(store, c->get());
+      } else {
+        sk_X509_push(chain, c->get());
+      }
+      owned.push_back(std::move(c).value());
+    }
+  }
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf->get(), chain);
+  X509_STORE_CTX_set_time(ctx, 0, static_cast<time_t>(at));
+  int ok = parsed ? X509_verify_cert(ctx) : 0;
+  X509_STORE_CTX_free(ctx);
+  sk_X509_free(chain);
+  X509_STORE_free(store);
+  return ok == 1;
+}
 
 }  // namespace pki::testing

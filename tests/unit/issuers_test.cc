@@ -17,27 +17,7 @@ using testing::EngineHarness;
 // Whether `leaf_pem` verifies to `anchor_pem` (the only trusted certificate) through any of `chain`.
 bool VerifiesTo(const std::string& leaf_pem, const std::vector<std::string>& chain, const std::string& anchor_pem,
                 int64_t at) {
-  auto leaf = ParseCertificatePem(leaf_pem);
-  auto anchor = ParseCertificatePem(anchor_pem);
-  if (!leaf.ok() || !anchor.ok()) return false;
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_add_cert(store, anchor->get());
-  STACK_OF(X509)* untrusted = sk_X509_new_null();
-  std::vector<ossl::X509Ptr> owned;
-  for (const auto& pem : chain) {
-    auto c = ParseCertificatePem(pem);
-    if (!c.ok()) return false;
-    sk_X509_push(untrusted, c->get());
-    owned.push_back(std::move(c).value());
-  }
-  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
-  X509_STORE_CTX_init(ctx, store, leaf->get(), untrusted);
-  X509_STORE_CTX_set_time(ctx, 0, static_cast<time_t>(at));
-  int ok = X509_verify_cert(ctx);
-  X509_STORE_CTX_free(ctx);
-  sk_X509_free(untrusted);
-  X509_STORE_free(store);
-  return ok == 1;
+  return testing::VerifiesTo(leaf_pem, {anchor_pem}, chain, at);
 }
 
 std::string IssuerOf(const std::string& pem) {
