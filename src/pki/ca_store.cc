@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "src/core/text.h"
 #include "src/core/uuid.h"
@@ -17,6 +18,20 @@ constexpr char kKeyPrefix[] = "key/";
 constexpr char kIssuersConfig[] = "config/issuers";
 constexpr char kKeysConfig[] = "config/keys";
 
+// Typed reads of a stored entry's members that never throw: a member of another type reads as absent.
+std::string Str(const Json& j, const char* name, const std::string& fallback = "") {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+bool Bool(const Json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+int64_t Int(const Json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
 Status CaFetchError(const std::string& why) {
   return Status::Internal("could not fetch the CA certificate (was one set?): " + why);
 }
@@ -30,12 +45,13 @@ Json KeyToJson(const KeyEntry& k) {
 }
 
 Result<KeyEntry> KeyFromJson(const Json& j) {
+  if (!j.is_object()) return Status::Internal("corrupt key entry");
   KeyEntry k;
-  k.key_id = j.value("key_id", "");
-  k.key_name = j.value("key_name", "");
-  k.key_type = j.value("key_type", "");
-  k.key_bits = j.value("key_bits", 0);
-  auto sealed = Base64Decode(j.value("sealed_private_key", ""));
+  k.key_id = Str(j, "key_id");
+  k.key_name = Str(j, "key_name");
+  k.key_type = Str(j, "key_type");
+  k.key_bits = static_cast<int>(Int(j, "key_bits"));
+  auto sealed = Base64Decode(Str(j, "sealed_private_key"));
   if (!sealed.ok()) return Status::Internal("corrupt key entry " + k.key_id);
   k.sealed_private_key = *sealed;
   return k;
@@ -59,6 +75,20 @@ std::vector<std::string> StringList(const Json& j, const char* name) {
     if (v.is_string()) out.push_back(v.get<std::string>());
   }
   return out;
+}
+
+// 32 hex digits of SHA-256 over `material`.
+std::string GroupId(const std::string& material) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  std::string group;
+  for (unsigned int i = 0; i < 16; ++i) {
+    group.push_back(kHex[digest[i] >> 4]);
+    group.push_back(kHex[digest[i] & 15]);
+  }
+  return group;
 }
 
 }  // namespace
@@ -101,6 +131,35 @@ const KeyEntry* CaSnapshot::FindKey(const std::string& ref) const {
   return nullptr;
 }
 
+const IssuerEntry* CaSnapshot::ChooseNewDefault(const std::vector<const IssuerEntry*>& added,
+                                               std::string* warning) const {
+  std::vector<const IssuerEntry*> keyed;
+  for (const IssuerEntry* e : added) {
+    if (!e->key_id.empty()) keyed.push_back(e);
+  }
+  if (keyed.empty()) return nullptr;
+  if (NoDefaultIssuer()) return keyed.front();
+  if (!default_follows_latest_issuer) return nullptr;
+  if (keyed.size() == 1) return keyed.front();
+  *warning =
+      "Default issuer left unchanged: could not select new issuer automatically as multiple imported issuers had "
+      "key material in Vault.";
+  return nullptr;
+}
+
+std::vector<IssuerEntry> CaSnapshot::IssuersAwaitingKey(const EVP_PKEY* key, const std::string& key_id) const {
+  std::vector<IssuerEntry> out;
+  for (const auto& e : issuers) {
+    if (!e.key_id.empty()) continue;
+    auto cert = ParseCertificatePem(e.certificate);
+    if (!cert.ok() || !SamePublicKey(X509_get0_pubkey(cert->get()), key)) continue;
+    IssuerEntry paired = e;
+    paired.key_id = key_id;
+    out.push_back(std::move(paired));
+  }
+  return out;
+}
+
 std::vector<ChainCert> DescribeChain(const std::vector<std::string>& pems) {
   std::vector<ChainCert> out;
   for (const auto& pem : pems) {
@@ -137,26 +196,27 @@ Json IssuerToJson(const IssuerEntry& e) {
 
 IssuerEntry IssuerFromJson(const Json& j) {
   IssuerEntry e;
-  e.issuer_id = j.value("issuer_id", "");
-  e.issuer_name = j.value("issuer_name", "");
-  e.key_id = j.value("key_id", "");
-  e.certificate = j.value("certificate", "");
+  if (!j.is_object()) return e;
+  e.issuer_id = Str(j, "issuer_id");
+  e.issuer_name = Str(j, "issuer_name");
+  e.key_id = Str(j, "key_id");
+  e.certificate = Str(j, "certificate");
   e.manual_chain = StringList(j, "manual_chain");
-  e.leaf_not_after_behavior = j.value("leaf_not_after_behavior", "err");
+  e.leaf_not_after_behavior = Str(j, "leaf_not_after_behavior", "err");
   auto usage = j.find("usage");
   if (usage != j.end() && usage->is_array()) {
     e.usage = StringList(j, "usage");
   } else if (usage != j.end() && usage->is_string()) {
     e.usage = Split(usage->get<std::string>(), ',');
   }
-  e.revocation_signature_algorithm = j.value("revocation_signature_algorithm", "");
-  e.revoked = j.value("revoked", false);
-  e.revocation_time = j.value("revocation_time", int64_t{0});
+  e.revocation_signature_algorithm = Str(j, "revocation_signature_algorithm");
+  e.revoked = Bool(j, "revoked");
+  e.revocation_time = Int(j, "revocation_time");
   e.issuing_certificates = StringList(j, "issuing_certificates");
   e.crl_distribution_points = StringList(j, "crl_distribution_points");
   e.delta_crl_distribution_points = StringList(j, "delta_crl_distribution_points");
   e.ocsp_servers = StringList(j, "ocsp_servers");
-  e.enable_aia_url_templating = j.value("enable_aia_url_templating", false);
+  e.enable_aia_url_templating = Bool(j, "enable_aia_url_templating");
   return e;
 }
 
@@ -168,14 +228,18 @@ Result<std::shared_ptr<const CaSnapshot>> CaStore::LoadSnapshot() const {
   for (const auto& id : ids) {
     ASSIGN_OR_RETURN(Json j, ReadJson(ctx_.storage, kIssuerPrefix + id));
     if (j.is_null()) continue;
+    if (!j.is_object()) return Status::Internal("corrupt storage entry " + std::string(kIssuerPrefix) + id);
     IssuerEntry e = IssuerFromJson(j);
+    if (e.issuer_id.empty()) e.issuer_id = id;
     auto cert = ParseCertificatePem(e.certificate);
     if (cert.ok()) {
       CertInfo info = InspectCertificate(cert->get());
       e.serial_number = FormatSerial(info.serial);
       e.not_after = info.not_after;
+      e.crl_group = GroupId(info.subject_der + "|" + PublicKeyDer(X509_get0_pubkey(cert->get())));
       certs.push_back(std::move(cert).value());
     } else {
+      e.crl_group = GroupId("unparsable issuer " + e.issuer_id);
       certs.emplace_back(nullptr);
     }
     snap->issuers.push_back(std::move(e));
@@ -200,11 +264,11 @@ Result<std::shared_ptr<const CaSnapshot>> CaStore::LoadSnapshot() const {
 
   ASSIGN_OR_RETURN(Json icfg, ReadJson(ctx_.storage, kIssuersConfig));
   if (icfg.is_object()) {
-    snap->default_issuer = icfg.value("default", "");
-    snap->default_follows_latest_issuer = icfg.value("default_follows_latest_issuer", false);
+    snap->default_issuer = Str(icfg, "default");
+    snap->default_follows_latest_issuer = Bool(icfg, "default_follows_latest_issuer");
   }
   ASSIGN_OR_RETURN(Json kcfg, ReadJson(ctx_.storage, kKeysConfig));
-  if (kcfg.is_object()) snap->default_key = kcfg.value("default", "");
+  if (kcfg.is_object()) snap->default_key = Str(kcfg, "default");
   return std::shared_ptr<const CaSnapshot>(std::move(snap));
 }
 

@@ -62,11 +62,14 @@ struct IssuerEntry {
   std::vector<std::string> ca_chain;  // PEM: this certificate first, then the chain up to the roots
   std::string serial_number;          // colon hex
   int64_t not_after = 0;
+  // The CRL group: 32 hex digits of SHA-256 over the subject and the SubjectPublicKeyInfo, so issuers sharing
+  // both (reissues, cross-signed twins) share one revoked set and CRL; fixed by the certificate alone.
+  std::string crl_group;
 
   bool HasUsage(const std::string& u) const;
+  // Whether the issuer's own URLs replace config/urls (delta CRL URLs alone do not, as in Vault).
   bool HasAiaUrls() const {
-    return !issuing_certificates.empty() || !crl_distribution_points.empty() || !ocsp_servers.empty() ||
-           !delta_crl_distribution_points.empty();
+    return !issuing_certificates.empty() || !crl_distribution_points.empty() || !ocsp_servers.empty();
   }
   // Vault's error for a missing usage: "requested usage X for issuer [id:… / name:…] but only had usage …".
   Status EnsureUsage(const std::string& u) const;
@@ -83,8 +86,16 @@ struct CaSnapshot {
   // "default", an id or a name; null when nothing matches.
   const IssuerEntry* FindIssuer(const std::string& ref) const;
   const KeyEntry* FindKey(const std::string& ref) const;
+  // Whether the default names no issuer the mount has (never set, or its issuer deleted).
+  bool NoDefaultIssuer() const { return default_issuer.empty() || !FindIssuer(default_issuer); }
   // Whether a newly added issuer becomes the default (none yet, or default_follows_latest_issuer).
-  bool NewIssuerBecomesDefault() const { return default_issuer.empty() || default_follows_latest_issuer; }
+  bool NewIssuerBecomesDefault() const { return NoDefaultIssuer() || default_follows_latest_issuer; }
+  // Vault's choice among issuers just added (`added`, in order): only one with a key qualifies; with no default
+  // the first such, with default_follows_latest_issuer the only such (several: none, and `*warning` says why).
+  const IssuerEntry* ChooseNewDefault(const std::vector<const IssuerEntry*>& added, std::string* warning) const;
+  // The key-less issuers whose certificate holds `key`'s public half, paired with `key_id` (not yet stored):
+  // importing a key completes the issuers imported before it, as Vault's importKey does.
+  std::vector<IssuerEntry> IssuersAwaitingKey(const EVP_PKEY* key, const std::string& key_id) const;
 };
 
 // One certificate of an issuer's chain, in the forms responses need (parsed once, not per request).

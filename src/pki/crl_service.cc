@@ -246,9 +246,7 @@ Result<std::string> CrlService::CrlSignerOf(const std::string& issuer_id, const 
   auto can_sign = [](const IssuerEntry& e) { return !e.key_id.empty() && e.HasUsage(kUsageCrlSigning); };
   if (self && can_sign(*self)) return self->issuer_id;
   for (const auto& e : snap->issuers) {
-    if (!can_sign(e)) continue;
-    ASSIGN_OR_RETURN(std::string other, CrlGroupOf(*cas_, e.issuer_id));
-    if (other == group) return e.issuer_id;
+    if (can_sign(e) && e.crl_group == group) return e.issuer_id;
   }
   if (self) RETURN_IF_ERROR(self->EnsureUsage(kUsageCrlSigning));
   return Status::BadRequest("no issuer with a key and the crl-signing usage can sign the CRL of issuer " + issuer_id);

@@ -87,7 +87,14 @@ std::vector<std::vector<size_t>> BuildIssuerChains(const std::vector<ChainInput>
         size_t h = it->second;
         if (h == g || found.count(h)) continue;
         size_t rep = groups[h].front();
-        if (!nodes[m].aki.empty() && !nodes[rep].ski.empty() && nodes[m].aki != nodes[rep].ski) continue;
+        // Key identifiers are a hint only when every member of the candidate group has one and none matches.
+        if (!nodes[m].aki.empty()) {
+          bool hinted_elsewhere = true;
+          for (size_t member : groups[h]) {
+            if (nodes[member].ski.empty() || nodes[member].ski == nodes[m].aki) hinted_elsewhere = false;
+          }
+          if (hinted_elsewhere) continue;
+        }
         EVP_PKEY* key = X509_get0_pubkey(const_cast<X509*>(issuers[rep].cert));
         if (key && X509_verify(cert, key) == 1) found.insert(h);
       }

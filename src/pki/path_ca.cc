@@ -76,6 +76,10 @@ class CaPathHandlers {
     RETURN_IF_ERROR(cas_->CheckIssuerName(issuer_name));  // again, now that no other writer runs
     if (ck.new_entry) RETURN_IF_ERROR(cas_->CheckKeyName(ck.key_name));
     ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
+    // An existing key may have been deleted since it was loaded: an issuer must never name a missing key.
+    if (!ck.new_entry && !snap->FindKey(ck.key_id)) {
+      return Status::BadRequest("unable to find PKI key for reference: " + ck.key_id);
+    }
     WriteBatch batch;
     RETURN_IF_ERROR(cas_->AddToBatch(&batch, ck.new_entry ? &*ck.new_entry : nullptr, &issuer,
                                      snap->NewIssuerBecomesDefault()));
@@ -481,6 +485,10 @@ class CaPathHandlers {
       for (const auto& [id, pk] : keys) {
         if (SamePublicKey(pk.get(), X509_get0_pubkey(cert.get()))) e.key_id = id;
       }
+      // A certificate without the cRLSign key usage cannot sign CRLs (Vault drops the usage likewise).
+      if (!(X509_get_key_usage(cert.get()) & KU_CRL_SIGN)) {
+        e.usage.erase(std::remove(e.usage.begin(), e.usage.end(), kUsageCrlSigning), e.usage.end());
+      }
       mapping[e.issuer_id] = e.key_id;
       imported_issuers.push_back(e.issuer_id);
       added.push_back(e);
@@ -491,19 +499,19 @@ class CaPathHandlers {
       }
     }
     if (new_key) RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*new_key, nullptr, false));
-    const IssuerEntry* new_default = nullptr;
-    if (snap->NewIssuerBecomesDefault() && !added.empty()) {
-      size_t keyed = std::count_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
-      if (keyed == 1 || (keyed == 0 && snap->default_issuer.empty())) {
-        auto it = std::find_if(added.begin(), added.end(), [](const IssuerEntry& e) { return !e.key_id.empty(); });
-        new_default = it != added.end() ? &*it : &added.front();
-      } else if (keyed > 1) {
-        warnings.push_back(
-            "Default issuer left unchanged: could not select new issuer automatically as multiple imported issuers "
-            "had key material in Vault.");
-      }
+    // Issuers already here without a key gain the bundle's key when it is theirs.
+    std::vector<IssuerEntry> paired;
+    if (key) {
+      std::string key_id = new_key ? new_key->key_id : existing_key_ids.front();
+      paired = snap->IssuersAwaitingKey(key, key_id);
     }
-    for (const auto& e : added) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, &e == new_default));
+    std::vector<const IssuerEntry*> candidates;
+    for (const auto& e : added) candidates.push_back(&e);
+    for (const auto& e : paired) candidates.push_back(&e);
+    std::string warning;
+    const IssuerEntry* new_default = snap->ChooseNewDefault(candidates, &warning);
+    if (!warning.empty()) warnings.push_back(warning);
+    for (const IssuerEntry* e : candidates) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, e, e == new_default));
     if (!batch.empty()) {
       RETURN_IF_ERROR(ctx_.storage->Write(batch));
       cas_->Committed();

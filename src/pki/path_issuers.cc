@@ -35,8 +35,8 @@ Json IssuerData(const IssuerEntry& e) {
                {"issuing_certificates", e.issuing_certificates},
                {"crl_distribution_points", e.crl_distribution_points},
                {"delta_crl_distribution_points", e.delta_crl_distribution_points},
-               {"ocsp_servers", e.ocsp_servers},
-               {"enable_aia_url_templating", e.enable_aia_url_templating}};
+               {"ocsp_servers", e.ocsp_servers}};
+  if (e.HasAiaUrls()) data["enable_aia_url_templating"] = e.enable_aia_url_templating;
   if (e.revoked) {
     data["revocation_time"] = e.revocation_time;
     data["revocation_time_rfc3339"] = FormatRfc3339(e.revocation_time);
@@ -264,7 +264,8 @@ class IssuerHandlers {
     cas_->Committed();
 
     ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
-    Response resp = Response::Data(IssuerData(*snap->FindIssuer(e.issuer_id)));
+    const IssuerEntry* now_stored = snap->FindIssuer(e.issuer_id);
+    Response resp = Response::Data(IssuerData(now_stored ? *now_stored : e));
     if (info.subject_der == info.issuer_der) {
       resp.warnings.push_back(
           "This issuer is a self-signed (potentially root) certificate. This means it may not be considered revoked "
@@ -470,13 +471,12 @@ class IssuerHandlers {
     WriteBatch batch;
     RETURN_IF_ERROR(cas_->AddToBatch(&batch, &entry, nullptr, false));
     // Issuers imported earlier without their key gain it now, as Vault pairs them on key import.
-    for (IssuerEntry e : snap->issuers) {
-      if (!e.key_id.empty()) continue;
-      auto cert = ParseCertificatePem(e.certificate);
-      if (!cert.ok() || !SamePublicKey(X509_get0_pubkey(cert->get()), key.get())) continue;
-      e.key_id = entry.key_id;
-      RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, &e, false));
-    }
+    std::vector<IssuerEntry> paired = snap->IssuersAwaitingKey(key.get(), entry.key_id);
+    std::vector<const IssuerEntry*> candidates;
+    for (const auto& e : paired) candidates.push_back(&e);
+    std::string ignored;
+    const IssuerEntry* new_default = snap->NoDefaultIssuer() ? snap->ChooseNewDefault(candidates, &ignored) : nullptr;
+    for (const IssuerEntry* e : candidates) RETURN_IF_ERROR(cas_->AddToBatch(&batch, nullptr, e, e == new_default));
     RETURN_IF_ERROR(ctx_.storage->Write(batch));
     cas_->Committed();
     return Response::Data({{"key_id", entry.key_id}, {"key_name", entry.key_name}, {"key_type", entry.key_type}});

@@ -129,18 +129,21 @@ class OcspHandlers {
 
     // The responder is the issuer the first certificate names (clients expect one issuer per response); when no
     // issuer of the mount is named, the default issuer answers "unknown", as Vault does.
-    ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
+    // Among issuers sharing that subject and key (reissues), the first with the ocsp-signing usage answers.
+    ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
     std::shared_ptr<const SigningIssuer> responder;
-    for (const auto& entry : issuers) {
+    bool named = false;
+    for (const auto& entry : snap->issuers) {
       if (entry.key_id.empty()) continue;
       auto signing = cas_->SigningIssuerFor(entry.issuer_id);
-      if (!signing.ok()) continue;
-      if (CertIdMatchesIssuer(request->ids.front(), signing.value()->cert.get())) {
-        responder = signing.value();
-        break;
-      }
+      if (!signing.ok() || !CertIdMatchesIssuer(request->ids.front(), signing.value()->cert.get())) continue;
+      named = true;
+      if (!entry.HasUsage(kUsageOcspSigning)) continue;
+      responder = signing.value();
+      break;
     }
     if (!responder) {
+      if (named) return OcspError(kOcspUnauthorized, 401);
       auto fallback = cas_->SigningIssuerFor("default");
       if (!fallback.ok()) return OcspError(kOcspUnauthorized, 401);
       responder = fallback.value();

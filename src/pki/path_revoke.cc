@@ -113,8 +113,8 @@ class RevokeHandlers {
       }
       return PresentedCertificate{info.serial, *stored, true};
     }
-    ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
-    for (const auto& issuer : issuers) {
+    ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
+    for (const auto& issuer : snap->issuers) {
       auto ca = ParseCertificatePem(issuer.certificate);
       if (!ca.ok()) continue;
       EVP_PKEY* ca_key = X509_get0_pubkey(ca->get());

@@ -52,35 +52,11 @@ Result<int64_t> TimeOf(const std::string& cbor, const std::string& what) {
 }  // namespace
 
 Result<std::string> CrlGroupOf(const CaStore& cas, const std::string& issuer_id) {
-  // An issuer's subject and key never change: the answer is kept per issuer id (UUIDs, unique across mounts).
-  static std::mutex mu;
-  static std::map<std::string, std::string> known;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto it = known.find(issuer_id); it != known.end()) return it->second;
-  }
-  ASSIGN_OR_RETURN(std::optional<IssuerEntry> issuer, cas.ResolveIssuer(issuer_id.empty() ? "default" : issuer_id));
-  bool fallback = !issuer;
-  if (!issuer) {
-    ASSIGN_OR_RETURN(issuer, cas.ResolveIssuer("default"));
-    if (!issuer) return Status::Internal("no issuer to list the revocation under");
-  }
-  ASSIGN_OR_RETURN(ossl::X509Ptr cert, ParseCertificatePem(issuer->certificate));
-  const std::string material = InspectCertificate(cert.get()).subject_der + "|" + issuer->key_id;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(material.data(), material.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char kHex[] = "0123456789abcdef";
-  std::string group;
-  for (unsigned int i = 0; i < 16; ++i) {
-    group.push_back(kHex[digest[i] >> 4]);
-    group.push_back(kHex[digest[i] & 15]);
-  }
-  if (!fallback && !issuer_id.empty()) {
-    std::lock_guard<std::mutex> lock(mu);
-    known[issuer_id] = group;
-  }
-  return group;
+  ASSIGN_OR_RETURN(auto snap, cas.Snapshot());
+  const IssuerEntry* issuer = snap->FindIssuer(issuer_id.empty() ? "default" : issuer_id);
+  if (!issuer) issuer = snap->FindIssuer("default");
+  if (!issuer) return Status::Internal("no issuer to list the revocation under");
+  return issuer->crl_group;
 }
 
 std::string RevocationStore::RecordKey(std::string_view hyphen_serial) {
@@ -253,10 +229,10 @@ Result<std::vector<std::string>> RevocationStore::List(const std::string& after,
 
 Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
                                               const std::string& serial_bytes, const StoredCert& cert) {
-  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas.ListIssuers());
-  for (const auto& issuer : issuers) {
-    ASSIGN_OR_RETURN(ossl::X509Ptr ca, ParseCertificatePem(issuer.certificate));
-    if (InspectCertificate(ca.get()).serial == serial_bytes) {
+  ASSIGN_OR_RETURN(auto snap, cas.Snapshot());
+  const std::string serial_text = FormatSerial(serial_bytes);
+  for (const auto& issuer : snap->issuers) {
+    if (issuer.serial_number == serial_text) {
       return Status::BadRequest("adding issuer (id: " + issuer.issuer_id + ") to its own CRL is not allowed");
     }
   }

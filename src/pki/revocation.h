@@ -42,7 +42,7 @@ struct RevocationRecord {
   std::string issuer_id;
 };
 
-// The CRL group of `issuer_id`: a stable id derived from the issuer's subject and key. An issuer the mount no
+// The CRL group of `issuer_id` (IssuerEntry::crl_group: from its subject and public key). An issuer the mount no
 // longer has falls back to the default issuer's group (Vault lists such certificates on the default CRL).
 Result<std::string> CrlGroupOf(const CaStore& cas, const std::string& issuer_id);
 

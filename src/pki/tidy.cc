@@ -376,12 +376,10 @@ Result<std::optional<std::string>> Tidier::GroupListing(const std::string& seria
     ASSIGN_OR_RETURN(bool listed, revocations.HasIndexEntry(*group, serial));
     if (listed) return std::optional<std::string>(*group);
   }
-  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
-  for (const auto& issuer : issuers) {
-    auto g = CrlGroupOf(*cas_, issuer.issuer_id);
-    if (!g.ok()) continue;
-    ASSIGN_OR_RETURN(bool listed, revocations.HasIndexEntry(*g, serial));
-    if (listed) return std::optional<std::string>(*g);
+  ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
+  for (const auto& issuer : snap->issuers) {
+    ASSIGN_OR_RETURN(bool listed, revocations.HasIndexEntry(issuer.crl_group, serial));
+    if (listed) return std::optional<std::string>(issuer.crl_group);
   }
   return std::optional<std::string>();
 }

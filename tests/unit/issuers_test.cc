@@ -467,3 +467,96 @@ TEST(SignSelfIssued, OldRootVouchesForNewKey) {
 
 }  // namespace
 }  // namespace pki
+
+namespace pki {
+namespace {
+
+using testing::EngineHarness;
+
+int CrlEntries(const Result<Response>& r) {
+  if (!r.ok() || !r->raw) return -100;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(r->raw->body.data());
+  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(r->raw->body.size()));
+  if (!crl) return -100;
+  int n = std::max(0, sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
+  X509_CRL_free(crl);
+  return n;
+}
+
+// An intermediate made elsewhere: its certificate imported first, its key later. Its CRL group comes from its
+// certificate alone, so the revocations filed before and after the key arrives, and after a restart, are one set.
+TEST(IssuerImport, KeyArrivingLaterKeepsOneCrlAndBecomesDefault) {
+  EngineHarness elsewhere;
+  elsewhere.system.max_ttl = 87600 * 3600;
+  auto root = elsewhere.Write("root/generate/internal", {{"common_name", "Far Root"}, {"key_type", "ec"}});
+  auto csr = elsewhere.Write("intermediate/generate/exported", {{"common_name", "Far Int"}, {"key_type", "ec"}});
+  ASSERT_TRUE(root.ok() && csr.ok());
+  auto inter = elsewhere.Write("root/sign-intermediate", {{"csr", csr->data["csr"]}, {"ttl", "1000h"}});
+  ASSERT_TRUE(inter.ok());
+
+  EngineHarness h;
+  h.system.max_ttl = 87600 * 3600;
+  // The external root first (no key: it must not become the default), then the intermediate's certificate.
+  auto imported_root = h.Write("issuers/import/cert", {{"pem_bundle", root->data["certificate"]}});
+  ASSERT_TRUE(imported_root.ok()) << imported_root.status().message();
+  EXPECT_EQ(h.Read("config/issuers")->data["default"], "");
+  auto imported = h.Write("issuers/import/cert", {{"pem_bundle", inter->data["certificate"]}});
+  ASSERT_TRUE(imported.ok()) << imported.status().message();
+  std::string int_id = imported->data["imported_issuers"][0];
+  EXPECT_FALSE(h.Read("issuer/" + int_id + "/crl/der").ok());  // no key yet: nothing can sign its CRL
+
+  // The key arrives: the intermediate is paired and, with no default yet, becomes it.
+  auto key = h.Write("keys/import", {{"pem_bundle", csr->data["private_key"]}, {"key_name", "far"}});
+  ASSERT_TRUE(key.ok()) << key.status().message();
+  EXPECT_EQ(h.Read("issuer/" + int_id)->data["key_id"], key->data["key_id"]);
+  EXPECT_EQ(h.Read("config/issuers")->data["default"], int_id);
+
+  ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  auto leaf = h.Write("issue/web", {{"common_name", "a.example.com"}, {"ttl", "1h"}});
+  ASSERT_TRUE(leaf.ok()) << leaf.status().message();
+  ASSERT_TRUE(h.Write("revoke", {{"serial_number", leaf->data["serial_number"]}}).ok());
+  EXPECT_EQ(CrlEntries(h.Read("issuer/" + int_id + "/crl/der")), 1);
+  h.Reopen();
+  EXPECT_EQ(CrlEntries(h.Read("issuer/" + int_id + "/crl/der")), 1);
+  EXPECT_EQ(CrlEntries(h.Read("crl")), 1);
+}
+
+// A bundle bringing the key of an issuer imported without it pairs them.
+TEST(IssuerImport, BundleKeyPairsAnExistingKeylessIssuer) {
+  EngineHarness elsewhere;
+  auto root = elsewhere.Write("root/generate/exported", {{"common_name", "Portable"}, {"key_type", "ec"}});
+  ASSERT_TRUE(root.ok());
+  EngineHarness h;
+  auto cert_only = h.Write("issuers/import/cert", {{"pem_bundle", root->data["certificate"]}});
+  ASSERT_TRUE(cert_only.ok());
+  std::string id = cert_only->data["imported_issuers"][0];
+  EXPECT_EQ(h.Read("issuer/" + id)->data["key_id"], "");
+  auto bundle = h.Write("issuers/import/bundle", {{"pem_bundle", root->data["certificate"].get<std::string>() + "\n" +
+                                                                     root->data["private_key"].get<std::string>()}});
+  ASSERT_TRUE(bundle.ok()) << bundle.status().message();
+  EXPECT_EQ(bundle->data["existing_issuers"][0], id);
+  EXPECT_NE(h.Read("issuer/" + id)->data["key_id"], "");
+  EXPECT_EQ(h.Read("config/issuers")->data["default"], id);
+  ASSERT_TRUE(h.Write("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  EXPECT_TRUE(h.Write("issue/web", {{"common_name", "a.example.com"}}).ok());
+}
+
+TEST(IssuerStore, CorruptEntriesAreErrorsNotCrashes) {
+  EngineHarness h;
+  ASSERT_TRUE(h.Write("root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}}).ok());
+  ASSERT_TRUE(h.storage.Put("issuer/bogus", R"({"issuer_id": 5, "usage": 7, "manual_chain": "x"})").ok());
+  ASSERT_TRUE(h.storage.Put("key/bogus", R"({"key_id": [], "key_bits": "big"})").ok());
+  h.Reopen();
+  auto list = h.Call(Operation::kList, "issuers");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(list->data["keys"].size(), 2u);
+  EXPECT_TRUE(h.Write("issue/none", {{"common_name", "x"}}).status().code() == StatusCode::kBadRequest);
+  ASSERT_TRUE(h.storage.Put("issuer/worse", "[1,2]").ok());
+  h.Reopen();
+  auto broken = h.Call(Operation::kList, "issuers");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().code(), StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace pki
