@@ -68,6 +68,8 @@ CertStore::SerialLock CertStore::LockSerial(const std::string& serial_bytes) {
   return SerialLock(locks[ShardOf(serial_bytes)]);
 }
 
+void CertStore::MarkCountsIncompleteInBatch(WriteBatch* batch) { batch->Delete(kCountsComplete); }
+
 void CertStore::AddRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert) {
   nlohmann::json rec = {
       {"d", nlohmann::json::binary(std::vector<uint8_t>(cert.der.begin(), cert.der.end()))},
@@ -125,7 +127,15 @@ Result<bool> CertStore::CountsCoverAllRecords() const {
     RETURN_IF_ERROR(storage_->List(prefix, "", 1, &any));
     if (!any.empty()) return false;
   }
-  RETURN_IF_ERROR(storage_->Put(kCountsComplete, ""));
+  // Counting starts from zero: shares left by removals of records that predated counting go with it, in the
+  // batch that marks the counts complete.
+  std::vector<std::string> shards;
+  RETURN_IF_ERROR(storage_->List(kCountPrefix, "", 0, &shards));
+  WriteBatch batch;
+  for (const auto& shard : shards) batch.Delete(kCountPrefix + shard);
+  batch.Delete("index/count/revoked");
+  batch.Put(kCountsComplete, "");
+  RETURN_IF_ERROR(storage_->Write(batch));
   return true;
 }
 

@@ -81,6 +81,8 @@ class CertStore {
   // The record and its expiry entry alone, uncounted: for bulk loads of records that predate counting (such a
   // mount reports its counts as unknown, see CountsCoverAllRecords).
   static void AddRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const StoredCert& cert);
+  // What a bulk loader of uncounted records writes with them: the counts no longer cover every record.
+  static void MarkCountsIncompleteInBatch(WriteBatch* batch);
 
   // Adds `delta` to the serial's counter shard in `batch`. Caller holds LockSerial(serial_bytes) until the write.
   Status AddCountToBatch(WriteBatch* batch, const std::string& serial_bytes, int64_t delta) const;

@@ -176,8 +176,11 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
       ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
       params.freshest_crl_urls = urls.delta_crl_distribution_points;
     }
-    // The revocation count bounds the entries (tidy may have removed some): one buffer reservation, no regrowth.
-    params.expected_entries = st.disabled ? 0 : static_cast<size_t>(std::min<uint64_t>(seq, 50'000'000));
+    // The group's revocation count bounds the entries, but tidy moves it on too: the mount's count of revocations
+    // (all groups) is the tighter bound. A reservation only; a low guess costs a regrowth, not an error.
+    ASSIGN_OR_RETURN(int64_t revoked_now, revocations.Count());
+    uint64_t bound = std::min<uint64_t>(seq, static_cast<uint64_t>(std::max<int64_t>(revoked_now, 0)));
+    params.expected_entries = st.disabled ? 0 : static_cast<size_t>(std::min<uint64_t>(bound, 50'000'000));
     source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
       if (done) return false;
       std::vector<std::pair<std::string, int64_t>> entries;

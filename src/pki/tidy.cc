@@ -310,8 +310,25 @@ Status Tidier::TidyEntry(const TidyParams& params, int64_t not_after, const std:
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, RevocationStore(ctx_.storage).Get(serial));
   if (!revoked) return params.cert_store ? RemoveCertificate(not_after, serial) : Status::Ok();
   if (params.revoked_certs) return RemoveRevoked(not_after, serial);
-  // A revoked certificate whose revocation stays keeps its record and expiry entry: the next run finds it here.
-  if (params.revoked_cert_issuer_associations) return RepairIssuer(serial);
+  if (params.revoked_cert_issuer_associations) RETURN_IF_ERROR(RepairIssuer(serial));
+  // As Vault: tidy_cert_store alone removes the record but keeps the revocation, and here its expiry entry too:
+  // that entry is how a later tidy_revoked_certs run finds the revocation without scanning revoked/.
+  if (params.cert_store) return RemoveRevokedRecord(not_after, serial);
+  return Status::Ok();
+}
+
+Status Tidier::RemoveRevokedRecord(int64_t not_after, const std::string& serial) {
+  CertStore certs(ctx_.storage);
+  CertStore::SerialLock serial_lock = CertStore::LockSerial(serial);
+  ASSIGN_OR_RETURN(std::optional<StoredCert> cert, certs.Get(serial));
+  if (!cert || cert->not_after != not_after) return Status::Ok();
+  WriteBatch batch;
+  batch.Delete(CertStore::CertKey(serial));
+  RETURN_IF_ERROR(certs.AddCountToBatch(&batch, serial, -1));
+  RETURN_IF_ERROR(ctx_.storage->WriteUnsynced(batch));  // lost in a crash: the next run redoes it
+  serial_lock.unlock();
+  std::lock_guard<std::mutex> lock(mu_);
+  ++status_.cert_store_deleted_count;
   return Status::Ok();
 }
 
@@ -435,8 +452,10 @@ bool Tidier::CancelRequested() {
 }
 
 void Tidier::Pause(int64_t ms) {
+  // At most a day per entry: now + a duration near the parser's bound (2562047h) would overflow the clock.
+  constexpr int64_t kMaxPauseMs = 24LL * 3600 * 1000;
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return cancel_; });
+  cv_.wait_for(lock, std::chrono::milliseconds(std::min(ms, kMaxPauseMs)), [&] { return cancel_; });
 }
 
 }  // namespace pki

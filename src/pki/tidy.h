@@ -153,6 +153,7 @@ class Tidier {
   Result<Outcome> TidyExpiredEntries(const TidyParams& params, int64_t now);
   Status TidyEntry(const TidyParams& params, int64_t not_after, const std::string& serial);
   Status RemoveCertificate(int64_t not_after, const std::string& serial);
+  Status RemoveRevokedRecord(int64_t not_after, const std::string& serial);
   Status RemoveRevoked(int64_t not_after, const std::string& serial);
   Status RepairIssuer(const std::string& serial);
   Result<std::optional<std::string>> GroupListing(const std::string& serial, const std::string& issuer_id);

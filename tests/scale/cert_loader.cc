@@ -59,6 +59,7 @@ Result<LoadReport> LoadSyntheticCerts(RocksDBStorage* storage, const SyntheticCe
   for (size_t i = 0; i < set.count; ++i) {
     record.not_after = set.NotAfter(i);
     CertStore::AddRecordToBatch(&batch, set.Serial(i), record);
+    if (i == 0) CertStore::MarkCountsIncompleteInBatch(&batch);  // these records are not counted
     if ((i + 1) % batch_records == 0 || i + 1 == set.count) {
       RETURN_IF_ERROR(storage->WriteWithoutWal(batch));
       batch = WriteBatch();

@@ -168,8 +168,10 @@ TEST_F(ListingScaleTest, StartUpAndAFirstRequestReadWhatASmallMountReads) {
               static_cast<unsigned long long>(c.keys_touched()), static_cast<unsigned long long>(c.gets),
               static_cast<unsigned long long>(c.keys_listed), static_cast<unsigned long long>(c.keys_scanned),
               static_cast<unsigned long long>(baseline.keys_touched()));
-  EXPECT_EQ(c.keys_touched(), baseline.keys_touched());
-  EXPECT_EQ(c.lists + c.scans, baseline.lists + baseline.scans);
+  // The loaded records predate counting, so start-up also looks for one key of certs/ (a 1-key list) that a
+  // counted mount skips; otherwise the same reads as a 2-record mount.
+  EXPECT_LE(c.keys_touched(), baseline.keys_touched() + 1);
+  EXPECT_LE(c.lists + c.scans, baseline.lists + baseline.scans + 1);
   EXPECT_LE(c.keys_touched(), kConstantKeys);
   EXPECT_EQ(c.writes, 0u);
   mount = std::move(started->mount);
@@ -259,6 +261,8 @@ TEST_F(ListingScaleTest, TidyOf100kExpiredRecords) {
               static_cast<unsigned long long>(c.keys_touched()), static_cast<unsigned long long>(c.writes));
   EXPECT_EQ(status["state"], "Finished") << status.dump();
   EXPECT_EQ(status["cert_store_deleted_count"], to_delete) << status.dump();
+  // The loaded records predate counting (the loader says so): no count is claimed rather than a wrong one.
+  EXPECT_TRUE(status["current_cert_store_count"].is_null()) << status.dump();
   // O(expired), never the 900k live records: per expired entry its expiry key twice (the progress count, the
   // walk), its revocation state twice (before and under the locks), its record and its counter shard.
   EXPECT_LE(c.keys_touched(), 7 * to_delete + 10 * kPage);
