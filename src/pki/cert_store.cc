@@ -58,9 +58,35 @@ std::string HyphenSerial(const std::string& serial_bytes) {
 std::string CertStore::CertKey(const std::string& serial_bytes) { return kCertPrefix + HyphenSerial(serial_bytes); }
 
 std::string CertStore::ExpiryKey(int64_t not_after, const std::string& serial_bytes) {
-  char buf[17];
-  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(not_after < 0 ? 0 : not_after));
-  return std::string("index/expiry/") + buf + "/" + HyphenSerial(serial_bytes);
+  const unsigned long long t = static_cast<unsigned long long>(not_after < 0 ? 0 : not_after);
+  char buf[8 + 1 + 16 + 1];
+  std::snprintf(buf, sizeof(buf), "%08llx/%016llx", t / 86400, t);
+  return std::string(kExpiryPrefix) + buf + "/" + HyphenSerial(serial_bytes);
+}
+
+Result<CertStore::ExpiryEntry> CertStore::ParseExpiryKey(const std::string& key) {
+  auto corrupt = [&] { return Status::Internal("corrupt expiry index entry " + key); };
+  // "<day:08x>/<notAfter:016x>/<hyphen serial>"
+  if (key.size() < 27 || key[8] != '/' || key[25] != '/') return corrupt();
+  auto hex = [](const std::string& digits, int64_t* out) {
+    int64_t v = 0;
+    for (char c : digits) {
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (d < 0) return false;
+      v = v * 16 + d;
+    }
+    *out = v;
+    return true;
+  };
+  ExpiryEntry e;
+  int64_t day = 0;
+  if (!hex(key.substr(0, 8), &day) || !hex(key.substr(9, 16), &e.not_after) || day != e.not_after / 86400) {
+    return corrupt();
+  }
+  auto serial = ParseSerial(key.substr(26));
+  if (!serial.ok()) return corrupt();
+  e.serial = std::move(serial).value();
+  return e;
 }
 
 CertStore::SerialLock CertStore::LockSerial(const std::string& serial_bytes) {

@@ -2,7 +2,10 @@
 //
 // Keys (docs/design.md):
 //   certs/<serial>                       record: DER, issuer id, role, notAfter (CBOR)
-//   index/expiry/<notAfter:016x>/<serial> empty; ordered by expiry so tidy walks only what has expired
+//   index/expiry/<day:08x>/<notAfter:016x>/<serial>
+//                                        empty; ordered by expiry so tidy walks only what has expired. The day
+//                                        level (notAfter / 86400) keeps a host's one-level listing of the top
+//                                        folder to one entry per day rather than per second
 //   index/count/certs/<shard:02x>        decimal, signed: this shard's share of the number of certs/ records
 //   index/count/complete                 present when the counters cover every record (CountsCoverAllRecords)
 // <serial> is lowercase hex with '-' separators, as Vault stores it.
@@ -68,6 +71,12 @@ class CertStore {
   static std::string CertKey(const std::string& serial_bytes);
   static std::string ExpiryKey(int64_t not_after, const std::string& serial_bytes);
   static constexpr char kExpiryPrefix[] = "index/expiry/";
+  // An expiry index key (without kExpiryPrefix), parsed; Internal "corrupt expiry index entry" otherwise.
+  struct ExpiryEntry {
+    int64_t not_after = 0;
+    std::string serial;  // bytes
+  };
+  static Result<ExpiryEntry> ParseExpiryKey(const std::string& key);
 
   // The lock of `serial_bytes`'s counter shard: hold it from reading the serial's records (and the shard) to
   // writing the batch that changes them. Lock order: RevocationStore::LockWrites() first, then this.

@@ -17,27 +17,8 @@ constexpr char kConfigKey[] = "config/auto-tidy";
 constexpr char kLastRunKey[] = "config/auto-tidy-last-run";
 constexpr size_t kPage = 1000;  // expiry-index keys per listing
 
-struct ExpiryEntry {
-  int64_t not_after = 0;
-  std::string serial;  // bytes
-};
-
-// "<notAfter:016x>/<hyphen serial>", the expiry index key without its prefix.
-Result<ExpiryEntry> ParseExpiryKey(const std::string& key) {
-  auto corrupt = [&] { return Status::Internal("corrupt expiry index entry " + key); };
-  if (key.size() < 18 || key[16] != '/') return corrupt();
-  ExpiryEntry e;
-  for (size_t i = 0; i < 16; ++i) {
-    const char c = key[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0) return corrupt();
-    e.not_after = e.not_after * 16 + v;
-  }
-  auto serial = ParseSerial(key.substr(17));
-  if (!serial.ok()) return corrupt();
-  e.serial = std::move(serial).value();
-  return e;
-}
+using ExpiryEntry = CertStore::ExpiryEntry;
+Result<ExpiryEntry> ParseExpiryKey(const std::string& key) { return CertStore::ParseExpiryKey(key); }
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // Tidy: Vault's tidy, in time proportional to what it removes.
 //
-// A run walks the expiry index (index/expiry/<notAfter>/<serial>, src/pki/cert_store.h) from its start up to
+// A run walks the expiry index (index/expiry/<day>/<notAfter>/<serial>, src/pki/cert_store.h) from its start up to
 // now - safety_buffer, a page of keys at a time, and stops at the first entry that is not yet due: it never reads
 // an unexpired certificate, and never lists certs/ or revoked/. For each due entry:
 //   - not revoked, tidy_cert_store: the record, its expiry entry and the count go in one batch;

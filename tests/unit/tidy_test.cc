@@ -57,7 +57,11 @@ StoreScan ScanStore(Storage* s) {
   }
   keys.clear();
   EXPECT_TRUE(s->List("index/expiry/", "", 0, &keys).ok());
-  for (const auto& k : keys) out.expiry.insert({std::stoll(k.substr(0, 16), nullptr, 16), k.substr(17)});
+  for (const auto& k : keys) {
+    auto e = CertStore::ParseExpiryKey(k);
+    EXPECT_TRUE(e.ok()) << k;
+    if (e.ok()) out.expiry.insert({e->not_after, HyphenSerial(e->serial)});
+  }
   keys.clear();
   EXPECT_TRUE(s->List("revoked/", "", 0, &keys).ok());
   out.revoked.insert(keys.begin(), keys.end());
@@ -1002,6 +1006,30 @@ TEST(TidyDurations, PauseDurationsKeepMilliseconds) {
   EXPECT_EQ(FormatGoDurationMillis(1500), "1.5s");
   EXPECT_EQ(FormatGoDurationMillis(60250), "1m0.25s");
   EXPECT_EQ(FormatGoDurationMillis(3600000), "1h0m0s");
+}
+
+}  // namespace
+}  // namespace pki::testing
+
+namespace pki::testing {
+namespace {
+
+TEST(ExpiryIndex, KeysSortByExpiryAndGroupByDay) {
+  const std::string serial = ParseSerial("01:02:03").value();
+  const std::string a = CertStore::ExpiryKey(86400 * 3 + 5, serial);
+  const std::string b = CertStore::ExpiryKey(86400 * 3 + 86399, serial);
+  const std::string c = CertStore::ExpiryKey(86400 * 4, serial);
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  const size_t day_end = std::string(CertStore::kExpiryPrefix).size() + 8;
+  EXPECT_EQ(a.substr(0, day_end), b.substr(0, day_end));  // one top-level folder per day
+  EXPECT_NE(b.substr(0, day_end), c.substr(0, day_end));
+  auto parsed = CertStore::ParseExpiryKey(b.substr(std::string(CertStore::kExpiryPrefix).size()));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->not_after, 86400 * 3 + 86399);
+  EXPECT_EQ(parsed->serial, serial);
+  EXPECT_FALSE(CertStore::ParseExpiryKey("00000004/0000000000015187/01-02-03").ok());  // day disagrees
+  EXPECT_FALSE(CertStore::ParseExpiryKey("garbage").ok());
 }
 
 }  // namespace
