@@ -117,6 +117,43 @@ class Tidy(unittest.TestCase):
         self.assertEqual(cancel.status_code, 200, cancel.text)
         self.assertEqual(cancel.json()["warnings"], ["Tidy operation cannot be cancelled as none is currently running."])
 
+    def test_tidy_through_host_storage(self):
+        # storage=host: the engine's keys live in pki-server's storage behind pb.Storage, listed folder by folder.
+        h = {"X-Vault-Token": SERVER.token}
+        base = SERVER.addr + "/v1/"
+        r = requests.post(base + "sys/mounts/pki-host", json={"type": "pki", "options": {"storage": "host"}},
+                          headers=h, timeout=30)
+        self.assertIn(r.status_code, (200, 204), r.text)
+
+        def call(method, path, body=None):
+            return requests.request(method, base + "pki-host/" + path, json=body, headers=h, timeout=30)
+
+        self.assertEqual(call("POST", "root/generate/internal", {"common_name": "Host Root", "key_type": "ec"})
+                         .status_code, 200)
+        self.assertEqual(call("POST", "roles/short", {"allow_any_name": True, "key_type": "ec", "max_ttl": "2s"})
+                         .status_code, 200)
+        short = [call("POST", "issue/short", {"common_name": "h%d.example.com" % i, "ttl": "2s"}).json()["data"]
+                 for i in range(3)]
+        self.assertEqual(call("POST", "revoke", {"serial_number": short[0]["serial_number"]}).status_code, 200)
+        while time.time() < max(leaf["expiration"] for leaf in short) + 2:
+            time.sleep(0.2)
+        started = call("POST", "tidy", {"tidy_cert_store": True, "tidy_revoked_certs": True, "safety_buffer": 1})
+        self.assertEqual(started.status_code, 202, started.text)
+        deadline = time.time() + 15
+        while True:
+            status = call("GET", "tidy-status").json()["data"]
+            if status["state"] not in ("Running", "Cancelling") or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(status["state"], "Finished", status)
+        self.assertEqual(status["cert_store_deleted_count"], 2)
+        self.assertEqual(status["revoked_cert_deleted_count"], 1)
+        self.assertEqual(status["current_cert_store_count"], 1)  # the root's own record
+        self.assertEqual(status["current_revoked_cert_count"], 0)
+        keys = call("LIST", "certs").json()["data"]["keys"]
+        self.assertEqual(len(keys), 1)
+        self.assertEqual(call("LIST", "certs/revoked").status_code, 404)
+
     def test_auto_tidy_configuration(self):
         self.assertEqual(api("GET", "config/auto-tidy").json()["data"]["interval_duration"], 43200)
         refused = api("POST", "config/auto-tidy", {"enabled": True})
