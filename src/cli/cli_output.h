@@ -1,0 +1,32 @@
+// pkictl's output, as the vault CLI prints it: tables of a secret's data or a list's keys, JSON, or one raw field.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/status.h"
+
+namespace pki::cli {
+
+// A value as vault's table shows it: strings as they are, lists as [a b c], maps as map[k:v ...], null as
+// <nil>, numbers and booleans as JSON.
+std::string TableValue(const nlohmann::json& v);
+
+// "Key  Value" table of a secret's data (keys sorted), with lease fields first when the secret has a lease.
+std::string DataTable(const nlohmann::json& secret);
+
+// "Keys\n----" table of a LIST answer's data.keys.
+std::string KeysTable(const nlohmann::json& secret);
+
+// Columns with a header and a dashes line under it, padded to the widest cell, separated by four spaces.
+std::string Columns(const std::vector<std::vector<std::string>>& rows);
+
+// -field=NAME: the field of data (or of the secret itself: lease_id, ...) as raw text: strings unquoted, other
+// values as JSON. NotFound when the secret has no such field.
+Result<std::string> RawField(const nlohmann::json& secret, const std::string& name);
+
+// The warnings block vault prints before a table.
+std::string WarningsBlock(const nlohmann::json& secret);
+
+}  // namespace pki::cli
