@@ -8,22 +8,59 @@
 
 namespace pki::cli {
 
+namespace {
+
+bool IsCommandWord(const std::string& a) {
+  static const char* kWords[] = {"read", "write", "patch", "list", "delete", "status",
+                                 "secrets", "enable", "disable", "tune"};
+  for (const char* w : kWords) {
+    if (a == w) return true;
+  }
+  return false;
+}
+
+// Flags that take a value (the next argument when not given with '=').
+bool TakesValue(const std::string& name) {
+  static const char* kNames[] = {"format", "field", "address", "ca-cert", "path", "description",
+                                 "default-lease-ttl", "max-lease-ttl", "options"};
+  for (const char* n : kNames) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<std::string> NormalizeFlags(const std::vector<std::string>& args) {
   std::vector<std::string> out;
-  bool flags = true;
-  for (const auto& a : args) {
-    const bool single_dash_long = a.size() > 2 && a[0] == '-' && a[1] != '-' &&
-                                  std::isalpha(static_cast<unsigned char>(a[1])) &&
-                                  (std::isalpha(static_cast<unsigned char>(a[2])) || a[2] == '-');
-    if (flags && single_dash_long) {
-      out.push_back("-" + a);
+  size_t i = 0;
+  while (i < args.size() && IsCommandWord(args[i])) out.push_back(args[i++]);
+  // As Go's flag package: flags until the first argument that is neither a flag nor a flag's value, or "--".
+  while (i < args.size()) {
+    const std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() < 2 || a[0] != '-') break;
+    const size_t dashes = a[1] == '-' ? 2 : 1;
+    std::string body = a.substr(dashes);
+    const size_t eq = body.find('=');
+    const std::string name = body.substr(0, eq);
+    if (name.size() == 1) {  // short flags: -h, -f
+      out.push_back(name == "f" ? "--force" : a);
+      ++i;
       continue;
     }
-    // Subcommand words ("secrets", "enable") and flags come first; the first other word ends the flags only
-    // when it looks like a path or data ("pki/roles/web", "k=v").
-    if (flags && a.find_first_of("/=") != std::string::npos) flags = false;
-    out.push_back(a);
+    out.push_back("--" + name);
+    ++i;
+    if (eq != std::string::npos && !TakesValue(name)) {
+      out.back() = "--" + body;  // a boolean flag's "=true"/"=false" stays attached
+    } else if (eq != std::string::npos) {
+      // "-field=" is an empty value: passed as its own (empty) argument so that CLI11 does not take the next one.
+      out.push_back(body.substr(eq + 1));
+    } else if (TakesValue(name) && i < args.size()) {
+      out.push_back(args[i++]);
+    }
   }
+  for (; i < args.size(); ++i) out.push_back(args[i]);
   return out;
 }
 

@@ -11,10 +11,10 @@
 
 namespace pki::cli {
 
-// vault spells long flags with one dash (-format=json, -field=x); CLI11 2.1 wants two. Rewrites every argument
-// that is a single-dash flag of two or more letters ("-format=json", "-tls-skip-verify") to its double-dash form,
-// up to the first argument that is not a flag (the path; data arguments after it are left alone). "-" (stdin) and
-// short flags ("-h") are kept as they are.
+// vault spells long flags with one dash (-format=json, -field=x); CLI11 2.1 wants two. After the command words,
+// reads flags as Go's flag package does (until the first argument that is neither a flag nor a flag's value, or
+// "--") and rewrites each as "--name" followed by its value as a separate argument ("-field=" becomes "--field",
+// ""); "-f" is --force. Everything after the flags (the path and the data) is left alone.
 std::vector<std::string> NormalizeFlags(const std::vector<std::string>& args);
 
 // Where k=@file and k=- read from; injectable for tests.

@@ -29,13 +29,15 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows) {
   if (rows.empty()) return "";
   std::vector<size_t> width(rows.front().size(), 0);
   for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], r[i].empty() ? size_t{3} : r[i].size());  // empty cells print n/a
+    }
   }
   auto line = [&](const std::vector<std::string>& r) {
     std::string out;
     for (size_t i = 0; i < r.size(); ++i) {
-      out += r[i];
-      if (i + 1 < r.size()) out += std::string(width[i] - r[i].size() + 4, ' ');
+      out += r[i].empty() ? "n/a" : r[i];
+      if (i + 1 < r.size()) out += std::string(width[i] - (r[i].empty() ? 3 : r[i].size()) + 4, ' ');
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
     return out + "\n";
@@ -50,13 +52,17 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows) {
 
 std::string DataTable(const nlohmann::json& secret) {
   std::vector<std::vector<std::string>> rows = {{"Key", "Value"}};
-  const std::string lease = secret.value("lease_id", "");
-  if (!lease.empty()) {
-    rows.push_back({"lease_id", lease});
-    rows.push_back({"lease_duration", std::to_string(secret.value("lease_duration", 0)) + "s"});
-    rows.push_back({"lease_renewable", secret.value("renewable", false) ? "true" : "false"});
+  if (!secret.is_object()) return Columns(rows);
+  auto lease = secret.find("lease_id");
+  auto duration = secret.find("lease_duration");
+  if (lease != secret.end() && lease->is_string() && !lease->get<std::string>().empty()) {
+    rows.push_back({"lease_id", lease->get<std::string>()});
+    rows.push_back({"lease_duration", TableValue(duration != secret.end() ? *duration : nlohmann::json()) + "s"});
+    auto renewable = secret.find("renewable");
+    rows.push_back({"lease_renewable", renewable != secret.end() ? TableValue(*renewable) : "false"});
   }
-  const nlohmann::json& data = secret.contains("data") ? secret["data"] : nlohmann::json::object();
+  auto data_it = secret.find("data");
+  const nlohmann::json data = data_it != secret.end() ? *data_it : nlohmann::json::object();
   if (data.is_object()) {
     for (auto it = data.begin(); it != data.end(); ++it) rows.push_back({it.key(), TableValue(it.value())});
   }
@@ -65,24 +71,27 @@ std::string DataTable(const nlohmann::json& secret) {
 
 std::string KeysTable(const nlohmann::json& secret) {
   std::vector<std::vector<std::string>> rows = {{"Keys"}};
-  const nlohmann::json keys = secret.contains("data") ? secret["data"].value("keys", nlohmann::json::array())
-                                                      : nlohmann::json::array();
-  for (const auto& k : keys) rows.push_back({TableValue(k)});
+  if (secret.is_object() && secret.contains("data") && secret["data"].is_object() &&
+      secret["data"].contains("keys") && secret["data"]["keys"].is_array()) {
+    for (const auto& k : secret["data"]["keys"]) rows.push_back({TableValue(k)});
+  }
   return Columns(rows);
 }
 
-Result<std::string> RawField(const nlohmann::json& secret, const std::string& name) {
+Result<std::string> RawField(const nlohmann::json& secret, const std::string& name, bool json) {
   const nlohmann::json* v = nullptr;
-  if (secret.contains("data") && secret["data"].is_object() && secret["data"].contains(name)) {
+  if (secret.is_object() && secret.contains("data") && secret["data"].is_object() && secret["data"].contains(name)) {
     v = &secret["data"][name];
-  } else if (secret.contains(name)) {
+  } else if (secret.is_object() && secret.contains(name)) {
     v = &secret[name];
   }
-  if (!v) return Status::NotFound("Field \"" + name + "\" not present in secret");
-  return v->is_string() ? v->get<std::string>() : v->dump();
+  if (!v || v->is_null()) return Status::NotFound("Field \"" + name + "\" not present in secret");
+  if (json) return v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return TableValue(*v);
 }
 
 std::string WarningsBlock(const nlohmann::json& secret) {
+  if (!secret.is_object()) return "";
   auto it = secret.find("warnings");
   if (it == secret.end() || !it->is_array() || it->empty()) return "";
   std::string out = "WARNING! The following warnings were returned from Vault:\n\n";

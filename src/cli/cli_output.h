@@ -19,12 +19,13 @@ std::string DataTable(const nlohmann::json& secret);
 // "Keys\n----" table of a LIST answer's data.keys.
 std::string KeysTable(const nlohmann::json& secret);
 
-// Columns with a header and a dashes line under it, padded to the widest cell, separated by four spaces.
+// Columns with a header and a dashes line under it, padded to the widest cell, separated by four spaces; empty
+// cells print n/a, as vault's columns do.
 std::string Columns(const std::vector<std::vector<std::string>>& rows);
 
-// -field=NAME: the field of data (or of the secret itself: lease_id, ...) as raw text: strings unquoted, other
-// values as JSON. NotFound when the secret has no such field.
-Result<std::string> RawField(const nlohmann::json& secret, const std::string& name);
+// -field=NAME: the field of data (or of the secret itself: lease_id, ...) as vault prints it: as a table value
+// (strings unquoted, lists [a b]), or JSON-encoded with -format=json. NotFound when absent or null.
+Result<std::string> RawField(const nlohmann::json& secret, const std::string& name, bool json = false);
 
 // The warnings block vault prints before a table.
 std::string WarningsBlock(const nlohmann::json& secret);

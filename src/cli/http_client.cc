@@ -32,6 +32,14 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    // http(s) only; redirects (a standby pointing at the active node) followed with the method and body kept,
+    // never from https down to http.
+    const bool https = req.url.rfind("https://", 0) == 0;
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http,https");
+    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(curl, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);
     if (!tls_.ca_cert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_cert.c_str());

@@ -1,6 +1,9 @@
 #include "src/cli/pkictl.h"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <optional>
 #include <iterator>
 #include <sstream>
 
@@ -24,6 +27,7 @@ struct Globals {
   std::string address;
   std::string ca_cert;
   bool skip_verify = false;
+  bool force = false;  // write/patch without data
 };
 
 std::string EnvOr(const CliEnvironment& e, const std::string& key, const std::string& fallback = "") {
@@ -46,6 +50,57 @@ std::string UrlEscape(const std::string& s) {
   return out;
 }
 
+constexpr size_t kMaxDepth = 512;
+
+// How deeply `text` nests arrays and objects (outside strings): bounded before parsing, since a value nested
+// hundreds of thousands deep would exhaust the stack when copied or destroyed.
+size_t NestingDepth(const std::string& text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') deepest = std::max(deepest, ++depth);
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+  }
+  return deepest;
+}
+
+// The path with each segment percent-encoded ('#', '?', spaces), as vault sets url.URL.Path.
+std::string EscapePath(const std::string& path) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    out += UrlEscape(path.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    out += '/';
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::string TrimTrailingSlash(std::string p) {
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  return p;
+}
+
+// Go's strconv.ParseBool, for VAULT_SKIP_VERIFY.
+std::optional<bool> ParseBool(const std::string& v) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (v == t) return true;
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (v == f) return false;
+  }
+  return std::nullopt;
+}
+
 // One command's conversation with the server, and vault's ways of reporting it.
 class Session {
  public:
@@ -57,76 +112,96 @@ class Session {
       // vault's default token helper keeps the token in ~/.vault-token.
       std::ifstream f(EnvOr(env, "HOME") + "/.vault-token");
       std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
       token_ = t;
     }
+    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.back()))) token_.pop_back();
+    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.front()))) token_.erase(token_.begin());
     TlsOptions tls;
     tls.ca_cert = !g_.ca_cert.empty() ? g_.ca_cert : EnvOr(env, "VAULT_CACERT");
-    const std::string skip = EnvOr(env, "VAULT_SKIP_VERIFY");
-    tls.skip_verify = g_.skip_verify || skip == "1" || skip == "true";
+    tls.skip_verify = g_.skip_verify;
     transport_ = env.transport(tls);
     if (g_.format.empty()) g_.format = EnvOr(env, "VAULT_FORMAT", "table");
+    for (auto& c : g_.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+
+  // Settings that are wrong before any request: exit 1 with the reason.
+  int CheckSettings() {
+    if (g_.format != "table" && g_.format != "json") {
+      err() << "Invalid output format: " << g_.format << "\n";
+      return kLocalError;
+    }
+    for (unsigned char c : token_) {
+      if (c < 0x21 || c > 0x7e) {
+        err() << "The token contains a non-printable character; check VAULT_TOKEN or ~/.vault-token\n";
+        return kLocalError;
+      }
+    }
+    return kOk;
   }
 
   std::ostream& out() { return *env_.out; }
   std::ostream& err() { return *env_.err; }
   const Globals& globals() const { return g_; }
 
-  int CheckFormat() {
-    if (g_.format != "table" && g_.format != "json") {
-      err() << "Invalid output format: " << g_.format << "\n";
-      return kLocalError;
-    }
-    return kOk;
-  }
-
   // Sends one request; on success stores the parsed body (null when empty) in *secret and returns -1, else prints
-  // vault's error and returns the exit code.
+  // vault's error and returns the exit code. `missing_is_empty` (read, list): a 404 is "No value found", unless
+  // its body still carries data, as vault's client reads it.
   int Call(const std::string& method, const std::string& path, const Json& body, const std::string& verb,
-           Json* secret, bool not_found_is_empty = false, const std::string& query = "",
+           Json* secret, bool missing_is_empty = false, const std::string& query = "",
            const std::string& content_type = "application/json") {
     HttpRequest req;
     req.method = method;
-    req.url = addr_ + "/v1/" + path + (query.empty() ? "" : "?" + query);
+    req.url = addr_ + "/v1/" + EscapePath(path) + (query.empty() ? "" : "?" + query);
     req.token = token_;
     req.content_type = content_type;
-    if (!body.is_null()) req.body = body.dump();
+    // Invalid UTF-8 in a value (a binary @file) is sent with U+FFFD in its place, as Go's encoder does.
+    if (!body.is_null()) req.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+    const std::string shown = TrimTrailingSlash(path);
     auto resp = transport_->Send(req);
     if (!resp.ok()) {
-      err() << "Error " << verb << " " << path << ": " << method << " " << req.url << ": "
+      err() << "Error " << verb << " " << shown << ": " << method << " " << req.url << ": "
             << resp.status().message() << "\n";
       return kRemoteError;
     }
-    Json parsed = resp->body.empty() ? Json() : Json::parse(resp->body, nullptr, false);
-    if (resp->status == 404 && not_found_is_empty) {
-      const bool no_errors = !parsed.is_object() || !parsed.contains("errors") || parsed["errors"].empty();
-      if (no_errors) {
-        err() << "No value found at " << path << "\n";
-        return kRemoteError;
+    Json parsed;
+    if (!resp->body.empty()) {
+      if (NestingDepth(resp->body) > kMaxDepth) {
+        parsed = Json::value_t::discarded;
+      } else {
+        parsed = Json::parse(resp->body, nullptr, false);
       }
     }
-    if (resp->status >= 400) {
-      err() << "Error " << verb << " " << path << ": Error making API request.\n\nURL: " << method << " " << req.url
-            << "\nCode: " << resp->status << ". Errors:\n\n";
+    if (resp->status == 404 && missing_is_empty) {
+      if (parsed.is_object() && parsed.contains("data") && !parsed["data"].is_null()) {
+        *secret = std::move(parsed);
+        return -1;
+      }
+      err() << "No value found at " << shown << "\n";
+      return kRemoteError;
+    }
+    if (resp->status >= 300) {
+      err() << "Error " << verb << " " << shown << ": Error making API request.\n\nURL: " << method << " "
+            << req.url << "\nCode: " << resp->status << ". ";
       if (parsed.is_object() && parsed.contains("errors") && parsed["errors"].is_array()) {
+        err() << "Errors:\n\n";
         for (const auto& e : parsed["errors"]) err() << "* " << TableValue(e) << "\n";
-      } else if (!resp->body.empty()) {
-        err() << "* " << resp->body << "\n";
+      } else {
+        err() << "Raw Message:\n\n" << resp->body << "\n";
       }
       return kRemoteError;
     }
     if (!resp->body.empty() && parsed.is_discarded()) {
-      err() << "Error " << verb << " " << path << ": the server's answer is not JSON\n";
+      err() << "Error " << verb << " " << shown << ": the server's answer is not JSON (or nested too deeply)\n";
       return kRemoteError;
     }
-    *secret = parsed;
+    *secret = std::move(parsed);
     return -1;
   }
 
   // Prints a secret as -format/-field ask; `list` selects the keys table.
   int Print(const Json& secret, bool list = false) {
     if (!g_.field.empty()) {
-      auto v = RawField(secret, g_.field);
+      auto v = RawField(secret, g_.field, g_.format == "json");
       if (!v.ok()) {
         err() << v.status().message() << "\n";
         return kLocalError;
@@ -136,7 +211,15 @@ class Session {
       return kOk;
     }
     if (g_.format == "json") {
-      out() << (list ? secret.value("data", Json::object()).value("keys", Json::array()) : secret).dump(2) << "\n";
+      Json shown = secret;
+      if (list) {
+        shown = Json::array();
+        if (secret.is_object() && secret.contains("data") && secret["data"].is_object() &&
+            secret["data"].contains("keys")) {
+          shown = secret["data"]["keys"];
+        }
+      }
+      out() << shown.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
       return kOk;
     }
     err() << WarningsBlock(secret);
@@ -193,7 +276,12 @@ int Read(Session& s, const std::vector<std::string>& args, const InputSources& i
   for (auto it = data.begin(); it != data.end(); ++it) {
     const Json values = it->is_array() ? *it : Json::array({*it});
     for (const auto& v : values) {
-      query += (query.empty() ? "" : "&") + UrlEscape(it.key()) + "=" + UrlEscape(v.get<std::string>());
+      if (v.is_object() || v.is_array()) {
+        s.err() << "Invalid value for query parameter \"" << it.key() << "\": a list or object\n";
+        return kLocalError;
+      }
+      const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+      query += (query.empty() ? "" : "&") + UrlEscape(it.key()) + "=" + UrlEscape(text);
     }
   }
   Json secret;
@@ -210,14 +298,14 @@ int Write(Session& s, const std::vector<std::string>& args, const InputSources& 
   std::string path;
   Json data;
   if (int rc = PathAndData(s, args, in, &path, &data); rc != kOk) return rc;
-  if (patch && data.empty()) {
-    s.err() << "Must supply data\n";
+  if (data.empty() && !s.globals().force) {
+    s.err() << "Must supply data or use -force\n";
     return kLocalError;
   }
   Json secret;
   const std::string method = patch ? "PATCH" : "PUT";
   const std::string type = patch ? "application/merge-patch+json" : "application/json";
-  if (int rc = s.Call(method, path, data, patch ? "patching" : "writing", &secret, false, "", type); rc >= 0) {
+  if (int rc = s.Call(method, path, data, patch ? "patching data at" : "writing data to", &secret, false, "", type); rc >= 0) {
     return rc;
   }
   const bool has_data = secret.is_object() && secret.contains("data") && !secret["data"].is_null();
@@ -225,6 +313,10 @@ int Write(Session& s, const std::vector<std::string>& args, const InputSources& 
     if (!s.globals().field.empty()) {
       s.err() << "Field \"" << s.globals().field << "\" not present in secret\n";
       return kLocalError;
+    }
+    if (s.globals().format != "table") {
+      if (!secret.is_null()) return s.Print(secret);  // warnings only: the answer as it is
+      return kOk;                                     // nothing to print, as vault
     }
     if (!secret.is_null()) s.err() << WarningsBlock(secret);
     s.out() << "Success! Data written to: " << path << "\n";
@@ -251,17 +343,21 @@ int Delete(Session& s, const std::vector<std::string>& args) {
   if (int rc = OnePath(s, args, &path); rc != kOk) return rc;
   Json secret;
   if (int rc = s.Call("DELETE", path, Json(), "deleting", &secret); rc >= 0) return rc;
-  if (!secret.is_null() && s.globals().format == "table") s.err() << WarningsBlock(secret);
+  if (s.globals().format != "table") return secret.is_null() ? kOk : s.Print(secret);
+  if (!secret.is_null()) s.err() << WarningsBlock(secret);
   s.out() << "Success! Data deleted (if it existed) at: " << path << "\n";
   return kOk;
 }
 
 int StatusCmd(Session& s) {
   Json st;
-  if (int rc = s.Call("GET", "sys/seal-status", Json(), "checking seal status", &st); rc >= 0) return rc;
+  // Exit 2 is kept for "sealed", as vault's status: failing to ask is 1.
+  if (int rc = s.Call("GET", "sys/seal-status", Json(), "checking seal status", &st); rc >= 0) return kLocalError;
   if (!st.is_object()) st = Json::object();
-  const bool sealed = st.value("sealed", true);
-  if (s.globals().format == "json") {
+  const bool sealed = !st.contains("sealed") || !st["sealed"].is_boolean() || st["sealed"].get<bool>();
+  if (!s.globals().field.empty()) {
+    if (int rc = s.Print(Json{{"data", st}}); rc != kOk) return rc;
+  } else if (s.globals().format == "json") {
     s.out() << st.dump(2) << "\n";
   } else {
     auto text = [&](const char* k) { return st.contains(k) ? TableValue(st[k]) : std::string("n/a"); };
@@ -348,8 +444,11 @@ int SecretsList(Session& s) {
   if (mounts.is_object()) {
     for (auto it = mounts.begin(); it != mounts.end(); ++it) {
       if (!it->is_object()) continue;
-      rows.push_back({it.key(), it->value("type", ""), it->value("accessor", ""),
-                      it->value("description", Json("")).is_string() ? it->value("description", "") : "n/a"});
+      auto text = [&](const char* k) {
+        auto f = it->find(k);
+        return f != it->end() && f->is_string() ? f->get<std::string>() : std::string();
+      };
+      rows.push_back({it.key(), text("type"), text("accessor"), text("description")});
     }
   }
   s.out() << Columns(rows);
@@ -358,7 +457,19 @@ int SecretsList(Session& s) {
 
 }  // namespace
 
+// The command itself; RunPkictl turns any exception into an error.
+static int RunCommand(const std::vector<std::string>& raw_args, CliEnvironment& env);
+
 int RunPkictl(const std::vector<std::string>& raw_args, CliEnvironment& env) {
+  try {
+    return RunCommand(raw_args, env);
+  } catch (const std::exception& e) {
+    *env.err << "Error: " << e.what() << "\n";
+    return kRemoteError;
+  }
+}
+
+static int RunCommand(const std::vector<std::string>& raw_args, CliEnvironment& env) {
   CLI::App app{"pkictl: the vault CLI's verbs for a PKI secrets engine (pki-server or Vault)", "pkictl"};
   app.require_subcommand(1);
   Globals g;
@@ -379,6 +490,7 @@ int RunPkictl(const std::vector<std::string>& raw_args, CliEnvironment& env) {
   CLI::App* read = verb("read", "Read data (GET)");
   CLI::App* write = verb("write", "Write data (PUT)");
   CLI::App* patch = verb("patch", "Patch data (PATCH, JSON merge patch)");
+  for (CLI::App* cmd : {write, patch}) cmd->add_flag("--force", g.force, "Allow the request without data (-f)");
   CLI::App* list = verb("list", "List keys (LIST)");
   CLI::App* del = verb("delete", "Delete data (DELETE)");
   CLI::App* status = app.add_subcommand("status", "Seal status of the server");
@@ -421,8 +533,16 @@ int RunPkictl(const std::vector<std::string>& raw_args, CliEnvironment& env) {
     return kLocalError;
   }
 
+  if (auto skip = env.env.find("VAULT_SKIP_VERIFY"); skip != env.env.end() && !skip->second.empty()) {
+    std::optional<bool> v = ParseBool(skip->second);
+    if (!v) {
+      *env.err << "Invalid value for VAULT_SKIP_VERIFY: " << skip->second << "\n";
+      return kLocalError;
+    }
+    g.skip_verify = g.skip_verify || *v;
+  }
   Session s(env, g);
-  if (int rc = s.CheckFormat(); rc != kOk) return rc;
+  if (int rc = s.CheckSettings(); rc != kOk) return rc;
   if (*read) return Read(s, args, env.input);
   if (*write) return Write(s, args, env.input, /*patch=*/false);
   if (*patch) return Write(s, args, env.input, /*patch=*/true);

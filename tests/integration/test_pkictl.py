@@ -6,6 +6,7 @@ Run by ctest as: /usr/bin/python3 test_pkictl.py --bin-dir build/bin
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,10 @@ class Pkictl(unittest.TestCase):
         r = pkictl("write", "pki/roles/web", "allowed_domains=example.com", "allow_subdomains=true", "max_ttl=72h",
                    "key_type=ec")
         assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def verify(self, pem):
         path = os.path.join(self.dir, "leaf.pem")
@@ -96,6 +101,7 @@ class Pkictl(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("Code: 400. Errors:", r.stderr)
         self.assertIn("URL: PUT " + SERVER.addr + "/v1/pki/issue/web", r.stderr)
+        self.assertTrue(r.stderr.startswith("Error writing data to pki/issue/web: "), r.stderr)
         r = pkictl("read", "pki/roles/web", token="wrong-token")
         self.assertEqual(r.returncode, 2)
         self.assertIn("Code: 403", r.stderr)

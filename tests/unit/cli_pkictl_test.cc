@@ -12,15 +12,19 @@ namespace {
 
 using Json = nlohmann::json;
 
-TEST(CliInput, SingleDashLongFlagsBecomeDoubleDashUntilThePath) {
+TEST(CliInput, FlagsAreReadAsGoReadsThemUntilThePath) {
   EXPECT_EQ(NormalizeFlags({"write", "-field=certificate", "-tls-skip-verify", "pki/issue/web", "ttl=-1",
                             "-format=json"}),
-            (std::vector<std::string>{"write", "--field=certificate", "--tls-skip-verify", "pki/issue/web", "ttl=-1",
-                                      "-format=json"}));
+            (std::vector<std::string>{"write", "--field", "certificate", "--tls-skip-verify", "pki/issue/web",
+                                      "ttl=-1", "-format=json"}));
   EXPECT_EQ(NormalizeFlags({"secrets", "enable", "-path=pki2", "-h", "pki"}),
-            (std::vector<std::string>{"secrets", "enable", "--path=pki2", "-h", "pki"}));
-  EXPECT_EQ(NormalizeFlags({"read", "--format=json", "-", "x"}),
-            (std::vector<std::string>{"read", "--format=json", "-", "x"}));
+            (std::vector<std::string>{"secrets", "enable", "--path", "pki2", "-h", "pki"}));
+  // A flag's value given as the next argument, even one holding '/' or '='; an empty value stays empty.
+  EXPECT_EQ(NormalizeFlags({"read", "-address", "http://127.0.0.1:8200", "-field=", "-format=json", "pki/x"}),
+            (std::vector<std::string>{"read", "--address", "http://127.0.0.1:8200", "--field", "", "--format",
+                                      "json", "pki/x"}));
+  EXPECT_EQ(NormalizeFlags({"write", "-f", "-tls-skip-verify=false", "--", "-odd/path"}),
+            (std::vector<std::string>{"write", "--force", "--tls-skip-verify=false", "--", "-odd/path"}));
 }
 
 InputSources FakeInput(std::string stdin_text) {
@@ -67,7 +71,9 @@ TEST(CliOutput, TablesAndValuesAsVaultPrintsThem) {
             "serial_number    01:02\n");
   EXPECT_EQ(KeysTable({{"data", {{"keys", Json::array({"web", "api"})}}}}), "Keys\n----\nweb\napi\n");
   EXPECT_EQ(RawField(secret, "serial_number").value(), "01:02");
-  EXPECT_EQ(RawField(secret, "ca_chain").value(), R"(["c1"])");
+  EXPECT_EQ(RawField(secret, "ca_chain").value(), "[c1]");  // Go's %v, as vault prints a field
+  EXPECT_EQ(RawField(secret, "ca_chain", /*json=*/true).value(), R"(["c1"])");
+  EXPECT_FALSE(RawField({{"data", {{"n", nullptr}}}}, "n").ok());  // null is "not present", as vault
   EXPECT_FALSE(RawField(secret, "nope").ok());
 }
 
@@ -104,7 +110,7 @@ class PkictlTest : public ::testing::Test {
     CliEnvironment env;
     env.env = {{"VAULT_ADDR", "http://127.0.0.1:8200/"}, {"VAULT_TOKEN", "tok"}};
     for (const auto& [k, v] : extra_env) env.env[k] = v;
-    env.input = FakeInput("");
+    env.input = FakeInput(stdin_text);
     env.transport = [this](const TlsOptions& tls) {
       shared.tls = tls;
       return std::make_unique<FakeTransport>(&shared);
@@ -122,6 +128,7 @@ class PkictlTest : public ::testing::Test {
 
   FakeTransport::Shared shared;
   std::map<std::string, std::string> extra_env;
+  std::string stdin_text;
 };
 
 TEST_F(PkictlTest, WriteWithFieldPrintsTheRawValue) {
@@ -168,7 +175,7 @@ TEST_F(PkictlTest, ServerErrorsAreReadableAndExitTwo) {
   CliRun r = Pkictl({"write", "pki/roles/web", "a=b"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
-            "Error writing pki/roles/web: Error making API request.\n\nURL: PUT "
+            "Error writing data to pki/roles/web: Error making API request.\n\nURL: PUT "
             "http://127.0.0.1:8200/v1/pki/roles/web\nCode: 403. Errors:\n\n* permission denied\n");
   Answer(404, {{"errors", Json::array()}});
   CliRun missing = Pkictl({"read", "pki/roles/none"});
@@ -204,12 +211,61 @@ TEST_F(PkictlTest, SecretsCommandsAndTlsSettings) {
 
   Answer(200, {{"data", {{"pki/", {{"type", "pki"}, {"accessor", "pki_1"}, {"description", ""}}}}}});
   CliRun list = Pkictl({"secrets", "list", "-tls-skip-verify"});
-  EXPECT_EQ(list.out, "Path    Type    Accessor    Description\n----    ----    --------    -----------\npki/    pki     pki_1\n");
+  EXPECT_EQ(list.out, "Path    Type    Accessor    Description\n----    ----    --------    -----------\npki/    pki     pki_1       n/a\n");
   EXPECT_TRUE(shared.tls.skip_verify);
 
   Answer(204, Json());
   EXPECT_EQ(Pkictl({"secrets", "disable", "pki2"}).code, 0);
   EXPECT_EQ(shared.sent.back().method, "DELETE");
+}
+
+TEST_F(PkictlTest, UnexpectedAnswersAreErrorsNotCrashes) {
+  for (const char* body : {"[1,2]", "\"x\"", R"({"lease_id":null,"data":{"a":1}})",
+                           R"({"lease_id":"l","lease_duration":"5","data":5})"}) {
+    shared.answers.push_back({200, body});
+    CliRun r = Pkictl({"read", "pki/x"});
+    EXPECT_TRUE(r.code == 0 || r.code == 2) << body << ": " << r.err;
+  }
+  shared.answers.push_back({200, std::string(200000, '[')});
+  CliRun deep = Pkictl({"read", "pki/x"});
+  EXPECT_EQ(deep.code, 2);
+  shared.answers.push_back({200, R"({"sealed":"false"})"});
+  EXPECT_EQ(Pkictl({"status"}).code, 2);  // not a boolean: treated as sealed, no abort
+  shared.answers.push_back({200, R"({"data":{"pki/":{"type":null}}})"});
+  EXPECT_EQ(Pkictl({"secrets", "list"}).code, 0);
+}
+
+TEST_F(PkictlTest, RequestsAreBuiltAsVaultBuildsThem) {
+  Answer(204, Json());
+  EXPECT_EQ(Pkictl({"delete", "secret/a#b c"}).code, 0);
+  EXPECT_EQ(shared.sent.back().url, "http://127.0.0.1:8200/v1/secret/a%23b%20c");
+  Answer(200, {{"data", {{"a", 1}}}});
+  EXPECT_EQ(Pkictl({"read", "pki/x", "n=2", "flag=true"}).code, 0);
+  EXPECT_EQ(shared.sent.back().url, "http://127.0.0.1:8200/v1/pki/x?flag=true&n=2");
+  // Invalid UTF-8 (binary standard input) is sent with replacement characters, not an abort.
+  stdin_text = "\xff";
+  Answer(204, Json());
+  EXPECT_EQ(Pkictl({"write", "pki/roles/web", "ou=-"}).code, 0);
+  EXPECT_EQ(shared.sent.back().body, "{\"ou\":\"\xEF\xBF\xBD\"}");
+  Answer(204, Json());
+  EXPECT_EQ(Pkictl({"write", "-f", "pki/tidy"}).code, 0);
+  EXPECT_EQ(shared.sent.back().body, "{}");
+  EXPECT_EQ(Pkictl({"write", "pki/tidy"}).code, 1);  // no data and no -force
+  // A redirect left unfollowed is not a success.
+  Answer(307, Json());
+  EXPECT_EQ(Pkictl({"write", "pki/roles/web", "a=b"}).code, 2);
+  // -format=json prints nothing for an empty answer.
+  Answer(204, Json());
+  CliRun quiet = Pkictl({"write", "-format=json", "pki/roles/web", "a=b"});
+  EXPECT_EQ(quiet.code, 0);
+  EXPECT_EQ(quiet.out, "");
+  // A token with a line break is refused before anything is sent.
+  extra_env = {{"VAULT_TOKEN", "tok\nX-Injected: 1"}};
+  const size_t sent = shared.sent.size();
+  EXPECT_EQ(Pkictl({"read", "pki/x"}).code, 1);
+  EXPECT_EQ(shared.sent.size(), sent);
+  extra_env = {{"VAULT_SKIP_VERIFY", "maybe"}};
+  EXPECT_EQ(Pkictl({"read", "pki/x"}).code, 1);
 }
 
 TEST_F(PkictlTest, StatusExitCodeFollowsTheSeal) {
@@ -219,6 +275,7 @@ TEST_F(PkictlTest, StatusExitCodeFollowsTheSeal) {
   EXPECT_NE(up.out.find("Sealed          false"), std::string::npos) << up.out;
   Answer(200, {{"sealed", true}});
   EXPECT_EQ(Pkictl({"status"}).code, 2);
+  EXPECT_EQ(Pkictl({"status"}).code, 1);  // the server cannot be asked: 1, as vault (2 means sealed)
 }
 
 }  // namespace
