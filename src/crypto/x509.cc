@@ -268,6 +268,17 @@ ASN1_OCTET_STRING* OctetString(const std::string& s) {
   return os;
 }
 
+// The authority key identifier naming `issuer`: its subject key identifier, else the SHA-1 of its key.
+Status AddAuthorityKeyId(X509* cert, const X509* issuer) {
+  std::string akid = KeyIdOf(issuer);
+  if (akid.empty()) akid = KeyIdOfPubkey(X509_get_X509_PUBKEY(issuer));
+  AUTHORITY_KEYID* ak = AUTHORITY_KEYID_new();
+  ak->keyid = OctetString(akid);
+  Status s = AddExtension(cert, NID_authority_key_identifier, 0, ak);
+  AUTHORITY_KEYID_free(ak);
+  return s;
+}
+
 std::string NameDer(const X509_NAME* name) {
   unsigned char* der = nullptr;
   int n = i2d_X509_NAME(const_cast<X509_NAME*>(name), &der);
@@ -436,15 +447,7 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
     ASN1_OCTET_STRING_free(os);
     RETURN_IF_ERROR(s);
   }
-  if (issuer) {
-    std::string akid = KeyIdOf(issuer);
-    if (akid.empty()) akid = KeyIdOfPubkey(X509_get_X509_PUBKEY(issuer));
-    AUTHORITY_KEYID* ak = AUTHORITY_KEYID_new();
-    ak->keyid = OctetString(akid);
-    Status s = AddExtension(cert.get(), NID_authority_key_identifier, 0, ak);
-    AUTHORITY_KEYID_free(ak);
-    RETURN_IF_ERROR(s);
-  }
+  if (issuer) RETURN_IF_ERROR(AddAuthorityKeyId(cert.get(), issuer));
 
   ASSIGN_OR_RETURN(ossl::GeneralNames sans,
                    BuildSans(t.dns_names, t.email_addresses, t.ip_addresses, t.uris, t.other_names));
@@ -847,13 +850,7 @@ Result<ossl::X509Ptr> ResignCertificate(const X509* cert, const X509* issuer, co
        idx = X509_get_ext_by_NID(copy.get(), NID_authority_key_identifier, -1)) {
     X509_EXTENSION_free(X509_delete_ext(copy.get(), idx));
   }
-  std::string akid = KeyIdOf(issuer);
-  if (akid.empty()) akid = KeyIdOfPubkey(X509_get_X509_PUBKEY(issuer));
-  AUTHORITY_KEYID* ak = AUTHORITY_KEYID_new();
-  ak->keyid = OctetString(akid);
-  Status s = AddExtension(copy.get(), NID_authority_key_identifier, 0, ak);
-  AUTHORITY_KEYID_free(ak);
-  RETURN_IF_ERROR(s);
+  RETURN_IF_ERROR(AddAuthorityKeyId(copy.get(), issuer));
   ossl::MdCtx md(EVP_MD_CTX_new());
   RETURN_IF_ERROR(InitSigning(md.get(), signer, 0, false));
   if (X509_sign_ctx(copy.get(), md.get()) <= 0) {

@@ -329,24 +329,6 @@ Result<std::shared_ptr<const SigningIssuer>> CaStore::SigningIssuerFor(const std
   return out;
 }
 
-Result<std::optional<KeyEntry>> CaStore::GetKey(const std::string& key_id) const {
-  ASSIGN_OR_RETURN(auto snap, Snapshot());
-  for (const auto& k : snap->keys) {
-    if (k.key_id == key_id) return std::optional<KeyEntry>(k);
-  }
-  return std::optional<KeyEntry>();
-}
-
-Result<std::vector<KeyEntry>> CaStore::ListKeys() const {
-  ASSIGN_OR_RETURN(auto snap, Snapshot());
-  return snap->keys;
-}
-
-Result<std::vector<IssuerEntry>> CaStore::ListIssuers() const {
-  ASSIGN_OR_RETURN(auto snap, Snapshot());
-  return snap->issuers;
-}
-
 Result<ossl::PKey> CaStore::UnsealKey(const KeyEntry& key) const {
   ASSIGN_OR_RETURN(std::string der, ctx_.sealer->Open(key.sealed_private_key));
   auto parsed = ParsePrivateKeyDer(der);
@@ -403,19 +385,6 @@ void CaStore::Committed() const {
   cache_.clear();
   snapshot_.reset();
   ++generation_;
-}
-
-Result<bool> CaStore::IssuerNameTaken(const std::string& name) const {
-  if (name.empty()) return false;
-  ASSIGN_OR_RETURN(auto snap, Snapshot());
-  return std::any_of(snap->issuers.begin(), snap->issuers.end(),
-                     [&](const IssuerEntry& e) { return e.issuer_name == name; });
-}
-
-Result<bool> CaStore::KeyNameTaken(const std::string& name) const {
-  if (name.empty()) return false;
-  ASSIGN_OR_RETURN(auto snap, Snapshot());
-  return std::any_of(snap->keys.begin(), snap->keys.end(), [&](const KeyEntry& k) { return k.key_name == name; });
 }
 
 Status CaStore::CheckIssuerName(const std::string& name, const std::string& self_id) const {

@@ -128,9 +128,6 @@ class CaStore {
   // (was one set?): ..." when the reference does not resolve or the issuer has no key.
   Result<std::shared_ptr<const SigningIssuer>> SigningIssuerFor(const std::string& ref) const;
 
-  Result<std::optional<KeyEntry>> GetKey(const std::string& key_id) const;
-  Result<std::vector<KeyEntry>> ListKeys() const;
-  Result<std::vector<IssuerEntry>> ListIssuers() const;
   // Unseals a key's private half.
   Result<ossl::PKey> UnsealKey(const KeyEntry& key) const;
 
@@ -149,9 +146,6 @@ class CaStore {
   // Drops cached state after a write to issuers or keys.
   void Committed() const;
 
-  // Whether an issuer name is already taken (names are unique per mount, as in Vault).
-  Result<bool> IssuerNameTaken(const std::string& name) const;
-  Result<bool> KeyNameTaken(const std::string& name) const;
   // A name a writer may give an issuer (or key): empty, or valid, not "default" and not taken by another one
   // than `self_id`. 400 otherwise.
   Status CheckIssuerName(const std::string& name, const std::string& self_id = "") const;

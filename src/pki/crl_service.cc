@@ -9,6 +9,7 @@
 #include "src/crypto/x509.h"
 #include "src/pki/issuance.h"
 #include "src/pki/revocation.h"
+#include "src/pki/stored_json.h"
 
 namespace pki {
 namespace {
@@ -57,13 +58,10 @@ Json CrlConfigToJson(const CrlConfig& c) {
 }
 
 Result<CrlConfig> ReadCrlConfig(Storage* storage) {
-  std::string value;
-  Status s = storage->Get(kConfigKey, &value);
   CrlConfig c;
-  if (s.IsNotFound()) return c;
-  RETURN_IF_ERROR(s);
-  Json j = Json::parse(value, nullptr, false);
-  if (!j.is_object()) return Status::Internal("corrupt config/crl entry");
+  ASSIGN_OR_RETURN(std::optional<Json> stored, ReadJsonObject(storage, kConfigKey));
+  if (!stored) return c;
+  const Json& j = *stored;
   c.expiry = j.value("expiry", c.expiry);
   c.disable = j.value("disable", c.disable);
   c.ocsp_disable = j.value("ocsp_disable", c.ocsp_disable);
@@ -292,12 +290,12 @@ Result<std::vector<std::string>> CrlService::RotateAll(Kind kind) {
   ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
   std::vector<std::string> warnings;
   if (kind == Kind::kDelta && (!config.enable_delta || config.disable)) return warnings;
-  ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
+  ASSIGN_OR_RETURN(auto snap, cas_->Snapshot());
   std::lock_guard<std::mutex> lock(build_mu_);
   std::set<std::string> groups;
-  for (const auto& issuer : issuers) {
+  for (const auto& issuer : snap->issuers) {
     if (issuer.key_id.empty() || !issuer.HasUsage(kUsageCrlSigning)) continue;  // no key, no CRL (as Vault)
-    ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, issuer.issuer_id));
+    const std::string& group = issuer.crl_group;
     if (!groups.insert(group).second) continue;  // one CRL per subject and key
     ASSIGN_OR_RETURN(States states, ReadStates(group));
     Result<std::shared_ptr<const std::string>> built = Status::Internal("no complete CRL yet");

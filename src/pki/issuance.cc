@@ -4,6 +4,7 @@
 
 #include "src/core/duration.h"
 #include "src/pki/role.h"
+#include "src/pki/stored_json.h"
 
 namespace pki {
 
@@ -143,13 +144,10 @@ Result<std::string> UniqueSerial(const CertStore& certs) {
 }
 
 Result<UrlConfig> ReadUrlConfig(Storage* storage) {
-  std::string value;
-  Status s = storage->Get("config/urls", &value);
   UrlConfig c;
-  if (s.IsNotFound()) return c;
-  RETURN_IF_ERROR(s);
-  Json j = Json::parse(value, nullptr, false);
-  if (!j.is_object()) return Status::Internal("corrupt config/urls entry");
+  ASSIGN_OR_RETURN(std::optional<Json> stored, ReadJsonObject(storage, "config/urls"));
+  if (!stored) return c;
+  const Json& j = *stored;
   c.issuing_certificates = j.value("issuing_certificates", std::vector<std::string>{});
   c.crl_distribution_points = j.value("crl_distribution_points", std::vector<std::string>{});
   c.ocsp_servers = j.value("ocsp_servers", std::vector<std::string>{});

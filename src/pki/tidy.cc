@@ -8,6 +8,7 @@
 #include "src/core/duration.h"
 #include "src/crypto/x509.h"
 #include "src/pki/cert_store.h"
+#include "src/pki/stored_json.h"
 #include "src/pki/revocation.h"
 
 namespace pki {
@@ -52,13 +53,10 @@ Json AutoTidyConfigToJson(const AutoTidyConfig& c) {
 }
 
 Result<AutoTidyConfig> ReadAutoTidyConfig(Storage* storage) {
-  std::string value;
-  Status s = storage->Get(kConfigKey, &value);
   AutoTidyConfig c;
-  if (s.IsNotFound()) return c;
-  RETURN_IF_ERROR(s);
-  Json j = Json::parse(value, nullptr, false);
-  if (!j.is_object()) return Status::Internal("corrupt config/auto-tidy entry");
+  ASSIGN_OR_RETURN(std::optional<Json> stored, ReadJsonObject(storage, kConfigKey));
+  if (!stored) return c;
+  const Json& j = *stored;
   try {
     c.enabled = j.value("enabled", c.enabled);
     c.interval = j.value("interval_duration", c.interval);
@@ -384,13 +382,12 @@ Result<std::optional<std::string>> Tidier::GroupListing(const std::string& seria
 
 Status Tidier::RepairIssuer(const std::string& serial) {
   if (!run_issuers_) {
-    ASSIGN_OR_RETURN(std::vector<IssuerEntry> issuers, cas_->ListIssuers());
-    run_issuers_ = std::move(issuers);
+    ASSIGN_OR_RETURN(run_issuers_, cas_->Snapshot());
   }
   RevocationStore revocations(ctx_.storage);
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, revocations.Get(serial));
   if (!revoked) return Status::Ok();
-  for (const auto& issuer : *run_issuers_) {
+  for (const auto& issuer : run_issuers_->issuers) {
     if (issuer.issuer_id == revoked->issuer_id) return Status::Ok();
   }
   {
@@ -403,7 +400,7 @@ Status Tidier::RepairIssuer(const std::string& serial) {
   auto leaf = ParseCertificateDer(cert->der);
   if (!leaf.ok()) return Status::Ok();  // nothing to verify against; the record stays as it is
   std::vector<const IssuerEntry*> candidates;
-  for (const auto& issuer : *run_issuers_) {
+  for (const auto& issuer : run_issuers_->issuers) {
     if (issuer.issuer_id == cert->issuer_id) candidates.insert(candidates.begin(), &issuer);
     else candidates.push_back(&issuer);
   }

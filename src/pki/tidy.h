@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -171,7 +172,7 @@ class Tidier {
   std::mutex prepare_mu_;                     // serialises Prepare's first run
   std::atomic<bool> prepared_{false};         // Prepare succeeded (set last, under prepare_mu_)
   std::atomic<bool> counts_complete_{false};  // set by Prepare
-  std::optional<std::vector<IssuerEntry>> run_issuers_;  // the run's thread only: the issuers, read once per run
+  std::shared_ptr<const CaSnapshot> run_issuers_;  // the run's thread only: the issuers, read once per run
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // signalled on cancel, stop and the end of a run
