@@ -2,10 +2,12 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "src/core/clock.h"
 #include "src/crypto/sealer.h"
@@ -107,6 +109,44 @@ inline bool VerifiesTo(const std::string& leaf_pem, const std::vector<std::strin
   sk_X509_free(chain);
   X509_STORE_free(store);
   return ok == 1;
+}
+
+struct ParsedCrl {
+  long number = -1;
+  long delta_base = -1;  // the Delta CRL Indicator, -1 on a complete CRL
+  std::vector<std::string> serials;  // colon form
+  int64_t this_update = 0;
+  int64_t next_update = 0;
+  bool verified = false;
+  std::set<std::string> SerialSet() const { return {serials.begin(), serials.end()}; }
+};
+
+// A CRL's number, delta base, serials and times, and whether `ca_pem`'s key verifies it.
+inline ParsedCrl ParseCrl(const std::string& der, const std::string& ca_pem) {
+  ParsedCrl out;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
+  if (crl == nullptr) return out;
+  ASN1_INTEGER* num = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  if (num != nullptr) out.number = ASN1_INTEGER_get(num);
+  ASN1_INTEGER_free(num);
+  int crit = 0;
+  ASN1_INTEGER* base = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_delta_crl, &crit, nullptr));
+  if (base != nullptr && crit == 1) out.delta_base = ASN1_INTEGER_get(base);
+  ASN1_INTEGER_free(base);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
+    std::string bytes(static_cast<size_t>(serial->length), '\0');
+    std::copy(serial->data, serial->data + serial->length, bytes.begin());
+    out.serials.push_back(FormatSerial(bytes));
+  }
+  out.this_update = Asn1TimeToUnix(X509_CRL_get0_lastUpdate(crl));
+  out.next_update = Asn1TimeToUnix(X509_CRL_get0_nextUpdate(crl));
+  auto ca = ParseCertificatePem(ca_pem);
+  if (ca.ok()) out.verified = X509_CRL_verify(crl, X509_get0_pubkey(ca->get())) == 1;
+  X509_CRL_free(crl);
+  return out;
 }
 
 }  // namespace pki::testing

@@ -98,34 +98,6 @@ void ExpectConsistent(EngineHarness& h) {
   EXPECT_EQ(status->data["current_revoked_cert_count"], s.revoked.size());
 }
 
-struct ParsedCrl {
-  long number = -1;
-  long delta_base = -1;
-  std::set<std::string> serials;  // colon form
-  bool verified = false;
-};
-
-ParsedCrl ParseCrl(const std::string& der, const std::string& ca_pem) {
-  ParsedCrl out;
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size()));
-  if (crl == nullptr) return out;
-  ASN1_INTEGER* num = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
-  if (num != nullptr) out.number = ASN1_INTEGER_get(num);
-  ASN1_INTEGER_free(num);
-  ASN1_INTEGER* base = static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_delta_crl, nullptr, nullptr));
-  if (base != nullptr) out.delta_base = ASN1_INTEGER_get(base);
-  ASN1_INTEGER_free(base);
-  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
-  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-    const ASN1_INTEGER* serial = X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i));
-    out.serials.insert(FormatSerial(std::string(serial->data, serial->data + serial->length)));
-  }
-  auto ca = ParseCertificatePem(ca_pem);
-  if (ca.ok()) out.verified = X509_CRL_verify(crl, X509_get0_pubkey(ca->get())) == 1;
-  X509_CRL_free(crl);
-  return out;
-}
 
 // A CA and a role on `h`; returns the CA's PEM.
 std::string SetUpCa(EngineHarness& h) {
@@ -263,7 +235,7 @@ TEST_F(TidyTest, RevokedCertificatesGoOnlyWithTidyRevokedCertsAndLeaveTheCrl) {
   const std::string revoked_valid = Issue(h, "24h");
   Revoke(h, revoked_due);
   Revoke(h, revoked_valid);
-  EXPECT_EQ(Crl().serials, (std::set<std::string>{revoked_due, revoked_valid}));
+  EXPECT_EQ(Crl().SerialSet(), (std::set<std::string>{revoked_due, revoked_valid}));
   h.clock.Advance(120);
 
   // tidy_cert_store alone (as Vault): both expired records go; the revocation stays, with its expiry entry.
@@ -272,7 +244,7 @@ TEST_F(TidyTest, RevokedCertificatesGoOnlyWithTidyRevokedCertsAndLeaveTheCrl) {
   EXPECT_FALSE(Stored(h, revoked_due));
   EXPECT_EQ(ListRevoked(h), (std::set<std::string>{revoked_due, revoked_valid}));
   EXPECT_EQ(Status()["cert_store_deleted_count"], 2);
-  EXPECT_EQ(Crl().serials, (std::set<std::string>{revoked_due, revoked_valid}));
+  EXPECT_EQ(Crl().SerialSet(), (std::set<std::string>{revoked_due, revoked_valid}));
   ExpectConsistent(h);
 
   // tidy_revoked_certs: the expired revocation goes; the CRL read next no longer lists it.
@@ -287,7 +259,7 @@ TEST_F(TidyTest, RevokedCertificatesGoOnlyWithTidyRevokedCertsAndLeaveTheCrl) {
   EXPECT_EQ(ListRevoked(h), (std::set<std::string>{revoked_valid}));
   ParsedCrl after = Crl();
   EXPECT_GT(after.number, number_before);
-  EXPECT_EQ(after.serials, (std::set<std::string>{revoked_valid}));
+  EXPECT_EQ(after.SerialSet(), (std::set<std::string>{revoked_valid}));
   ExpectConsistent(h);
 }
 
@@ -310,10 +282,10 @@ TEST_F(TidyTest, DeltaCrlsKeepWorkingAcrossATidy) {
   // auto_rebuild: revocations wait for the delta CRL or a rebuild; rotate so the complete CRL lists both.
   ASSERT_TRUE(h.Read("crl/rotate").ok());
   ParsedCrl complete = Crl();
-  EXPECT_EQ(complete.serials, (std::set<std::string>{due, valid}));
+  EXPECT_EQ(complete.SerialSet(), (std::set<std::string>{due, valid}));
   ParsedCrl delta = Crl("crl/delta");
   EXPECT_EQ(delta.delta_base, complete.number);
-  EXPECT_TRUE(delta.serials.empty());
+  EXPECT_TRUE(delta.SerialSet().empty());
 
   h.clock.Advance(120);
   RunTidy(h, {{"tidy_revoked_certs", true}, {"safety_buffer", 1}});
@@ -324,15 +296,15 @@ TEST_F(TidyTest, DeltaCrlsKeepWorkingAcrossATidy) {
   h.clock.Advance(16 * 60);  // past delta_rebuild_interval
   ParsedCrl delta_after = Crl("crl/delta");
   EXPECT_EQ(delta_after.delta_base, complete.number);
-  EXPECT_EQ(delta_after.serials, (std::set<std::string>{later}));
+  EXPECT_EQ(delta_after.SerialSet(), (std::set<std::string>{later}));
   // auto_rebuild: as in Vault, the complete CRL drops the tidied entry at its next rebuild, not at once.
-  EXPECT_EQ(Crl().serials, (std::set<std::string>{due, valid}));
+  EXPECT_EQ(Crl().SerialSet(), (std::set<std::string>{due, valid}));
   ASSERT_TRUE(h.Read("crl/rotate").ok());
   ParsedCrl rebuilt = Crl();
-  EXPECT_EQ(rebuilt.serials, (std::set<std::string>{valid, later}));
+  EXPECT_EQ(rebuilt.SerialSet(), (std::set<std::string>{valid, later}));
   ParsedCrl delta_rebased = Crl("crl/delta");
   EXPECT_EQ(delta_rebased.delta_base, rebuilt.number);
-  EXPECT_TRUE(delta_rebased.serials.empty());
+  EXPECT_TRUE(delta_rebased.SerialSet().empty());
   ExpectConsistent(h);
 }
 
