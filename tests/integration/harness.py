@@ -125,6 +125,22 @@ class SharedDevServer:
         return getattr(self._server, name)
 
 
+def openssl_verify(leaf_pem, anchor_pem, untrusted=()):
+    """`openssl verify` of the leaf with `anchor_pem` as the only trust anchor and `untrusted` PEMs as candidate
+    intermediates; returns (ok, output)."""
+    with tempfile.TemporaryDirectory() as d:
+        def put(name, text):
+            path = os.path.join(d, name)
+            with open(path, "w") as f:
+                f.write(text.strip() + "\n")
+            return path
+        cmd = ["openssl", "verify", "-CAfile", put("anchor.pem", anchor_pem)]
+        if untrusted:
+            cmd += ["-untrusted", put("untrusted.pem", "\n".join(p.strip() for p in untrusted))]
+        out = subprocess.run(cmd + [put("leaf.pem", leaf_pem)], capture_output=True, text=True)
+        return out.returncode == 0, out.stdout + out.stderr
+
+
 def child_pids(pid):
     """The live (non-zombie) children of process `pid`, from /proc (every thread's children)."""
     out = set()

@@ -6,9 +6,7 @@ Run by ctest as: /usr/bin/python3 test_issuers.py --bin-dir build/bin
 """
 
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,21 +25,6 @@ def unauthenticated(path):
     r = requests.get(SERVER.addr + "/v1/pki/" + path, timeout=30)
     r.raise_for_status()
     return r
-
-
-def openssl_verify(leaf_pem, anchor_pem, untrusted=()):
-    with tempfile.TemporaryDirectory() as d:
-        def put(name, text):
-            path = os.path.join(d, name)
-            with open(path, "w") as f:
-                f.write(text.strip() + "\n")
-            return path
-        cmd = ["openssl", "verify", "-CAfile", put("anchor.pem", anchor_pem)]
-        if untrusted:
-            cmd += ["-untrusted", put("untrusted.pem", "\n".join(p.strip() for p in untrusted))]
-        cmd.append(put("leaf.pem", leaf_pem))
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        return out.returncode == 0, out.stdout + out.stderr
 
 
 def subject(pem):
@@ -79,13 +62,13 @@ class Issuers(unittest.TestCase):
         c.write("pki/roles/web-b", allow_any_name=True, key_type="ec", max_ttl="72h", issuer_ref="root-b")
         after = self.issue("issue/web-b")
         self.assertEqual(subject(before["certificate"]).rfc4514_string(), "CN=svc.example.com")
-        ok, out = openssl_verify(before["certificate"], self.root_a)
+        ok, out = harness.openssl_verify(before["certificate"], self.root_a)
         self.assertTrue(ok, out)
-        ok, out = openssl_verify(after["certificate"], root_b)
+        ok, out = harness.openssl_verify(after["certificate"], root_b)
         self.assertTrue(ok, out)
-        ok, _ = openssl_verify(after["certificate"], self.root_a)
+        ok, _ = harness.openssl_verify(after["certificate"], self.root_a)
         self.assertFalse(ok)
-        ok, out = openssl_verify(self.issue("issuer/root-b/issue/web")["certificate"], root_b)
+        ok, out = harness.openssl_verify(self.issue("issuer/root-b/issue/web")["certificate"], root_b)
         self.assertTrue(ok, out)
 
     def test_cross_signed_intermediate_verifies_both_ways(self):
@@ -111,9 +94,9 @@ class Issuers(unittest.TestCase):
         self.assertEqual(len(chain), 4, chain)
         for pem in (int_a, int_x, self.root_a, root_x):
             self.assertIn(pem.strip(), [p.strip() for p in chain])
-        ok, out = openssl_verify(leaf["certificate"], self.root_a, [int_a])
+        ok, out = harness.openssl_verify(leaf["certificate"], self.root_a, [int_a])
         self.assertTrue(ok, out)
-        ok, out = openssl_verify(leaf["certificate"], root_x, [int_x])
+        ok, out = harness.openssl_verify(leaf["certificate"], root_x, [int_x])
         self.assertTrue(ok, out)
 
     def test_each_issuer_has_its_own_crl(self):

@@ -38,9 +38,7 @@ class Pkictl(unittest.TestCase):
         root = pkictl("write", "-field=certificate", "pki/root/generate/internal", "common_name=CLI Root",
                       "key_type=ec", "ttl=8760h")
         assert root.returncode == 0, root.stderr
-        cls.root = os.path.join(cls.dir, "root.pem")
-        with open(cls.root, "w") as f:
-            f.write(root.stdout + "\n")
+        cls.root_pem = root.stdout
         r = pkictl("write", "pki/roles/web", "allowed_domains=example.com", "allow_subdomains=true", "max_ttl=72h",
                    "key_type=ec")
         assert r.returncode == 0, r.stderr
@@ -50,11 +48,7 @@ class Pkictl(unittest.TestCase):
         shutil.rmtree(cls.dir, ignore_errors=True)
 
     def verify(self, pem):
-        path = os.path.join(self.dir, "leaf.pem")
-        with open(path, "w") as f:
-            f.write(pem + "\n")
-        out = subprocess.run(["openssl", "verify", "-CAfile", self.root, path], capture_output=True, text=True)
-        return out.returncode == 0, out.stdout + out.stderr
+        return harness.openssl_verify(pem, self.root_pem)
 
     def test_issue_with_field_and_verify(self):
         r = pkictl("write", "-field=certificate", "pki/issue/web", "common_name=a.example.com", "ttl=1h")

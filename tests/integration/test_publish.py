@@ -24,17 +24,8 @@ import requests  # noqa: E402
 from cryptography import x509  # noqa: E402
 from cryptography.x509 import ocsp  # noqa: E402
 
-SERVER = None
-
-
-def setUpModule():
-    global SERVER
-    SERVER = harness.DevServer(ARGS.bin_dir)
-    SERVER.start()
-
-
-def tearDownModule():
-    SERVER.cleanup()
+SERVER = harness.SharedDevServer(ARGS.bin_dir)
+setUpModule, tearDownModule = SERVER.setup, SERVER.finish
 
 
 def api(method, path, **kwargs):

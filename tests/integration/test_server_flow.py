@@ -6,9 +6,7 @@ Run by ctest as: /usr/bin/python3 test_server_flow.py --bin-dir build/bin
 import datetime
 import ipaddress
 import os
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,40 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
-SERVER = None
-
-
-def setUpModule():
-    global SERVER
-    SERVER = harness.DevServer(ARGS.bin_dir)
-    SERVER.start()
-
-
-def tearDownModule():
-    SERVER.cleanup()
-
-
-def client():
-    return hvac.Client(url=SERVER.addr, token=SERVER.token)
-
-
-def openssl_verify(leaf_pem, root_pem, intermediates=()):
-    """Runs `openssl verify` on the leaf with the root as trust anchor; returns (ok, output)."""
-    with tempfile.TemporaryDirectory() as d:
-        root = os.path.join(d, "root.pem")
-        leaf = os.path.join(d, "leaf.pem")
-        with open(root, "w") as f:
-            f.write(root_pem + "\n")
-        with open(leaf, "w") as f:
-            f.write(leaf_pem + "\n")
-        cmd = ["openssl", "verify", "-CAfile", root]
-        if intermediates:
-            chain = os.path.join(d, "chain.pem")
-            with open(chain, "w") as f:
-                f.write("\n".join(intermediates) + "\n")
-            cmd += ["-untrusted", chain]
-        out = subprocess.run(cmd + [leaf], capture_output=True, text=True)
-        return out.returncode == 0, out.stdout + out.stderr
+SERVER = harness.SharedDevServer(ARGS.bin_dir)
+setUpModule, tearDownModule, client = SERVER.setup, SERVER.finish, SERVER.client
 
 
 def load(pem):
@@ -133,7 +99,7 @@ class OperatorAndServiceFlow(unittest.TestCase):
             self.assertEqual(life, datetime.timedelta(hours=2, seconds=30))  # 30 s backdating
             self.assertEqual(d["expiration"], int(cert.not_valid_after.replace(tzinfo=datetime.timezone.utc).timestamp()))
             self.assertEqual(d["ca_chain"], [self.root["certificate"]])
-            ok, out = openssl_verify(d["certificate"], self.root["certificate"])
+            ok, out = harness.openssl_verify(d["certificate"], self.root["certificate"])
             self.assertTrue(ok, out)
 
     def test_sign_ec_and_rsa_csrs(self):
@@ -146,7 +112,7 @@ class OperatorAndServiceFlow(unittest.TestCase):
             self.assertEqual(cert.public_key().public_numbers(), key.public_key().public_numbers())
             self.assertEqual(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value, "csr.example.com")
             self.assertEqual(cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value, "Example Org")
-            ok, out = openssl_verify(d["certificate"], self.root["certificate"])
+            ok, out = harness.openssl_verify(d["certificate"], self.root["certificate"])
             self.assertTrue(ok, out)
 
     def test_ttl_capped_by_role_with_warning(self):
@@ -226,7 +192,7 @@ class OperatorAndServiceFlow(unittest.TestCase):
         self.assertEqual(c.secrets.pki.read_role("web")["data"]["max_ttl"], 72 * 3600)
         self.assertEqual(c.secrets.pki.read_ca_certificate().strip(), self.root["certificate"])
         after = c.secrets.pki.generate_certificate("ec-web", "after-restart.example.com")["data"]
-        ok, out = openssl_verify(after["certificate"], self.root["certificate"])
+        ok, out = harness.openssl_verify(after["certificate"], self.root["certificate"])
         self.assertTrue(ok, out)
         mounts = c.sys.list_mounted_secrets_engines()
         self.assertEqual(mounts["pki/"]["config"]["max_lease_ttl"], 87600 * 3600)
@@ -253,7 +219,7 @@ class IntermediateFlow(unittest.TestCase):
         leaf = c.secrets.pki.generate_certificate("svc", "svc.internal", mount_point="pki_int")["data"]
         self.assertEqual(len(leaf["ca_chain"]), 2)
         self.assertEqual(leaf["ca_chain"][1].strip(), root_pem)
-        ok, out = openssl_verify(leaf["certificate"], root_pem, intermediates=[leaf["issuing_ca"]])
+        ok, out = harness.openssl_verify(leaf["certificate"], root_pem, untrusted=[leaf["issuing_ca"]])
         self.assertTrue(ok, out)
         inter = load(leaf["issuing_ca"])
         self.assertTrue(inter.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
