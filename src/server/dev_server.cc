@@ -61,6 +61,13 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   if (!sys_storage.ok()) return sys_storage.status().Annotate("opening " + layout.sys_dir);
   server->sys_storage_ = std::move(sys_storage).value();
   ASSIGN_OR_RETURN(ClusterIdentity cluster, LoadOrCreateClusterIdentity(server->sys_storage_.get()));
+  // Before any engine starts: a server that cannot audit does not start (as Vault's file device).
+  if (!options.audit_log_path.empty()) {
+    auto audit = AuditLog::Open(options.audit_log_path, server->sys_storage_.get());
+    if (!audit.ok()) return audit.status().Annotate("enabling the audit log");
+    server->audit_ = std::move(audit).value();
+    LogLine(LogLevel::kInfo, "audit log enabled: " + options.audit_log_path);
+  }
 
   ASSIGN_OR_RETURN(server->factory_, make_factory(layout));
   ASSIGN_OR_RETURN(server->mounts_,
@@ -85,9 +92,13 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   ASSIGN_OR_RETURN(std::string accessor, RandomAlphanumeric(24));
   server->token_auth_ =
       std::make_unique<TokenBackend>(server->root_token_, accessor, SystemClock::Instance().Now());
-  std::vector<BuiltinMount> builtins = {{"sys/", "system", server->sys_.get(), /*inject_data=*/true},
-                                        {"auth/token/", "token", server->token_auth_.get(), false}};
-  server->api_ = std::make_unique<VaultApi>(server->mounts_.get(), std::move(builtins), server->tokens_.get());
+  server->audit_hash_ = std::make_unique<AuditHashBackend>(server->audit_.get());
+  std::vector<BuiltinMount> builtins = {
+      {"sys/audit-hash/", "system", server->audit_hash_.get(), /*inject_data=*/true, /*mount_point=*/"sys/"},
+      {"sys/", "system", server->sys_.get(), /*inject_data=*/true},
+      {"auth/token/", "token", server->token_auth_.get(), false}};
+  server->api_ = std::make_unique<VaultApi>(server->mounts_.get(), std::move(builtins), server->tokens_.get(),
+                                            server->audit_.get(), accessor);
 
   HttpServer::Options http;
   http.host = options.listen_host;
@@ -110,6 +121,11 @@ std::vector<MountEntry> DevServer::mounts() const {
   if (!mounts_) return out;
   for (const auto& m : mounts_->List()) out.push_back(m->entry());
   return out;
+}
+
+Status DevServer::ReopenAuditLog() {
+  if (!audit_) return Status::Ok();
+  return audit_->Reopen();
 }
 
 Status DevServer::Stop() {

@@ -6,6 +6,7 @@
 //   mounts/<uuid>/  one directory per mount, owned by its engine: with the plugin host, the working directory of
 //                   the mount's pki-plugin (rocksdb/ and rocksdb.seal-key for storage=rocksdb, host-storage/ for
 //                   the host's storage)
+//   (sys/ also holds the audit log's HMAC key, "core/audit-hmac-key", which never leaves the server)
 //   pki-seal.key    the seal key the in-process engine shared between mounts (mode 0600); mounts created then
 //                   keep using it
 // Start and Stop are called from one controlling thread; the server itself runs on the listener's threads:
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "src/core/status.h"
+#include "src/server/audit_log.h"
 #include "src/server/http_server.h"
 #include "src/server/mount_backend.h"
 #include "src/server/mount_table.h"
@@ -47,6 +49,7 @@ struct DevServerOptions {
   uint16_t listen_port = 8200;  // 0: any free port
   int threads = 0;              // I/O threads; 0: hardware concurrency, at least 2
   int worker_threads = 0;       // request handler threads; 0: hardware concurrency, at least 2
+  std::string audit_log_path;   // the audit log file (docs/audit.md); empty: no audit device
 };
 
 // Builds the engine factory once the data directory exists (factories may keep files in it).
@@ -65,6 +68,12 @@ class DevServer {
   int worker_threads() const { return http_->worker_threads(); }
   const DataLayout& layout() const { return layout_; }
   std::vector<MountEntry> mounts() const;
+  // Whether an audit device is enabled (DevServerOptions::audit_log_path).
+  bool audit_enabled() const { return audit_ != nullptr; }
+
+  // Closes and reopens the audit log file (log rotation; main.cc calls it on SIGHUP). Ok without an audit device.
+  // On failure requests fail with 500 until the file can be opened again (each request retries).
+  Status ReopenAuditLog();
 
   // Stops accepting, finishes requests in flight (up to 30 s), closes every mount's engine and flushes storage.
   // Idempotent; returns the first failure.
@@ -83,6 +92,8 @@ class DevServer {
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<SysBackend> sys_;
   std::unique_ptr<TokenBackend> token_auth_;
+  std::unique_ptr<AuditLog> audit_;  // null: no audit device
+  std::unique_ptr<AuditHashBackend> audit_hash_;
   std::unique_ptr<VaultApi> api_;
   std::unique_ptr<HttpServer> http_;
   bool stopped_ = false;

@@ -2,6 +2,7 @@
 // Vault API (VaultApi), so that request handling is testable without a socket.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,9 @@ struct HttpRequest {
   // Header fields in arrival order; names are compared case-insensitively.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The peer of the connection ("127.0.0.1", "::1") and its port; empty/0 when not received over a socket.
+  std::string remote_address;
+  uint16_t remote_port = 0;
 
   // The first value of header `name` (case-insensitive), or "" when absent.
   std::string_view Header(std::string_view name) const;
@@ -26,6 +30,5 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra header fields
 };
-
 
 }  // namespace pki::server

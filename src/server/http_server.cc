@@ -96,7 +96,17 @@ struct ListenerState {
 // One HTTP/1.1 connection. All its members are touched only on its strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ListenerState* state) : stream_(std::move(socket)), state_(state) {}
+  Session(tcp::socket&& socket, ListenerState* state) : stream_(std::move(socket)), state_(state) {
+    // Once per connection, for the audit log: every request on it comes from the same peer.
+    beast::error_code ec;
+    tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      net::ip::address addr = peer.address();
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+      remote_address_ = addr.to_string();
+      remote_port_ = peer.port();
+    }
+  }
 
   ~Session() {
     std::lock_guard<std::mutex> lock(state_->mu);
@@ -166,6 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
     hreq.target = std::string(req.target());
     for (const auto& field : req) hreq.headers.emplace_back(std::string(field.name_string()), field.value());
     hreq.body = std::move(req.body());
+    hreq.remote_address = remote_address_;
+    hreq.remote_port = remote_port_;
     const bool close = !req.keep_alive();
 
     if (state_->RunsInline(hreq)) return Send(state_->Invoke(hreq), close);
@@ -224,6 +236,8 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool head_ = false;
   bool busy_ = false;  // a request has been read and its response is not yet written
+  std::string remote_address_;  // the peer, set at construction
+  uint16_t remote_port_ = 0;
 };
 
 class HttpServer::Impl {

@@ -1,10 +1,11 @@
 // pki-server: the Vault-compatible HTTP host for the PKI secrets engine.
 //
 // Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
+//                   [-audit-log=PATH]
 // Each PKI mount is served by a pki-plugin child process (found next to pki-server unless -plugin says otherwise),
 // launched and supervised over HashiCorp go-plugin's gRPC protocol as Vault does (src/server/plugin_host.h).
 // Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, plugins shut down, storage
-// flushed, exit 0.
+// flushed, exit 0. SIGHUP reopens the audit log (log rotation).
 #include <pthread.h>
 #include <signal.h>
 
@@ -25,7 +26,7 @@ namespace {
 
 constexpr int kExitUsage = 2;
 
-void PrintBanner(const DevServer& server, const std::string& plugin_binary) {
+void PrintBanner(const DevServer& server, const std::string& plugin_binary, const std::string& audit_log) {
   std::string mounts;
   for (const auto& m : server.mounts()) mounts += (mounts.empty() ? "" : ", ") + m.path + " (" + m.type + ")";
   if (mounts.empty()) mounts = "(none)";
@@ -35,6 +36,7 @@ void PrintBanner(const DevServer& server, const std::string& plugin_binary) {
             << "                Data Dir: " << server.layout().root << "\n"
             << "                  Mounts: " << mounts << "\n"
             << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
+            << "               Audit Log: " << (audit_log.empty() ? "(none)" : audit_log) << "\n"
             << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
             << " request workers\n"
             << "                 Version: pki-server v" << kServerVersion << "\n\n"
@@ -91,13 +93,14 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  // Block the stop signals before any thread starts, so that every thread inherits the mask and only sigwait
-  // below receives them. Writes to closed sockets must not kill the process.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop signals and SIGHUP before any thread starts, so that every thread inherits the mask and only
+  // sigwait below receives them. Writes to closed sockets must not kill the process.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   DevServerOptions options;
@@ -105,15 +108,23 @@ int Main(int argc, char** argv) {
   options.root_token = flags.dev_root_token_id;
   options.listen_host = host_port.first;
   options.listen_port = host_port.second;
+  options.audit_log_path = flags.audit_log_path;
   auto server = DevServer::Start(options, MakePluginFactory(plugin_binary.value()));
   if (!server.ok()) {
     std::cerr << "pki-server: error starting server: " << server.status().message() << "\n";
     return 1;
   }
-  PrintBanner(*server.value(), plugin_binary.value());
+  PrintBanner(*server.value(), plugin_binary.value(), flags.audit_log_path);
 
   int signo = 0;
-  sigwait(&stop_signals, &signo);
+  while (sigwait(&signals, &signo) == 0 && signo == SIGHUP) {
+    // Log rotation: the old file has been moved away; start a new one at the same path.
+    if (Status st = server.value()->ReopenAuditLog(); !st.ok()) {
+      LogLine(LogLevel::kError, "SIGHUP: " + st.message() + " (requests fail until it can be written)");
+    } else if (server.value()->audit_enabled()) {
+      LogLine(LogLevel::kInfo, "SIGHUP: audit log reopened");
+    }
+  }
   LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
                                ": finishing requests in flight");
   if (Status st = server.value()->Stop(); !st.ok()) {

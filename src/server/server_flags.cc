@@ -27,6 +27,7 @@ const FlagDef kFlags[] = {
     {"data-dir", FlagKind::kString, nullptr, &ServerFlags::data_dir},
     {"plugin", FlagKind::kString, nullptr, &ServerFlags::plugin_path},
     {"config", FlagKind::kString, nullptr, &ServerFlags::config_file},
+    {"audit-log", FlagKind::kString, nullptr, &ServerFlags::audit_log_path},
 };
 
 const FlagDef* FindFlag(const std::string& name) {
@@ -128,6 +129,8 @@ std::string ServerUsage() {
          "  -data-dir=DIR                 Where mounts and their data persist (default ./data).\n"
          "  -plugin=PATH                  The pki-plugin executable launched for each PKI mount\n"
          "                                (default: pki-plugin next to pki-server).\n"
+         "  -audit-log=PATH               Append an audit log (Vault's file audit format, secrets\n"
+         "                                HMAC'd) to PATH; SIGHUP reopens it (docs/audit.md).\n"
          "  -version                      Print the version and exit.\n";
 }
 

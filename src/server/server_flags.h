@@ -21,6 +21,7 @@ struct ServerFlags {
   std::string data_dir = "./data";
   std::string plugin_path;  // the pki-plugin executable; empty: pki-plugin next to pki-server
   std::string config_file;  // -config: not supported yet, refused by ValidateServerFlags
+  std::string audit_log_path;  // -audit-log: the audit log file (docs/audit.md); empty: none
 };
 
 // Environment lookup, injectable for tests; returns nullptr when unset.

@@ -13,8 +13,9 @@
 
 namespace pki::server {
 
-VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens)
-    : mounts_(mounts), tokens_(tokens) {
+VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens,
+                   AuditLog* audit, std::string root_accessor)
+    : mounts_(mounts), tokens_(tokens), audit_(audit), root_accessor_(std::move(root_accessor)) {
   for (auto& b : builtins) {
     std::vector<std::string> unauthenticated = b.backend->UnauthenticatedPaths();
     builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated)});
@@ -37,7 +38,7 @@ std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
     const std::string& p = b.mount.path;
     if (path.compare(0, p.size(), p) == 0 || path + "/" == p) {
       return Target{b.mount.backend, nullptr, &b.unauthenticated, path.size() > p.size() ? path.substr(p.size()) : "",
-                    p, b.mount.type, b.mount.inject_data};
+                    b.mount.mount_point.empty() ? p : b.mount.mount_point, b.mount.type, b.mount.inject_data};
     }
   }
   auto match = mounts_->Resolve(path);
@@ -50,6 +51,17 @@ std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
 namespace {
 
 HttpResponse InternalError() { return RenderErrors(500, VaultErrorTexts(Status::Internal("internal error"))); }
+
+// Paths Vault serves outside its logical router, so that its audit devices never see them.
+bool Unaudited(const std::string& path) {
+  return path == "sys/health" || path == "sys/seal-status" || path == "sys/leader";
+}
+
+std::string JoinErrors(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "; ") + e;
+  return out;
+}
 
 }  // namespace
 
@@ -79,6 +91,16 @@ HttpResponse VaultApi::Handle(const HttpRequest& http) const {
   return out;
 }
 
+std::optional<AuditAuth> VaultApi::Authenticate(const std::string& token) const {
+  if (!tokens_->IsValid(token)) return std::nullopt;
+  AuditAuth auth;
+  auth.token = token;
+  auth.accessor = root_accessor_;
+  auth.display_name = "root";
+  auth.policies = {"root"};
+  return auth;
+}
+
 HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   auto parsed = ParseLogicalCall(http);
   if (auto* err = std::get_if<HttpError>(&parsed)) return RenderErrors(err->status, err->errors);
@@ -89,11 +111,63 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   if (call.head && !(target && target->mount_point == "sys/" && target->relative == "health")) {
     return RenderErrors(405, {});
   }
+  const std::string token = TokenStore::ClientToken(http);
+  const std::optional<AuditAuth> auth = token.empty() ? std::nullopt : Authenticate(token);
+  const std::string request_id = NewUuid();
+
+  // The request's audit record, rendered once for both of its lines.
+  AuditLog* const audit = Unaudited(call.path) ? nullptr : audit_;
+  std::optional<AuditLog::Record> record;
+  if (audit != nullptr) {
+    AuditRequest entry;
+    entry.id = request_id;
+    entry.operation = call.operation;
+    if (target) {
+      entry.mount_point = target->mount_point;
+      entry.mount_type = target->mount_type;
+    }
+    entry.path = call.path;
+    entry.data = &call.data;
+    entry.remote_address = http.remote_address;
+    entry.remote_port = http.remote_port;
+    entry.client_token = token;
+    if (auth) entry.client_token_accessor = auth->accessor;
+    record = audit->Prepare(auth ? &*auth : nullptr, entry);
+  }
+  // Writes the response line; false when it cannot be written (the client then gets a 500).
+  auto log_response = [&](const HttpResponse& out, const Result<Response>* result, std::string error) {
+    if (!record) return true;
+    AuditOutcome outcome;
+    outcome.status = out.status;
+    outcome.error = std::move(error);
+    if (result != nullptr && result->ok()) outcome.response = &result->value();
+    if (result != nullptr && !result->ok()) outcome.error = JoinErrors(VaultErrorTexts(result->status()));
+    Status st = audit->LogResponse(*record, outcome);
+    if (!st.ok()) LogLine(LogLevel::kError, "failed to audit response to " + call.path + ": " + st.message());
+    return st.ok();
+  };
+
   // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
   const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
-  if (!open && !tokens_->IsValid(TokenStore::ClientToken(http))) return RenderErrors(403, {"permission denied"});
+  if (!open && !auth) {
+    if (record) {
+      // As Vault: the refusal is logged, and a failure to log it does not change the answer.
+      if (Status st = audit->LogRequest(*record, "permission denied"); !st.ok()) {
+        LogLine(LogLevel::kError, "failed to audit request to " + call.path + ": " + st.message());
+      }
+    }
+    return RenderErrors(403, {"permission denied"});
+  }
+  if (record) {
+    if (Status st = audit->LogRequest(*record, ""); !st.ok()) {
+      LogLine(LogLevel::kError, "failed to audit request to " + call.path + ": " + st.message());
+      return InternalError();
+    }
+  }
   if (!target) {
-    return RenderErrors(404, {"no handler for route " + DumpJson(Json(call.path)) + ". route entry not found."});
+    const std::string error = "no handler for route " + DumpJson(Json(call.path)) + ". route entry not found.";
+    HttpResponse out = RenderErrors(404, {error});
+    return log_response(out, nullptr, error) ? out : InternalError();
   }
 
   Request req;
@@ -106,7 +180,8 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
     LogLine(LogLevel::kError, std::string(OperationName(req.operation)) + " " + req.mount_point + req.path + ": " +
                                   result.status().message());
   }
-  HttpResponse out = RenderLogicalResult(req.operation, result, {NewUuid(), target->mount_type, target->inject_data});
+  HttpResponse out = RenderLogicalResult(req.operation, result, {request_id, target->mount_type, target->inject_data});
+  if (!log_response(out, &result, "")) return InternalError();
   if (call.head) out.body.clear();
   return out;
 }

@@ -4,6 +4,11 @@
 // (the server's builtin backends, sys/ and auth/token/, come first), require a valid token unless the mount lists
 // the path as
 // unauthenticated, call the backend, and render its answer (envelope, raw body or errors).
+// With an audit device, every request that reaches the router (all but the HTTP-level refusals, and sys/health,
+// sys/seal-status and sys/leader, which Vault serves outside its router) is logged before it runs and after; a
+// request whose request line cannot be written is not run, and a failed response line turns the answer into a
+// 500, as in Vault. A request refused for its token is logged with the error (a failure to log it is only
+// reported on stderr, as Vault does).
 // Thread-safe: holds no mutable state of its own; HttpServer calls Handle concurrently from its worker pool (and,
 // for the requests ServesInline picks, from its I/O threads).
 // Never throws: an exception escaping a backend, or the parsing and rendering around it, becomes a 500.
@@ -15,6 +20,7 @@
 #include <vector>
 
 #include "src/engine/request.h"
+#include "src/server/audit_log.h"
 #include "src/server/http_message.h"
 #include "src/server/mount_table.h"
 #include "src/server/token_store.h"
@@ -27,12 +33,17 @@ struct BuiltinMount {
   std::string type;  // the envelope's mount_type: "system", "token"
   LogicalBackend* backend = nullptr;
   bool inject_data = false;  // responses also carry data's keys at the top level (Vault does so for sys/)
+  // The mount point requests report (audit log, Request::mount_point) when it is not `path`: a sys/ sub-path served
+  // by its own backend ("sys/audit-hash/" reports "sys/"). Empty: `path`.
+  std::string mount_point = {};
 };
 
 class VaultApi {
  public:
-  // Every pointer must outlive the VaultApi.
-  VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens);
+  // Every pointer must outlive the VaultApi. `audit` may be null (no audit device). `root_accessor` is the root
+  // token's accessor, which the audit log records for requests made with it.
+  VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens,
+           AuditLog* audit = nullptr, std::string root_accessor = "");
 
   HttpResponse Handle(const HttpRequest& req) const;
 
@@ -59,12 +70,17 @@ class VaultApi {
   };
   std::optional<Target> Route(const std::string& path) const;
   HttpResponse Dispatch(const HttpRequest& req) const;
+  // Who `token` is, or nullopt when it grants nothing: the seam between token resolution and the audit log. The
+  // in-process store knows only the root token.
+  std::optional<AuditAuth> Authenticate(const std::string& token) const;
   // Calls the backend, turning an escaped exception into a 500 rather than a dead server thread.
   static Result<Response> CallBackend(LogicalBackend& backend, const Request& req);
 
   MountTable* const mounts_;
   std::vector<Builtin> builtins_;  // immutable after construction
   const TokenStore* const tokens_;
+  AuditLog* const audit_;  // null: no audit device
+  const std::string root_accessor_;
 };
 
 }  // namespace pki::server

@@ -31,9 +31,10 @@ def free_port():
 class DevServer:
     """pki-server -dev with a known root token, a private data dir and a free port."""
 
-    def __init__(self, bin_dir, token="integration-root-token"):
+    def __init__(self, bin_dir, token="integration-root-token", extra_args=()):
         self.binary = os.path.join(bin_dir, "pki-server")
         self.token = token
+        self.extra_args = list(extra_args)  # more pki-server flags, e.g. ["-audit-log=/path"]
         self.data_dir = tempfile.mkdtemp(prefix="pki-it-")
         self.port = free_port()
         self.addr = "http://127.0.0.1:%d" % self.port
@@ -44,7 +45,8 @@ class DevServer:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [self.binary, "-dev", "-dev-root-token-id=" + self.token,
-                 "-dev-listen-address=127.0.0.1:%d" % self.port, "-data-dir=" + os.path.join(self.data_dir, "data")],
+                 "-dev-listen-address=127.0.0.1:%d" % self.port, "-data-dir=" + os.path.join(self.data_dir, "data")]
+                + self.extra_args,
                 stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
