@@ -40,6 +40,14 @@ TEST(ServerFlagsTest, EverySpelling) {
   EXPECT_TRUE(Parse({"-h"})->help);
 }
 
+TEST(ServerFlagsTest, AuditLogPath) {
+  EXPECT_TRUE(Parse({"-dev"})->audit_log_path.empty());
+  EXPECT_EQ(Parse({"-dev", "-audit-log=/var/log/pki/audit.log"})->audit_log_path, "/var/log/pki/audit.log");
+  EXPECT_EQ(Parse({"-dev", "--audit-log", "a.log"})->audit_log_path, "a.log");
+  EXPECT_FALSE(Parse({"-dev", "-audit-log"}).ok());
+  EXPECT_NE(ServerUsage().find("-audit-log"), std::string::npos);
+}
+
 TEST(ServerFlagsTest, EnvironmentGivesDefaultsThatFlagsOverride) {
   std::map<std::string, std::string> env = {{"VAULT_DEV_ROOT_TOKEN_ID", "envtok"},
                                             {"VAULT_DEV_LISTEN_ADDRESS", "127.0.0.1:9999"}};
