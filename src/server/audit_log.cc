@@ -49,7 +49,19 @@ bool IsClearKey(const std::string& key) {
   return keys.count(key) > 0;
 }
 
-void AppendJsonString(std::string* out, std::string_view s) { *out += DumpJson(Json(s)); }
+void AppendJsonString(std::string* out, std::string_view s) {
+  // Most values (names, serials, ids) are plain ASCII: quoted as they are. Anything else goes through the JSON
+  // serialiser, which escapes and replaces invalid UTF-8.
+  bool plain = true;
+  for (unsigned char c : s) plain = plain && c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+  if (!plain) {
+    *out += DumpJson(Json(s));
+    return;
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
 
 // ,"key":"value" (nothing when `value` is empty: Vault's omitempty).
 void AppendField(std::string* out, std::string_view key, std::string_view value) {

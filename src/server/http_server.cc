@@ -102,7 +102,9 @@ class Session : public std::enable_shared_from_this<Session> {
     tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
       net::ip::address addr = peer.address();
-      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+      }
       remote_address_ = addr.to_string();
       remote_port_ = peer.port();
     }

@@ -190,11 +190,10 @@ class AuditApiTest : public ::testing::Test {
     sink_ = sink.get();
     audit_ = std::make_unique<AuditLog>(std::move(sink), "server-key");
     audit_hash_ = std::make_unique<AuditHashBackend>(audit_.get());
-    api_ = std::make_unique<VaultApi>(table_.get(),
-                                      std::vector<BuiltinMount>{{"sys/audit-hash/", "system", audit_hash_.get(), true, "sys/"},
-                                                                {"sys/", "system", sys_.get(), true},
-                                                                {"auth/token/", "token", &token_auth_, false}},
-                                      &tokens_, audit_.get(), kAccessor);
+    std::vector<BuiltinMount> builtins = {{"sys/audit-hash/", "system", audit_hash_.get(), true, "sys/"},
+                                          {"sys/", "system", sys_.get(), true},
+                                          {"auth/token/", "token", &token_auth_, false}};
+    api_ = std::make_unique<VaultApi>(table_.get(), std::move(builtins), &tokens_, audit_.get(), kAccessor);
   }
   void TearDown() override {
     api_.reset();
