@@ -1,10 +1,11 @@
 // pki-server: the Vault-compatible HTTP host for the PKI secrets engine.
 //
 // Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
+//        pki-server -config=FILE [-plugin=PATH] [-log-level=LEVEL]   (FILE: see server_config.h, docs/deploy.md)
 // Each PKI mount is served by a pki-plugin child process (found next to pki-server unless -plugin says otherwise),
 // launched and supervised over HashiCorp go-plugin's gRPC protocol as Vault does (src/server/plugin_host.h).
 // Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, plugins shut down, storage
-// flushed, exit 0.
+// flushed, exit 0. SIGHUP reads the listeners' TLS certificates and keys again.
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,6 +17,7 @@
 #include "plugin/tls.h"
 #include "src/server/dev_server.h"
 #include "src/server/plugin_host.h"
+#include "src/server/server_config.h"
 #include "src/server/server_flags.h"
 #include "src/server/server_log.h"
 #include "src/server/version.h"
@@ -25,15 +27,19 @@ namespace {
 
 constexpr int kExitUsage = 2;
 
-void PrintBanner(const DevServer& server, const std::string& plugin_binary) {
+std::string MountList(const DevServer& server) {
   std::string mounts;
   for (const auto& m : server.mounts()) mounts += (mounts.empty() ? "" : ", ") + m.path + " (" + m.type + ")";
-  if (mounts.empty()) mounts = "(none)";
+  return mounts.empty() ? "(none)" : mounts;
+}
+
+void PrintDevBanner(const DevServer& server, const std::string& plugin_binary) {
   const std::string addr = "http://" + server.address();
   std::cout << "==> pki-server configuration:\n\n"
             << "             Api Address: " << addr << "\n"
             << "                Data Dir: " << server.layout().root << "\n"
-            << "                  Mounts: " << mounts << "\n"
+            << "               Log Level: " << LogLevelName(GetLogLevel()) << "\n"
+            << "                  Mounts: " << MountList(server) << "\n"
             << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
             << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
             << " request workers\n"
@@ -49,6 +55,29 @@ void PrintBanner(const DevServer& server, const std::string& plugin_binary) {
             << std::endl;
 }
 
+// The banner of a configured server names the root token's file, never the token.
+void PrintConfigBanner(const DevServer& server, const std::string& plugin_binary, const std::string& config_file,
+                       const std::string& token_file, bool token_created) {
+  std::cout << "==> pki-server configuration:\n\n"
+            << "             Config File: " << config_file << "\n";
+  const HttpServer& http = server.http();
+  for (size_t i = 0; i < http.listener_count(); ++i) {
+    std::cout << "                Listener: " << (http.tls(i) ? "https://" : "http://") << http.address(i)
+              << (http.tls(i) ? " (TLS)" : " (plain HTTP, TLS disabled)") << "\n";
+  }
+  std::cout << "                Data Dir: " << server.layout().root << "\n"
+            << "               Log Level: " << LogLevelName(GetLogLevel()) << "\n"
+            << "                  Mounts: " << MountList(server) << "\n"
+            << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
+            << "              Root Token: " << (token_created ? "generated and written to " : "read from ")
+            << token_file << "\n"
+            << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
+            << " request workers\n"
+            << "                 Version: pki-server v" << kServerVersion << "\n\n"
+            << "==> pki-server started! Log data will stream in below:\n"
+            << std::endl;
+}
+
 // Each PKI mount runs in its own pki-plugin child, over the plugin protocol Vault uses.
 FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
   return [plugin_binary](const DataLayout& layout) -> Result<std::unique_ptr<MountBackendFactory>> {
@@ -60,6 +89,32 @@ FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
     options.barrier = std::move(barrier);
     return std::unique_ptr<MountBackendFactory>(std::make_unique<PluginFactory>(std::move(options)));
   };
+}
+
+// Runs until SIGTERM or SIGINT (blocked in every thread, received here); SIGHUP reloads the TLS certificates.
+int ServeUntilStopped(DevServer& server, const sigset_t& signals) {
+  for (;;) {
+    int signo = 0;
+    sigwait(&signals, &signo);
+    if (signo == SIGHUP) {
+      Status st = server.ReloadTls();
+      if (st.ok()) {
+        LogLine(LogLevel::kInfo, "SIGHUP: TLS certificates and keys reloaded");
+      } else {
+        LogLine(LogLevel::kError, "SIGHUP: reloading TLS failed, keeping the current certificates: " + st.message());
+      }
+      continue;
+    }
+    LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                                 ": finishing requests in flight");
+    break;
+  }
+  if (Status st = server.Stop(); !st.ok()) {
+    LogLine(LogLevel::kError, "shutdown: " + st.message());
+    return 1;
+  }
+  LogLine(LogLevel::kInfo, "shutdown complete");
+  return 0;
 }
 
 int Main(int argc, char** argv) {
@@ -83,8 +138,24 @@ int Main(int argc, char** argv) {
     std::cerr << "pki-server: " << st.message() << "\nRun 'pki-server -help' for usage.\n";
     return kExitUsage;
   }
-  auto host_port = SplitHostPort(flags.dev_listen_address).value();
-  Result<std::string> plugin_binary = ResolvePluginBinary(flags.plugin_path);
+  if (!flags.log_level.empty()) SetLogLevel(*ParseLogLevel(flags.log_level));
+
+  const bool configured = !flags.config_file.empty();
+  ServerConfig config;
+  if (configured) {
+    auto loaded = LoadServerConfigFile(flags.config_file);
+    if (!loaded.ok()) {
+      std::cerr << "pki-server: error loading configuration from " << flags.config_file << ": "
+                << loaded.status().message() << "\n";
+      return 1;
+    }
+    config = std::move(loaded).value();
+    if (flags.log_level.empty() && config.log_level) SetLogLevel(*config.log_level);
+    for (const auto& w : config.warnings) LogLine(LogLevel::kWarn, w);
+  }
+
+  const std::string plugin_path = !flags.plugin_path.empty() ? flags.plugin_path : config.plugin;
+  Result<std::string> plugin_binary = ResolvePluginBinary(plugin_path);
   if (!plugin_binary.ok()) {
     std::cerr << "pki-server: " << plugin_binary.status().message()
               << "\nBuild the pki-plugin target, or pass -plugin=PATH.\n";
@@ -93,35 +164,52 @@ int Main(int argc, char** argv) {
 
   // Block the stop signals before any thread starts, so that every thread inherits the mask and only sigwait
   // below receives them. Writes to closed sockets must not kill the process.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   DevServerOptions options;
-  options.data_dir = flags.data_dir;
-  options.root_token = flags.dev_root_token_id;
-  options.listen_host = host_port.first;
-  options.listen_port = host_port.second;
+  RootTokenFile root_token;
+  if (configured) {
+    options.data_dir = config.data_dir;
+    options.listeners = config.listeners;
+    options.mounts = config.mounts;
+    options.mount_default_pki = false;
+    options.audit_log_path = config.audit_log;
+    Status prepared = PrepareDataDir(config.data_dir);
+    auto token = prepared.ok() ? LoadOrCreateRootToken(config.root_token_file) : Result<RootTokenFile>(prepared);
+    if (!token.ok()) {
+      std::cerr << "pki-server: error starting server: " << token.status().message() << "\n";
+      return 1;
+    }
+    root_token = std::move(token).value();
+    if (root_token.created) {
+      LogLine(LogLevel::kInfo, "first start: generated a root token and wrote it to " + config.root_token_file);
+    }
+    options.root_token = root_token.token;
+  } else {
+    auto host_port = SplitHostPort(flags.dev_listen_address).value();
+    options.data_dir = flags.data_dir;
+    options.root_token = flags.dev_root_token_id;
+    options.listen_host = host_port.first;
+    options.listen_port = host_port.second;
+  }
   auto server = DevServer::Start(options, MakePluginFactory(plugin_binary.value()));
   if (!server.ok()) {
     std::cerr << "pki-server: error starting server: " << server.status().message() << "\n";
     return 1;
   }
-  PrintBanner(*server.value(), plugin_binary.value());
-
-  int signo = 0;
-  sigwait(&stop_signals, &signo);
-  LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
-                               ": finishing requests in flight");
-  if (Status st = server.value()->Stop(); !st.ok()) {
-    LogLine(LogLevel::kError, "shutdown: " + st.message());
-    return 1;
+  if (configured) {
+    PrintConfigBanner(*server.value(), plugin_binary.value(), flags.config_file, config.root_token_file,
+                      root_token.created);
+  } else {
+    PrintDevBanner(*server.value(), plugin_binary.value());
   }
-  LogLine(LogLevel::kInfo, "shutdown complete");
-  return 0;
+  return ServeUntilStopped(*server.value(), signals);
 }
 
 }  // namespace
