@@ -44,6 +44,9 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr size_t kHeaderLimitBytes = 64 * 1024;
+// How much of a refused body is read beyond the body limit before the connection closes (Go's net/http reads
+// 256 KiB past what the handler consumed).
+constexpr size_t kDrainSlackBytes = 256 * 1024;
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
   std::string host = ep.address().to_string();
@@ -199,8 +202,12 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   }
 
   void OnHeader(beast::error_code ec, size_t) {
-    // The parser refuses a Content-Length above the body limit as soon as it has the header.
-    if (ec == http::error::body_limit) return Send(ListenerError(413, "http: request body too large"), true);
+    // The parser refuses a Content-Length above the body limit as soon as it has the header. A client that asked
+    // "Expect: 100-continue" sends no body now; any other is sending it, and gets the answer after it (Drain).
+    if (ec == http::error::body_limit) {
+      if (!beast::iequals(parser_->get()[http::field::expect], "100-continue")) StartDrainAfterAnswer();
+      return Send(ListenerError(413, "http: request body too large"), true);
+    }
     if (ec) return OnReadError(ec);
     busy_ = true;
     version_ = parser_->get().version();
@@ -226,7 +233,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   }
 
   void OnBody(beast::error_code ec, size_t) {
-    if (ec == http::error::body_limit) return Send(ListenerError(413, "http: request body too large"), true);
+    if (ec == http::error::body_limit) {
+      StartDrainAfterAnswer();
+      return Send(ListenerError(413, "http: request body too large"), true);
+    }
     if (ec) return OnReadError(ec);
     http::request<http::string_body> req = parser_->release();
     HttpRequest hreq;
@@ -275,9 +285,38 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Lowest().expires_after(listener_->request_timeout);
     http::async_write(stream_, *msg, [self = this->shared_from_this(), msg, close](beast::error_code ec, size_t) {
       if (ec) return self->Close();
+      if (close && self->drain_budget_ > 0) return self->Drain();
       if (close) return self->CloseAfterResponse();
       self->ReadHeader();
     });
+  }
+
+  // After a 413 the rest of the body is read and discarded (up to the body limit and 256 KiB more, within the
+  // request timeout) before the connection closes, as Go's net/http does: clients that write the whole body
+  // before reading (requests, hvac) then get the answer instead of a reset connection.
+  void StartDrainAfterAnswer() {
+    drain_budget_ = listener_->max_body_bytes + kDrainSlackBytes;
+    drain_started_ = false;
+  }
+
+  void Drain() {
+    if (!drain_started_) {
+      drain_started_ = true;
+      Lowest().expires_after(listener_->request_timeout);
+    }
+    const size_t buffered = buffer_.size();
+    buffer_.consume(buffered);
+    drain_budget_ = buffered >= drain_budget_ ? 0 : drain_budget_ - buffered;
+    if (drain_budget_ == 0 || state_->stopping.load()) {
+      drain_budget_ = 0;
+      return CloseAfterResponse();
+    }
+    stream_.async_read_some(buffer_.prepare(std::min<size_t>(drain_budget_, 64 * 1024)),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();  // the client is done (or gone)
+                              self->buffer_.commit(n);
+                              self->Drain();
+                            });
   }
 
   // After a last response: TLS exchanges close_notify first (bounded by the handshake timeout), so that the
@@ -309,6 +348,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   unsigned version_ = 11;
   bool head_ = false;
   bool busy_ = false;  // a request has been read and its response is not yet written
+  size_t drain_budget_ = 0;     // > 0: discard this many more request bytes after the answer (see Drain)
+  bool drain_started_ = false;
 };
 
 // The most recent OpenSSL error as text, and the error queue cleared.
