@@ -167,7 +167,8 @@ Result<ConfiguredMount> ParseMount(const Json& j, const std::string& name) {
   }
   ASSIGN_OR_RETURN(m.type, r.String("type", /*required=*/true));
   if (m.type != "pki") {
-    return KeyError(r.Name("type"), "secrets engine type \"" + m.type + "\" is not supported: this server mounts only \"pki\"");
+    return KeyError(r.Name("type"),
+                    "secrets engine type \"" + m.type + "\" is not supported: this server mounts only \"pki\"");
   }
   if (r.Has("description")) {
     ASSIGN_OR_RETURN(std::string description, r.String("description"));
@@ -309,7 +310,8 @@ Result<ServerConfig> LoadServerConfigFile(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) {
     if ((st.st_mode & S_IROTH) != 0) {
-      config->warnings.push_back("the config file " + path + " is readable by other users; 0640 or 0600 is recommended");
+      config->warnings.push_back("the config file " + path +
+                                 " is readable by other users; 0640 or 0600 is recommended");
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
       config->warnings.push_back("the config file " + path + " is writable by other users than its owner");

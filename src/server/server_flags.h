@@ -30,7 +30,8 @@ struct ServerFlags {
 using EnvLookup = std::function<const char*(const char*)>;
 
 // Parses `args` (without the program name). As `vault server`, VAULT_DEV_ROOT_TOKEN_ID,
-// VAULT_DEV_LISTEN_ADDRESS and VAULT_LOG_LEVEL supply defaults that flags override. BadRequest with a one-line reason on bad usage.
+// VAULT_DEV_LISTEN_ADDRESS and VAULT_LOG_LEVEL supply defaults that flags override. BadRequest with a one-line
+// reason on bad usage.
 Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const EnvLookup& env);
 
 // Whether the flags describe a server this build can run: -dev (with its -dev-* flags and -data-dir) or
