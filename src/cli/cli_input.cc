@@ -21,7 +21,8 @@ bool IsCommandWord(const std::string& a) {
 
 // Flags that take a value (the next argument when not given with '=').
 bool TakesValue(const std::string& name) {
-  static const char* kNames[] = {"format", "field", "address", "ca-cert", "path", "description",
+  static const char* kNames[] = {"format", "field", "address", "ca-cert", "ca-path", "client-cert", "client-key",
+                                 "path", "description",
                                  "default-lease-ttl", "max-lease-ttl", "options"};
   for (const char* n : kNames) {
     if (name == n) return true;

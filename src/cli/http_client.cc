@@ -42,7 +42,21 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(curl, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);
-    if (!tls_.ca_cert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_cert.c_str());
+    // As vault's api client: a CA file replaces the system's trust store, else a CA directory does.
+    if (!tls_.ca_cert.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_cert.c_str());
+    } else if (!tls_.ca_path.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, nullptr);
+      curl_easy_setopt(curl, CURLOPT_CAPATH, tls_.ca_path.c_str());
+    }
+    if (!tls_.client_cert.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLCERT, tls_.client_cert.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    }
+    if (!tls_.client_key.empty()) {
+      curl_easy_setopt(curl, CURLOPT_SSLKEY, tls_.client_key.c_str());
+      curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     if (tls_.skip_verify) {
       curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);

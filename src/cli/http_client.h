@@ -1,5 +1,5 @@
 // The HTTP side of pkictl: one request to a Vault-compatible API (libcurl: any method, including LIST; TLS with
-// a CA file or verification off).
+// a CA file or directory, a client certificate, or verification off).
 #pragma once
 
 #include <memory>
@@ -24,6 +24,9 @@ struct HttpResponse {
 
 struct TlsOptions {
   std::string ca_cert;       // VAULT_CACERT / -ca-cert: PEM file of trusted CAs; empty: the system's
+  std::string ca_path;       // VAULT_CAPATH / -ca-path: directory of trusted CAs (hashed, c_rehash); ca_cert wins
+  std::string client_cert;   // VAULT_CLIENT_CERT / -client-cert: PEM client certificate for TLS authentication
+  std::string client_key;    // VAULT_CLIENT_KEY / -client-key: its PEM private key
   bool skip_verify = false;  // VAULT_SKIP_VERIFY / -tls-skip-verify
 };
 

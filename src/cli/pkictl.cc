@@ -26,6 +26,9 @@ struct Globals {
   std::string field;
   std::string address;
   std::string ca_cert;
+  std::string ca_path;
+  std::string client_cert;
+  std::string client_key;
   bool skip_verify = false;
   bool force = false;  // write/patch without data
 };
@@ -118,7 +121,11 @@ class Session {
     while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.front()))) token_.erase(token_.begin());
     TlsOptions tls;
     tls.ca_cert = !g_.ca_cert.empty() ? g_.ca_cert : EnvOr(env, "VAULT_CACERT");
+    tls.ca_path = !g_.ca_path.empty() ? g_.ca_path : EnvOr(env, "VAULT_CAPATH");
+    tls.client_cert = !g_.client_cert.empty() ? g_.client_cert : EnvOr(env, "VAULT_CLIENT_CERT");
+    tls.client_key = !g_.client_key.empty() ? g_.client_key : EnvOr(env, "VAULT_CLIENT_KEY");
     tls.skip_verify = g_.skip_verify;
+    client_cert_without_key_ = tls.client_cert.empty() != tls.client_key.empty();
     transport_ = env.transport(tls);
     if (g_.format.empty()) g_.format = EnvOr(env, "VAULT_FORMAT", "table");
     for (auto& c : g_.format) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -128,6 +135,11 @@ class Session {
   int CheckSettings() {
     if (g_.format != "table" && g_.format != "json") {
       err() << "Invalid output format: " << g_.format << "\n";
+      return kLocalError;
+    }
+    if (client_cert_without_key_) {
+      err() << "Both a client certificate and a client key must be given (-client-cert and -client-key, or "
+               "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)\n";
       return kLocalError;
     }
     for (unsigned char c : token_) {
@@ -233,6 +245,7 @@ class Session {
   std::string addr_;
   std::string token_;
   std::unique_ptr<HttpTransport> transport_;
+  bool client_cert_without_key_ = false;  // one of -client-cert/-client-key given without the other
 };
 
 std::string TrimSlashes(std::string p) {
@@ -478,6 +491,9 @@ static int RunCommand(const std::vector<std::string>& raw_args, CliEnvironment& 
     cmd->add_option("--field", g.field, "Print only this field of the answer, raw");
     cmd->add_option("--address", g.address, "Server address (VAULT_ADDR)");
     cmd->add_option("--ca-cert", g.ca_cert, "PEM file of CAs to trust (VAULT_CACERT)");
+    cmd->add_option("--ca-path", g.ca_path, "Directory of PEM CAs to trust (VAULT_CAPATH)");
+    cmd->add_option("--client-cert", g.client_cert, "PEM client certificate for TLS (VAULT_CLIENT_CERT)");
+    cmd->add_option("--client-key", g.client_key, "PEM private key of -client-cert (VAULT_CLIENT_KEY)");
     cmd->add_flag("--tls-skip-verify", g.skip_verify, "Do not verify the server's certificate (VAULT_SKIP_VERIFY)");
   };
   std::vector<std::string> args;

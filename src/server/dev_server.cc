@@ -10,10 +10,7 @@
 #include "src/server/server_log.h"
 
 namespace pki::server {
-namespace {
 
-// Creates the data directory with mode 0700. An existing directory is left as it is (it may be shared, e.g.
-// /tmp), with a warning when others can read it.
 Status PrepareDataDir(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
@@ -38,8 +35,6 @@ Status PrepareDataDir(const std::string& dir) {
   if (::chmod(dir.c_str(), 0700) != 0) return Status::Internal("cannot set permissions of " + dir);
   return Status::Ok();
 }
-
-}  // namespace
 
 DataLayout DataLayout::For(const std::string& root) {
   std::string r = root;
@@ -72,7 +67,7 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   ASSIGN_OR_RETURN(server->factory_, make_factory(layout));
   ASSIGN_OR_RETURN(server->mounts_,
                    MountTable::Open(server->sys_storage_.get(), server->factory_.get(), layout.mounts_dir));
-  if (!server->mounts_->loaded_from_storage()) {
+  if (options.mount_default_pki && !server->mounts_->loaded_from_storage()) {
     MountEntry pki;
     pki.path = "pki/";
     pki.type = "pki";
@@ -80,6 +75,7 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
     if (!added.ok()) return added.status().Annotate("mounting pki/");
     LogLine(LogLevel::kInfo, "first start: mounted the PKI secrets engine at pki/");
   }
+  RETURN_IF_ERROR(EnsureMounts(server->mounts_.get(), options.mounts));
 
   server->root_token_ = options.root_token;
   if (server->root_token_.empty()) {
@@ -101,6 +97,7 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
                                             server->audit_.get(), accessor);
 
   HttpServer::Options http;
+  http.listeners = options.listeners;
   http.host = options.listen_host;
   http.port = options.listen_port;
   http.threads = options.threads;

@@ -1,5 +1,6 @@
-// DevServer: pki-server in dev mode, assembled: the data directory, the server's own storage, the mount table
-// (PKI mounted at pki/ on first start), the root token, the Vault API and the HTTP listener; and its clean stop.
+// DevServer: pki-server assembled (in dev mode, or as a config file describes): the data directory, the server's
+// own storage, the mount table (PKI mounted at pki/ on a dev server's first start; the declared mounts ensured),
+// the root token, the Vault API and the HTTP/TLS listeners; and its clean stop.
 //
 // Data layout under the data directory (mode 0700):
 //   sys/            RocksDB: the mount table and the cluster identity
@@ -24,6 +25,7 @@
 #include "src/server/audit_log.h"
 #include "src/server/http_server.h"
 #include "src/server/mount_backend.h"
+#include "src/server/mount_setup.h"
 #include "src/server/mount_table.h"
 #include "src/server/sys_backend.h"
 #include "src/server/token_backend.h"
@@ -49,8 +51,18 @@ struct DevServerOptions {
   uint16_t listen_port = 8200;  // 0: any free port
   int threads = 0;              // I/O threads; 0: hardware concurrency, at least 2
   int worker_threads = 0;       // request handler threads; 0: hardware concurrency, at least 2
-  std::string audit_log_path;   // the audit log file (docs/audit.md); empty: no audit device
+  // Where to listen, plain or TLS. Empty: one plain listener on listen_host:listen_port.
+  std::vector<ListenerOptions> listeners;
+  // First start (no mount table in storage yet): mount PKI at pki/. Dev mode; a config file lists its mounts.
+  bool mount_default_pki = true;
+  // Ensured at every start (see EnsureMounts): mounted when absent, tuned when present.
+  std::vector<ConfiguredMount> mounts;
+  std::string audit_log_path;  // the audit log file (-audit-log, config key "audit_log"; docs/audit.md); empty: none
 };
+
+// Creates the data directory `dir` with mode 0700 (parents 0755 as needed). An existing directory is left as it
+// is (it may be shared, e.g. /tmp), with a warning when others can access it.
+Status PrepareDataDir(const std::string& dir);
 
 // Builds the engine factory once the data directory exists (factories may keep files in it).
 using FactoryMaker = std::function<Result<std::unique_ptr<MountBackendFactory>>(const DataLayout&)>;
@@ -62,8 +74,9 @@ class DevServer {
 
   const std::string& root_token() const { return root_token_; }
   bool root_token_generated() const { return root_token_generated_; }
-  // The bound listen address, "127.0.0.1:8200".
+  // The first listener's bound address, "127.0.0.1:8200"; every listener's through http().
   std::string address() const { return http_->address(); }
+  const HttpServer& http() const { return *http_; }
   int threads() const { return http_->threads(); }
   int worker_threads() const { return http_->worker_threads(); }
   const DataLayout& layout() const { return layout_; }
@@ -74,6 +87,9 @@ class DevServer {
   // Closes and reopens the audit log file (log rotation; main.cc calls it on SIGHUP). Ok without an audit device.
   // On failure requests fail with 500 until the file can be opened again (each request retries).
   Status ReopenAuditLog();
+
+  // Reads the listeners' TLS certificates and keys again (SIGHUP); nothing changes when one fails.
+  Status ReloadTls() { return http_->ReloadTls(); }
 
   // Stops accepting, finishes requests in flight (up to 30 s), closes every mount's engine and flushes storage.
   // Idempotent; returns the first failure.

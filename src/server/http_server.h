@@ -1,8 +1,10 @@
-// HttpServer: the plain-HTTP/1.1 listener (Boost.Beast over Asio) that hands each request to a handler.
+// HttpServer: the HTTP/1.1 listeners (Boost.Beast over Asio), plain or TLS (Asio's OpenSSL streams), that hand
+// each request to one handler.
 //
 // Threading:
-//  - I/O: one io_context run by `threads` threads. Each connection is bound to its own strand; all socket work
-//    (accept, read, write, timers) and the connection's state live there, and never block.
+//  - I/O: one io_context run by `threads` threads, shared by every listener. Each connection is bound to its own
+//    strand; all socket work (accept, TLS handshake, read, write, timers) and the connection's state live there,
+//    and never block.
 //  - Handlers: a separate worker pool (boost::asio::thread_pool, `worker_threads` threads). When a request has
 //    been read, the connection posts the handler call to the pool and stays idle (it reads nothing more); the
 //    worker posts the response back to the connection's strand, which writes it and only then reads the next
@@ -13,9 +15,12 @@
 //    directly on the I/O thread, so they stay fast even when every worker is busy.
 //  The handler is called concurrently from the workers and the I/O threads and must be thread-safe; an exception
 //  escaping it becomes a 500.
+//  TLS and plain connections share one connection implementation (a template over the stream type): the same
+//  keep-alive, limits, timeouts and shutdown; a TLS connection first completes its handshake within
+//  `tls_handshake_timeout`, and closes with a TLS close_notify after its last response.
 //  Shutdown: stop accepting, close idle connections, let requests in flight (reading, in a worker, or writing)
 //  finish and answer them with "Connection: close", then stop the I/O threads and join the workers.
-// Start, Shutdown and the accessors may be called from any one controlling thread.
+// Start, ReloadTls, Shutdown and the accessors may be called from any one controlling thread.
 #pragma once
 
 #include <chrono>
@@ -23,18 +28,42 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "src/core/status.h"
 #include "src/server/http_message.h"
 
 namespace pki::server {
 
+// A listener's TLS settings. The files are read when the server starts (and on HttpServer::ReloadTls).
+struct ListenerTls {
+  std::string cert_file;       // PEM: the server certificate, then any intermediates
+  std::string key_file;        // PEM: its private key, unencrypted
+  std::string client_ca_file;  // PEM: CAs for client certificates; empty: clients are not asked for one
+  // true: refuse clients without a certificate that verifies against client_ca_file (required then). false with
+  // a client_ca_file: a certificate is asked for, and one that does not verify is refused; none is fine.
+  bool require_client_cert = false;
+  std::string min_version = "tls12";  // "tls12" or "tls13"
+};
+
+// One address to listen on.
+struct ListenerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8200;               // 0: any free port (see HttpServer::port(i))
+  std::optional<ListenerTls> tls;     // nullopt: plain HTTP
+  size_t max_body_bytes = 32 * 1024 * 1024;            // larger bodies get 413
+  std::chrono::milliseconds request_timeout{60'000};   // reading a body or writing a response
+};
+
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
   struct Options {
+    // Where to listen. Empty: one plain listener on host:port with max_body_bytes and request_timeout below.
+    std::vector<ListenerOptions> listeners;
     std::string host = "127.0.0.1";
     uint16_t port = 8200;  // 0: any free port (see port())
     int threads = 0;         // I/O threads; 0: the hardware concurrency, at least 2
@@ -45,9 +74,12 @@ class HttpServer {
     size_t max_body_bytes = 32 * 1024 * 1024;               // larger bodies get 413
     std::chrono::seconds idle_timeout{300};                 // a keep-alive connection idle this long is closed
     std::chrono::seconds request_timeout{60};               // reading a body or writing a response
+    std::chrono::seconds tls_handshake_timeout{10};         // a TLS client must finish its handshake within this
   };
 
-  // Binds, listens and starts the threads. Fails (without throwing) when the address cannot be bound.
+  // Reads the TLS certificates and keys, binds, listens and starts the threads. Fails (without throwing) when an
+  // address cannot be bound or a certificate, key or CA file cannot be used (the message names the file, never
+  // key material).
   static Result<std::unique_ptr<HttpServer>> Start(const Options& options, Handler handler);
 
   // Stops (as Shutdown with a 30 s grace) if still running.
@@ -56,11 +88,20 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // The bound address, "127.0.0.1:8200" ("[::1]:8200" for IPv6), and port.
+  // The first listener's bound address, "127.0.0.1:8200" ("[::1]:8200" for IPv6), and port.
   std::string address() const;
   uint16_t port() const;
+  // Every listener's, in the order of Options::listeners.
+  size_t listener_count() const;
+  std::string address(size_t listener) const;
+  uint16_t port(size_t listener) const;
+  bool tls(size_t listener) const;
   int threads() const;         // I/O threads
   int worker_threads() const;  // handler threads
+
+  // Reads every TLS listener's certificate, key and client CA files again; connections accepted afterwards use
+  // them. On any failure nothing changes and the first error is returned.
+  Status ReloadTls();
 
   // Stops accepting, closes idle connections, lets requests in flight finish and answers them with
   // "Connection: close", then stops the I/O threads and joins the workers. Connections still busy after `grace`

@@ -1,11 +1,13 @@
 // pki-server: the Vault-compatible HTTP host for the PKI secrets engine.
 //
 // Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
-//                   [-audit-log=PATH]
+//        pki-server -config=FILE [-plugin=PATH] [-log-level=LEVEL]   (FILE: see server_config.h, docs/deploy.md)
+//        either with [-audit-log=PATH]
 // Each PKI mount is served by a pki-plugin child process (found next to pki-server unless -plugin says otherwise),
 // launched and supervised over HashiCorp go-plugin's gRPC protocol as Vault does (src/server/plugin_host.h).
 // Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, plugins shut down, storage
-// flushed, exit 0. SIGHUP reopens the audit log (log rotation).
+// flushed, exit 0. SIGHUP reopens the audit log (log rotation) and reads the
+// listeners' TLS certificates and keys again.
 #include <pthread.h>
 #include <signal.h>
 
@@ -17,6 +19,7 @@
 #include "plugin/tls.h"
 #include "src/server/dev_server.h"
 #include "src/server/plugin_host.h"
+#include "src/server/server_config.h"
 #include "src/server/server_flags.h"
 #include "src/server/server_log.h"
 #include "src/server/version.h"
@@ -26,17 +29,23 @@ namespace {
 
 constexpr int kExitUsage = 2;
 
-void PrintBanner(const DevServer& server, const std::string& plugin_binary, const std::string& audit_log) {
+std::string AuditLogName(const std::string& path) { return path.empty() ? "(none)" : path; }
+
+std::string MountList(const DevServer& server) {
   std::string mounts;
   for (const auto& m : server.mounts()) mounts += (mounts.empty() ? "" : ", ") + m.path + " (" + m.type + ")";
-  if (mounts.empty()) mounts = "(none)";
+  return mounts.empty() ? "(none)" : mounts;
+}
+
+void PrintDevBanner(const DevServer& server, const std::string& plugin_binary, const std::string& audit_log) {
   const std::string addr = "http://" + server.address();
   std::cout << "==> pki-server configuration:\n\n"
             << "             Api Address: " << addr << "\n"
             << "                Data Dir: " << server.layout().root << "\n"
-            << "                  Mounts: " << mounts << "\n"
+            << "               Log Level: " << LogLevelName(GetLogLevel()) << "\n"
+            << "                  Mounts: " << MountList(server) << "\n"
             << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
-            << "               Audit Log: " << (audit_log.empty() ? "(none)" : audit_log) << "\n"
+            << "               Audit Log: " << AuditLogName(audit_log) << "\n"
             << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
             << " request workers\n"
             << "                 Version: pki-server v" << kServerVersion << "\n\n"
@@ -51,6 +60,30 @@ void PrintBanner(const DevServer& server, const std::string& plugin_binary, cons
             << std::endl;
 }
 
+// The banner of a configured server names the root token's file, never the token.
+void PrintConfigBanner(const DevServer& server, const std::string& plugin_binary, const std::string& config_file,
+                       const std::string& token_file, bool token_created, const std::string& audit_log) {
+  std::cout << "==> pki-server configuration:\n\n"
+            << "             Config File: " << config_file << "\n";
+  const HttpServer& http = server.http();
+  for (size_t i = 0; i < http.listener_count(); ++i) {
+    std::cout << "                Listener: " << (http.tls(i) ? "https://" : "http://") << http.address(i)
+              << (http.tls(i) ? " (TLS)" : " (plain HTTP, TLS disabled)") << "\n";
+  }
+  std::cout << "                Data Dir: " << server.layout().root << "\n"
+            << "               Log Level: " << LogLevelName(GetLogLevel()) << "\n"
+            << "                  Mounts: " << MountList(server) << "\n"
+            << "                  Plugin: " << plugin_binary << " (one process per mount)\n"
+            << "               Audit Log: " << AuditLogName(audit_log) << "\n"
+            << "              Root Token: " << (token_created ? "generated and written to " : "read from ")
+            << token_file << "\n"
+            << "                 Threads: " << server.threads() << " I/O, " << server.worker_threads()
+            << " request workers\n"
+            << "                 Version: pki-server v" << kServerVersion << "\n\n"
+            << "==> pki-server started! Log data will stream in below:\n"
+            << std::endl;
+}
+
 // Each PKI mount runs in its own pki-plugin child, over the plugin protocol Vault uses.
 FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
   return [plugin_binary](const DataLayout& layout) -> Result<std::unique_ptr<MountBackendFactory>> {
@@ -62,6 +95,38 @@ FactoryMaker MakePluginFactory(const std::string& plugin_binary) {
     options.barrier = std::move(barrier);
     return std::unique_ptr<MountBackendFactory>(std::make_unique<PluginFactory>(std::move(options)));
   };
+}
+
+// Runs until SIGTERM or SIGINT (blocked in every thread, received here). SIGHUP reopens the audit log (the old
+// file has been moved away by log rotation: a new one starts at the same path) and reloads the TLS certificates.
+int ServeUntilStopped(DevServer& server, const sigset_t& signals) {
+  for (;;) {
+    int signo = 0;
+    sigwait(&signals, &signo);
+    if (signo == SIGHUP) {
+      if (Status st = server.ReopenAuditLog(); !st.ok()) {
+        LogLine(LogLevel::kError, "SIGHUP: " + st.message() + " (requests fail until it can be written)");
+      } else if (server.audit_enabled()) {
+        LogLine(LogLevel::kInfo, "SIGHUP: audit log reopened");
+      }
+      Status st = server.ReloadTls();
+      if (st.ok()) {
+        LogLine(LogLevel::kInfo, "SIGHUP: TLS certificates and keys reloaded");
+      } else {
+        LogLine(LogLevel::kError, "SIGHUP: reloading TLS failed, keeping the current certificates: " + st.message());
+      }
+      continue;
+    }
+    LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+                                 ": finishing requests in flight");
+    break;
+  }
+  if (Status st = server.Stop(); !st.ok()) {
+    LogLine(LogLevel::kError, "shutdown: " + st.message());
+    return 1;
+  }
+  LogLine(LogLevel::kInfo, "shutdown complete");
+  return 0;
 }
 
 int Main(int argc, char** argv) {
@@ -85,16 +150,32 @@ int Main(int argc, char** argv) {
     std::cerr << "pki-server: " << st.message() << "\nRun 'pki-server -help' for usage.\n";
     return kExitUsage;
   }
-  auto host_port = SplitHostPort(flags.dev_listen_address).value();
-  Result<std::string> plugin_binary = ResolvePluginBinary(flags.plugin_path);
+  if (!flags.log_level.empty()) SetLogLevel(*ParseLogLevel(flags.log_level));
+
+  const bool configured = !flags.config_file.empty();
+  ServerConfig config;
+  if (configured) {
+    auto loaded = LoadServerConfigFile(flags.config_file);
+    if (!loaded.ok()) {
+      std::cerr << "pki-server: error loading configuration from " << flags.config_file << ": "
+                << loaded.status().message() << "\n";
+      return 1;
+    }
+    config = std::move(loaded).value();
+    if (flags.log_level.empty() && config.log_level) SetLogLevel(*config.log_level);
+    for (const auto& w : config.warnings) LogLine(LogLevel::kWarn, w);
+  }
+
+  const std::string plugin_path = !flags.plugin_path.empty() ? flags.plugin_path : config.plugin;
+  Result<std::string> plugin_binary = ResolvePluginBinary(plugin_path);
   if (!plugin_binary.ok()) {
     std::cerr << "pki-server: " << plugin_binary.status().message()
               << "\nBuild the pki-plugin target, or pass -plugin=PATH.\n";
     return 1;
   }
 
-  // Block the stop signals and SIGHUP before any thread starts, so that every thread inherits the mask and only
-  // sigwait below receives them. Writes to closed sockets must not kill the process.
+  // Block the stop signals before any thread starts, so that every thread inherits the mask and only sigwait
+  // below receives them. Writes to closed sockets must not kill the process.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -104,35 +185,44 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   DevServerOptions options;
-  options.data_dir = flags.data_dir;
-  options.root_token = flags.dev_root_token_id;
-  options.listen_host = host_port.first;
-  options.listen_port = host_port.second;
-  options.audit_log_path = flags.audit_log_path;
+  RootTokenFile root_token;
+  if (configured) {
+    options.data_dir = config.data_dir;
+    options.listeners = config.listeners;
+    options.mounts = config.mounts;
+    options.mount_default_pki = false;
+    options.audit_log_path = !flags.audit_log_path.empty() ? flags.audit_log_path : config.audit_log;
+    Status prepared = PrepareDataDir(config.data_dir);
+    auto token = prepared.ok() ? LoadOrCreateRootToken(config.root_token_file) : Result<RootTokenFile>(prepared);
+    if (!token.ok()) {
+      std::cerr << "pki-server: error starting server: " << token.status().message() << "\n";
+      return 1;
+    }
+    root_token = std::move(token).value();
+    if (root_token.created) {
+      LogLine(LogLevel::kInfo, "first start: generated a root token and wrote it to " + config.root_token_file);
+    }
+    options.root_token = root_token.token;
+  } else {
+    auto host_port = SplitHostPort(flags.dev_listen_address).value();
+    options.data_dir = flags.data_dir;
+    options.root_token = flags.dev_root_token_id;
+    options.listen_host = host_port.first;
+    options.listen_port = host_port.second;
+    options.audit_log_path = flags.audit_log_path;
+  }
   auto server = DevServer::Start(options, MakePluginFactory(plugin_binary.value()));
   if (!server.ok()) {
     std::cerr << "pki-server: error starting server: " << server.status().message() << "\n";
     return 1;
   }
-  PrintBanner(*server.value(), plugin_binary.value(), flags.audit_log_path);
-
-  int signo = 0;
-  while (sigwait(&signals, &signo) == 0 && signo == SIGHUP) {
-    // Log rotation: the old file has been moved away; start a new one at the same path.
-    if (Status st = server.value()->ReopenAuditLog(); !st.ok()) {
-      LogLine(LogLevel::kError, "SIGHUP: " + st.message() + " (requests fail until it can be written)");
-    } else if (server.value()->audit_enabled()) {
-      LogLine(LogLevel::kInfo, "SIGHUP: audit log reopened");
-    }
+  if (configured) {
+    PrintConfigBanner(*server.value(), plugin_binary.value(), flags.config_file, config.root_token_file,
+                      root_token.created, options.audit_log_path);
+  } else {
+    PrintDevBanner(*server.value(), plugin_binary.value(), options.audit_log_path);
   }
-  LogLine(LogLevel::kInfo, std::string("shutdown triggered by ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
-                               ": finishing requests in flight");
-  if (Status st = server.value()->Stop(); !st.ok()) {
-    LogLine(LogLevel::kError, "shutdown: " + st.message());
-    return 1;
-  }
-  LogLine(LogLevel::kInfo, "shutdown complete");
-  return 0;
+  return ServeUntilStopped(*server.value(), signals);
 }
 
 }  // namespace

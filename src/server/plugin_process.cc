@@ -75,11 +75,8 @@ Status MakePipe(int fds[2], FdSet* owner) {
   return Status::Ok();
 }
 
-LogLevel LevelFromName(std::string_view name) {
-  if (name == "error" || name == "ERROR") return LogLevel::kError;
-  if (name == "warn" || name == "WARN" || name == "warning") return LogLevel::kWarn;
-  return LogLevel::kInfo;  // the server's log has no trace/debug level
-}
+// hclog's level names; anything unknown is logged at info.
+LogLevel LevelFromName(std::string_view name) { return ParseLogLevel(name).value_or(LogLevel::kInfo); }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "src/server/logical_call.h"
+#include "src/server/server_log.h"
 
 namespace pki::server {
 namespace {
@@ -28,6 +29,7 @@ const FlagDef kFlags[] = {
     {"plugin", FlagKind::kString, nullptr, &ServerFlags::plugin_path},
     {"config", FlagKind::kString, nullptr, &ServerFlags::config_file},
     {"audit-log", FlagKind::kString, nullptr, &ServerFlags::audit_log_path},
+    {"log-level", FlagKind::kString, nullptr, &ServerFlags::log_level},
 };
 
 const FlagDef* FindFlag(const std::string& name) {
@@ -43,6 +45,7 @@ Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const
   ServerFlags flags;
   if (const char* v = env("VAULT_DEV_ROOT_TOKEN_ID"); v != nullptr && *v != '\0') flags.dev_root_token_id = v;
   if (const char* v = env("VAULT_DEV_LISTEN_ADDRESS"); v != nullptr && *v != '\0') flags.dev_listen_address = v;
+  if (const char* v = env("VAULT_LOG_LEVEL"); v != nullptr && *v != '\0') flags.log_level = v;
 
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -59,6 +62,7 @@ Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const
     }
     const FlagDef* def = FindFlag(body);
     if (def == nullptr) return Status::BadRequest("flag provided but not defined: -" + body);
+    flags.given.insert(def->name);
     if (def->kind == FlagKind::kBool) {
       bool b = true;
       if (value) {
@@ -79,10 +83,28 @@ Result<ServerFlags> ParseServerFlags(const std::vector<std::string>& args, const
 }
 
 Status ValidateServerFlags(const ServerFlags& flags) {
-  if (!flags.config_file.empty()) {
-    return Status::BadRequest("-config is not supported yet: start a development server with -dev");
+  if (!flags.log_level.empty() && !ParseLogLevel(flags.log_level)) {
+    return Status::BadRequest("unknown log level \"" + flags.log_level +
+                              "\": use trace, debug, info, warn or error");
   }
-  if (!flags.dev) return Status::BadRequest("-dev is required (configuration files are not supported yet)");
+  if (flags.dev && !flags.config_file.empty()) {
+    return Status::BadRequest("-dev and -config cannot be used together");
+  }
+  if (flags.given.count("config") != 0 && flags.config_file.empty()) {
+    return Status::BadRequest("-config must name a file");
+  }
+  if (!flags.config_file.empty()) {
+    for (const char* dev_only : {"dev-root-token-id", "dev-listen-address"}) {
+      if (flags.given.count(dev_only) != 0) {
+        return Status::BadRequest(std::string("-") + dev_only + " applies only with -dev");
+      }
+    }
+    if (flags.given.count("data-dir") != 0) {
+      return Status::BadRequest("-data-dir applies only with -dev: set data_dir in the config file");
+    }
+    return Status::Ok();
+  }
+  if (!flags.dev) return Status::BadRequest("either -dev or -config=FILE is required");
   if (flags.data_dir.empty()) return Status::BadRequest("-data-dir must not be empty");
   auto hp = SplitHostPort(flags.dev_listen_address);
   if (!hp.ok()) return hp.status();
@@ -117,20 +139,28 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addres
 
 std::string ServerUsage() {
   return "Usage: pki-server -dev [options]\n"
+         "       pki-server -config=FILE [-plugin=PATH] [-log-level=LEVEL] [-audit-log=PATH]\n"
          "\n"
-         "  Starts a Vault-compatible server with the PKI secrets engine mounted at pki/.\n"
+         "  Starts a Vault-compatible server for the PKI secrets engine: with -dev, a development server\n"
+         "  with PKI mounted at pki/; with -config, a server as the JSON file describes (listeners with\n"
+         "  TLS, data directory, mounts; see docs/deploy.md).\n"
          "\n"
          "Options:\n"
+         "  -config=FILE                  The JSON configuration file. Excludes -dev.\n"
          "  -dev                          Run a development server: plain HTTP, one root token.\n"
          "  -dev-root-token-id=TOKEN      The root token (default: random, printed at start-up;\n"
          "                                env VAULT_DEV_ROOT_TOKEN_ID).\n"
          "  -dev-listen-address=ADDR      host:port to listen on (default 127.0.0.1:8200;\n"
          "                                env VAULT_DEV_LISTEN_ADDRESS).\n"
-         "  -data-dir=DIR                 Where mounts and their data persist (default ./data).\n"
+         "  -data-dir=DIR                 Where mounts and their data persist (default ./data; -dev only).\n"
          "  -plugin=PATH                  The pki-plugin executable launched for each PKI mount\n"
-         "                                (default: pki-plugin next to pki-server).\n"
+         "                                (default: the config file's \"plugin\", else pki-plugin next to\n"
+         "                                pki-server).\n"
          "  -audit-log=PATH               Append an audit log (Vault's file audit format, secrets\n"
-         "                                HMAC'd) to PATH; SIGHUP reopens it (docs/audit.md).\n"
+         "                                HMAC'd) to PATH; SIGHUP reopens it (docs/audit.md). Overrides\n"
+         "                                the config file's audit_log.\n"
+         "  -log-level=LEVEL              trace, debug, info, warn or error (env VAULT_LOG_LEVEL;\n"
+         "                                default: the config file's log_level, else info).\n"
          "  -version                      Print the version and exit.\n";
 }
 

@@ -1,13 +1,29 @@
-// ServerLog: the server's log lines on stderr, in Vault's shape ("2024-05-01T10:00:00.000Z [INFO]  message").
-// Thread-safe: each line is written with one call. Messages must not contain secrets.
+// ServerLog: the server's log lines on stderr, in Vault's shape ("2024-05-01T10:00:00.000Z [INFO]  message"),
+// filtered by a process-wide minimum level (log_level in the config file, -log-level, VAULT_LOG_LEVEL).
+// Thread-safe: each line is written with one call; the level is an atomic. Messages must not contain secrets.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 namespace pki::server {
 
-enum class LogLevel { kInfo, kWarn, kError };
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 
+// Writes `message` when `level` is at or above the minimum level.
 void LogLine(LogLevel level, std::string_view message);
+
+// The minimum level written (default kInfo). May be changed while other threads log.
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+// Whether a line at `level` would be written (to skip building expensive debug messages).
+bool LogEnabled(LogLevel level);
+
+// Parses a level as Vault does (case-insensitive): trace, debug, info (or notice), warn (or warning), error (or
+// err). nullopt for anything else.
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
+
+// The level's name as ParseLogLevel takes it ("info").
+const char* LogLevelName(LogLevel level);
 
 }  // namespace pki::server

@@ -41,19 +41,22 @@ class DevServer:
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "server.log")
 
+    def command(self):
+        return [self.binary, "-dev", "-dev-root-token-id=" + self.token,
+                "-dev-listen-address=127.0.0.1:%d" % self.port, "-data-dir=" + os.path.join(self.data_dir, "data")] + self.extra_args
+
+    def health_url(self):
+        return self.addr + "/v1/sys/health"
+
     def start(self):
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "-dev", "-dev-root-token-id=" + self.token,
-                 "-dev-listen-address=127.0.0.1:%d" % self.port, "-data-dir=" + os.path.join(self.data_dir, "data")]
-                + self.extra_args,
-                stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("pki-server exited with %s:\n%s" % (self.proc.returncode, self.log()))
             try:
-                with urllib.request.urlopen(self.addr + "/v1/sys/health", timeout=1) as r:
+                with urllib.request.urlopen(self.health_url(), timeout=1) as r:
                     if r.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, OSError):
@@ -90,6 +93,39 @@ class DevServer:
             self.stop()
         finally:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class ConfigServer(DevServer):
+    """pki-server -config=FILE with the same start/stop/restart/log/cleanup as DevServer. The caller writes the
+    config file (see write_config) with `health_addr` as a plain listener (tls_disable), which start() polls; the
+    root token is read from the root-token file once the server started."""
+
+    def __init__(self, bin_dir, extra_args=()):
+        super().__init__(bin_dir, token=None, extra_args=extra_args)
+        self.config_path = os.path.join(self.data_dir, "config.json")
+
+    def write_config(self, config, mode=0o600):
+        with open(self.config_path, "w") as f:
+            json.dump(config, f, indent=2)
+        os.chmod(self.config_path, mode)
+
+    def command(self):
+        return [self.binary, "-config=" + self.config_path] + self.extra_args
+
+    def start(self):
+        super().start()
+        with open(self.root_token_path()) as f:
+            self.token = f.read().strip()
+
+    def root_token_path(self):
+        with open(self.config_path) as f:
+            config = json.load(f)
+        return config.get("root_token_file") or os.path.join(config["data_dir"], "root-token")
+
+    def run_once(self, *args, timeout=30):
+        """Runs pki-server with this config and `args` to completion (for start-up failures): (exit code, output)."""
+        out = subprocess.run(self.command() + list(args), capture_output=True, text=True, timeout=timeout)
+        return out.returncode, out.stdout + out.stderr
 
 
 class SharedDevServer:

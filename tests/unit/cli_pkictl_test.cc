@@ -219,6 +219,30 @@ TEST_F(PkictlTest, SecretsCommandsAndTlsSettings) {
   EXPECT_EQ(shared.sent.back().method, "DELETE");
 }
 
+TEST_F(PkictlTest, CaPathAndClientCertificate) {
+  extra_env = {{"VAULT_CAPATH", "/etc/ssl/certs"}, {"VAULT_CLIENT_CERT", "/env/c.pem"},
+               {"VAULT_CLIENT_KEY", "/env/k.pem"}};
+  Answer(200, {{"data", {{"a", "b"}}}});
+  EXPECT_EQ(Pkictl({"read", "pki/ca"}).code, 0);
+  EXPECT_EQ(shared.tls.ca_path, "/etc/ssl/certs");
+  EXPECT_EQ(shared.tls.client_cert, "/env/c.pem");
+  EXPECT_EQ(shared.tls.client_key, "/env/k.pem");
+  // Flags win over the environment, in both spellings Go's flag package takes.
+  Answer(200, {{"data", {{"a", "b"}}}});
+  CliRun r = Pkictl({"read", "-ca-path", "/d", "--client-cert=/f/c.pem", "-client-key", "/f/k.pem", "pki/ca"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(shared.tls.ca_path, "/d");
+  EXPECT_EQ(shared.tls.client_cert, "/f/c.pem");
+  EXPECT_EQ(shared.tls.client_key, "/f/k.pem");
+  // A certificate without its key is refused before anything is sent.
+  extra_env = {{"VAULT_CLIENT_CERT", "/env/c.pem"}};
+  const size_t sent = shared.sent.size();
+  r = Pkictl({"read", "pki/ca"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Both a client certificate and a client key must be given"), std::string::npos) << r.err;
+  EXPECT_EQ(shared.sent.size(), sent);
+}
+
 TEST_F(PkictlTest, UnexpectedAnswersAreErrorsNotCrashes) {
   for (const char* body : {"[1,2]", "\"x\"", R"({"lease_id":null,"data":{"a":1}})",
                            R"({"lease_id":"l","lease_duration":"5","data":5})"}) {

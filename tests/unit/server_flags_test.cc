@@ -64,11 +64,38 @@ TEST(ServerFlagsTest, BadUsage) {
   EXPECT_FALSE(Parse({"-dev=maybe"}).ok());
   EXPECT_FALSE(Parse({"server"}).ok());
   EXPECT_FALSE(Parse({"-"}).ok());
-  EXPECT_FALSE(ValidateServerFlags(*Parse({})).ok());  // -dev is required
-  Status config = ValidateServerFlags(*Parse({"-dev", "-config=/etc/pki.json"}));
-  EXPECT_FALSE(config.ok());
-  EXPECT_NE(config.message().find("-config is not supported yet"), std::string::npos);
+  Status neither = ValidateServerFlags(*Parse({}));
+  EXPECT_FALSE(neither.ok());
+  EXPECT_NE(neither.message().find("either -dev or -config=FILE is required"), std::string::npos);
+  Status both = ValidateServerFlags(*Parse({"-dev", "-config=/etc/pki.json"}));
+  EXPECT_FALSE(both.ok());
+  EXPECT_NE(both.message().find("-dev and -config cannot be used together"), std::string::npos);
   EXPECT_FALSE(ValidateServerFlags(*Parse({"-dev", "-dev-listen-address=nope"})).ok());
+  EXPECT_FALSE(ValidateServerFlags(*Parse({"-config="})).ok());
+}
+
+TEST(ServerFlagsTest, ConfigFile) {
+  auto f = Parse({"-config", "/etc/pki-server/config.json", "-plugin=/p", "-log-level=debug"},
+                 {{"VAULT_DEV_ROOT_TOKEN_ID", "ignored"}});
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->config_file, "/etc/pki-server/config.json");
+  EXPECT_EQ(f->log_level, "debug");
+  EXPECT_TRUE(ValidateServerFlags(*f).ok()) << ValidateServerFlags(*f).message();
+  // Settings the config file owns, or that only dev mode has, are refused with it.
+  Status st = ValidateServerFlags(*Parse({"-config=/c.json", "-data-dir=/d"}));
+  EXPECT_NE(st.message().find("set data_dir in the config file"), std::string::npos);
+  st = ValidateServerFlags(*Parse({"-config=/c.json", "-dev-root-token-id=t"}));
+  EXPECT_NE(st.message().find("-dev-root-token-id applies only with -dev"), std::string::npos);
+  EXPECT_FALSE(ValidateServerFlags(*Parse({"-config=/c.json", "-dev-listen-address=127.0.0.1:1"})).ok());
+}
+
+TEST(ServerFlagsTest, LogLevel) {
+  EXPECT_TRUE(Parse({"-dev"})->log_level.empty());
+  EXPECT_EQ(Parse({"-dev"}, {{"VAULT_LOG_LEVEL", "warn"}})->log_level, "warn");
+  EXPECT_EQ(Parse({"-dev", "-log-level", "trace"}, {{"VAULT_LOG_LEVEL", "warn"}})->log_level, "trace");
+  EXPECT_TRUE(ValidateServerFlags(*Parse({"-dev", "-log-level=ERROR"})).ok());
+  Status st = ValidateServerFlags(*Parse({"-dev", "-log-level=loud"}));
+  EXPECT_NE(st.message().find("unknown log level \"loud\""), std::string::npos);
 }
 
 TEST(ServerFlagsTest, SplitHostPort) {

@@ -1,0 +1,58 @@
+// ServerConfig: pki-server's configuration file (pki-server -config=FILE), JSON as Vault's JSON configuration,
+// with // and /* */ comments allowed. Every key is documented in docs/deploy.md:
+//   {"listeners": [{"address", "tls_disable", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
+//                   "tls_require_and_verify_client_cert", "tls_min_version", "max_request_size",
+//                   "max_request_duration"}],
+//    "data_dir", "plugin", "log_level", "audit_log", "root_token_file",
+//    "mounts": [{"path", "type", "description", "options", "config": {"default_lease_ttl", "max_lease_ttl"}}]}
+// Parsing is strict: an unknown or repeated key, a value of the wrong type or out of range fails with a message
+// naming the key (a typo in a security setting must not pass silently). Files are not read here (the listeners
+// read their certificates when they start); only paths are checked for being set.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/core/status.h"
+#include "src/server/http_server.h"
+#include "src/server/mount_setup.h"
+#include "src/server/server_log.h"
+
+namespace pki::server {
+
+// Vault's listener defaults.
+inline constexpr size_t kDefaultMaxRequestSize = 32 * 1024 * 1024;
+inline constexpr std::chrono::milliseconds kDefaultMaxRequestDuration{90'000};
+
+struct ServerConfig {
+  std::vector<ListenerOptions> listeners;  // at least one
+  std::string data_dir;                    // required
+  std::string plugin;                      // the pki-plugin executable; empty: next to pki-server
+  std::optional<LogLevel> log_level;       // absent: info (unless -log-level says otherwise)
+  std::string audit_log;                   // empty: no audit log
+  std::string root_token_file;             // default: <data_dir>/root-token
+  std::vector<ConfiguredMount> mounts;
+  std::vector<std::string> warnings;       // settings that are accepted but probably not what was meant
+};
+
+// Parses a configuration document. BadRequest naming the offending key ("listeners[0].tls_cert_file: ...").
+Result<ServerConfig> ParseServerConfig(std::string_view text);
+
+// Reads and parses the file at `path`. A file that other users can read or that group/others can write is
+// accepted with a warning in ServerConfig::warnings (it will hold tokens and policies).
+Result<ServerConfig> LoadServerConfigFile(const std::string& path);
+
+// The root token of a non-dev server, kept in a file.
+struct RootTokenFile {
+  std::string token;
+  bool created = false;  // generated and written on this start
+};
+
+// Reads the root token from `path` (surrounding whitespace ignored), or, when the file does not exist, generates
+// a random one ("hvs." and 24 alphanumerics) and writes it there with mode 0600, failing rather than replacing a
+// file that appeared meanwhile. The parent directory must exist. Messages name the file, never the token.
+Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path);
+
+}  // namespace pki::server
