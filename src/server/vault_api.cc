@@ -13,11 +13,13 @@
 
 namespace pki::server {
 
-VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens)
-    : mounts_(mounts), tokens_(tokens) {
+VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, TokenStore* tokens,
+                   PolicyStore* policies)
+    : mounts_(mounts), tokens_(tokens), policies_(policies) {
   for (auto& b : builtins) {
     std::vector<std::string> unauthenticated = b.backend->UnauthenticatedPaths();
-    builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated)});
+    std::vector<std::string> root_paths = b.backend->RootPaths();
+    builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated), std::move(root_paths)});
   }
 }
 
@@ -36,20 +38,27 @@ std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
   for (const Builtin& b : builtins_) {
     const std::string& p = b.mount.path;
     if (path.compare(0, p.size(), p) == 0 || path + "/" == p) {
-      return Target{b.mount.backend, nullptr, &b.unauthenticated, path.size() > p.size() ? path.substr(p.size()) : "",
-                    p, b.mount.type, b.mount.inject_data};
+      return Target{b.mount.backend,
+                    nullptr,
+                    &b.unauthenticated,
+                    &b.root_paths,
+                    path.size() > p.size() ? path.substr(p.size()) : "",
+                    p,
+                    b.mount.type,
+                    b.mount.inject_data};
     }
   }
   auto match = mounts_->Resolve(path);
   if (!match) return std::nullopt;
   Mount* m = match->mount.get();
-  return Target{&m->backend(), std::move(match->mount), &m->unauthenticated_paths(), std::move(match->relative_path),
-                m->path(), m->type(), false};
+  return Target{&m->backend(), std::move(match->mount), &m->unauthenticated_paths(), &m->root_paths(),
+                std::move(match->relative_path), m->path(), m->type(), false};
 }
 
 namespace {
 
 HttpResponse InternalError() { return RenderErrors(500, VaultErrorTexts(Status::Internal("internal error"))); }
+HttpResponse PermissionDenied() { return RenderErrors(403, {"permission denied"}); }
 
 }  // namespace
 
@@ -91,8 +100,13 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   }
   // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
   const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
-  if (!open && !tokens_->IsValid(TokenStore::ClientToken(http))) return RenderErrors(403, {"permission denied"});
+  Authorization auth;
+  if (!open) {
+    auth = Authorize(http, call, target ? &*target : nullptr);
+    if (auth.refusal) return std::move(*auth.refusal);
+  }
   if (!target) {
+    if (auth.token) RevokeIfUsedUp(*auth.token);
     return RenderErrors(404, {"no handler for route " + DumpJson(Json(call.path)) + ". route entry not found."});
   }
 
@@ -101,7 +115,9 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   req.path = std::move(target->relative);
   req.data = std::move(call.data);
   req.mount_point = target->mount_point;
+  if (auth.token) req.client_token = TokenStore::ClientToken(http);
   Result<Response> result = CallBackend(*target->backend, req);
+  if (auth.token) RevokeIfUsedUp(*auth.token);
   if (!result.ok() && result.status().code() == StatusCode::kInternal) {
     LogLine(LogLevel::kError, std::string(OperationName(req.operation)) + " " + req.mount_point + req.path + ": " +
                                   result.status().message());
@@ -109,6 +125,43 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   HttpResponse out = RenderLogicalResult(req.operation, result, {NewUuid(), target->mount_type, target->inject_data});
   if (call.head) out.body.clear();
   return out;
+}
+
+Authorization VaultApi::Authorize(const HttpRequest& http, const LogicalCall& call, const Target* target) const {
+  Authorization out;
+  auto internal = [&](const Status& st) {
+    LogLine(LogLevel::kError, "authorizing a request to " + call.path + ": " + st.message());
+    out.refusal = InternalError();
+    return out;
+  };
+  auto found = tokens_->Find(TokenStore::ClientToken(http));
+  if (!found.ok()) return internal(found.status());
+  if (!found->has_value()) {
+    out.refusal = PermissionDenied();
+    return out;
+  }
+  // A use is taken before the policy check, as Vault does: denied requests count too.
+  auto used = tokens_->Use(**found);
+  if (!used.ok()) return internal(used.status());
+  if (!used->has_value()) {
+    out.refusal = PermissionDenied();
+    return out;
+  }
+  out.token = std::move(**used);
+  auto acl = policies_->AclFor(out.token->policies);
+  if (!acl.ok()) return internal(acl.status());
+  const AclDecision decision = (*acl)->Check(call.operation, call.path, call.data);
+  const bool root_path = target != nullptr && MatchesSpecialPath(*target->root_paths, target->relative);
+  if (!decision.allowed || (root_path && !decision.sudo)) {
+    RevokeIfUsedUp(*out.token);
+    out.refusal = PermissionDenied();
+  }
+  return out;
+}
+
+void VaultApi::RevokeIfUsedUp(const TokenEntry& entry) const {
+  Status st = tokens_->RevokeUsedUp(entry);
+  if (!st.ok()) LogLine(LogLevel::kError, "revoking a used-up token failed: " + st.message());
 }
 
 }  // namespace pki::server

@@ -14,6 +14,8 @@
 
 #include "src/server/envelope.h"
 #include "src/server/mount_table.h"
+#include "src/server/policy_backend.h"
+#include "src/server/policy_store.h"
 #include "src/server/sys_backend.h"
 #include "src/server/token_backend.h"
 #include "src/server/token_store.h"
@@ -82,6 +84,12 @@ class ApiTest : public ::testing::Test {
     char tmpl[] = "/tmp/server_api_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+    auto policies = PolicyStore::Open(&storage_);
+    ASSERT_TRUE(policies.ok()) << policies.status().message();
+    policies_ = std::move(policies).value();
+    ASSERT_TRUE(tokens_.EnsureToken(kToken, {"root"}, "root").ok());
+    token_auth_ = std::make_unique<TokenBackend>(&tokens_, policies_.get(), &clock_);
+    policy_backend_ = std::make_unique<PolicyBackend>(policies_.get(), &tokens_);
     OpenTable();
     MountEntry pki;
     pki.path = "pki/";
@@ -102,11 +110,12 @@ class ApiTest : public ::testing::Test {
     auto t = MountTable::Open(&storage_, &factory_, dir_ + "/mounts");
     ASSERT_TRUE(t.ok()) << t.status().message();
     table_ = std::move(t).value();
-    sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_);
+    sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_,
+                                        policy_backend_.get());
     api_ = std::make_unique<VaultApi>(
         table_.get(),
-        std::vector<BuiltinMount>{{"sys/", "system", sys_.get(), true}, {"auth/token/", "token", &token_auth_, false}},
-        &tokens_);
+        std::vector<BuiltinMount>{{"sys/", "system", sys_.get(), true}, {"auth/token/", "token", token_auth_.get(), false}},
+        &tokens_, policies_.get());
   }
 
   HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
@@ -128,8 +137,10 @@ class ApiTest : public ::testing::Test {
   MemoryStorage storage_;
   FakeFactory factory_;
   FakeClock clock_{1700000000};
-  TokenStore tokens_{kToken};
-  TokenBackend token_auth_{kToken, "accessor1", 1700000000};
+  std::unique_ptr<PolicyStore> policies_;
+  TokenStore tokens_{&storage_, &clock_};
+  std::unique_ptr<TokenBackend> token_auth_;
+  std::unique_ptr<PolicyBackend> policy_backend_;
   std::unique_ptr<MountTable> table_;
   std::unique_ptr<SysBackend> sys_;
   std::unique_ptr<VaultApi> api_;
@@ -155,11 +166,14 @@ TEST_F(ApiTest, TokenFromHeaderOrBearer) {
 }
 
 TEST(TokenStoreTest, ComparesWholeTokens) {
-  TokenStore store("abc");
-  EXPECT_TRUE(store.IsValid("abc"));
-  EXPECT_FALSE(store.IsValid(""));
-  EXPECT_FALSE(store.IsValid("ab"));
-  EXPECT_FALSE(store.IsValid("abcd"));
+  MemoryStorage storage;
+  FakeClock clock(1700000000);
+  TokenStore store(&storage, &clock);
+  ASSERT_TRUE(store.EnsureToken("abc", {"root"}, "root").ok());
+  EXPECT_TRUE(store.Lookup("abc").has_value());
+  EXPECT_FALSE(store.Lookup("").has_value());
+  EXPECT_FALSE(store.Lookup("ab").has_value());
+  EXPECT_FALSE(store.Lookup("abcd").has_value());
   HttpRequest req;
   req.headers = {{"Authorization", "Bearer   tok  "}};
   EXPECT_EQ(TokenStore::ClientToken(req), "tok");
@@ -440,7 +454,8 @@ TEST_F(ApiTest, TokenLookupSelfDescribesTheRootToken) {
   EXPECT_EQ(body["mount_type"], "token");
   EXPECT_FALSE(body.contains("id"));  // no top-level copy outside sys/
   EXPECT_EQ(Call("POST", "/v1/auth/token/lookup-self").status, 200);
-  EXPECT_EQ(Call("GET", "/v1/auth/token/create").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/create").status, 405);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/nope").status, 404);
 }
 
 // ---- sys/mounts
