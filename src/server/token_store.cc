@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "src/core/duration.h"
+#include "src/server/policy_store.h"
 #include "src/server/random_id.h"
 #include "src/server/server_log.h"
 
@@ -95,6 +96,8 @@ std::string TokenStore::ClientToken(const HttpRequest& req) {
 
 Status TokenStore::EnsureToken(std::string_view id, std::vector<std::string> policies, std::string display_name) {
   if (id.empty()) return Status::BadRequest("a token id must not be empty");
+  for (auto& p : policies) p = NormalizePolicyName(p);
+  policies.erase(std::remove(policies.begin(), policies.end(), ""), policies.end());
   std::sort(policies.begin(), policies.end());
   policies.erase(std::unique(policies.begin(), policies.end()), policies.end());
   if (std::find(policies.begin(), policies.end(), "root") != policies.end()) policies = {"root"};

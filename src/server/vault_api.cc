@@ -115,7 +115,9 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   req.path = std::move(target->relative);
   req.data = std::move(call.data);
   req.mount_point = target->mount_point;
-  if (auth.token) req.client_token = TokenStore::ClientToken(http);
+  // Only the server's own backends (auth/token/, sys/capabilities-self) see the caller's token; mounted engines
+  // never do.
+  if (auth.token && !target->mount) req.client_token = TokenStore::ClientToken(http);
   Result<Response> result = CallBackend(*target->backend, req);
   if (auth.token) RevokeIfUsedUp(*auth.token);
   if (!result.ok() && result.status().code() == StatusCode::kInternal) {
