@@ -143,6 +143,14 @@ Result<Response> TokenBackend::HandleRequest(const Request& req) {
     if (token.empty()) return Status::BadRequest("missing token ID");
     return Renew(token, req.data.is_object() ? req.data.value("increment", Json()) : Json());
   }
+  if (path == "renew-accessor") {
+    if (!write) return Status::Unsupported();
+    const std::string accessor = StringField(req.data, "accessor");
+    if (accessor.empty()) return Status::BadRequest("missing accessor");
+    ASSIGN_OR_RETURN(std::optional<TokenEntry> e, tokens_->FindByAccessor(accessor));
+    if (!e) return Status::BadRequest("invalid accessor");
+    return RenewEntry(*e, "", req.data.is_object() ? req.data.value("increment", Json()) : Json());
+  }
   if (path == "revoke-self") {
     if (!write) return Status::Unsupported();
     RETURN_IF_ERROR(tokens_->Revoke(req.client_token));
@@ -177,12 +185,17 @@ Result<Response> TokenBackend::Lookup(const std::string& token) {
 Result<Response> TokenBackend::Renew(const std::string& token, const Json& increment_raw) {
   ASSIGN_OR_RETURN(std::optional<TokenEntry> e, tokens_->Find(token));
   if (!e) return Status::BadRequest("token not found");
+  return RenewEntry(*e, token, increment_raw);
+}
+
+Result<Response> TokenBackend::RenewEntry(const TokenEntry& entry, const std::string& token,
+                                          const Json& increment_raw) {
   int64_t increment = 0;
   if (!increment_raw.is_null()) {
     ASSIGN_OR_RETURN(Json parsed, ParseField("increment", FieldType::kDuration, increment_raw));
     increment = parsed.get<int64_t>();
   }
-  ASSIGN_OR_RETURN(auto renewed, tokens_->Renew(*e, increment));
+  ASSIGN_OR_RETURN(auto renewed, tokens_->Renew(entry, increment));
   Response r;
   r.auth = AuthBlock(token, renewed.first);
   if (!renewed.second.empty()) r.warnings.push_back(renewed.second);

@@ -4,6 +4,7 @@
 //   lookup                       POST {token} (GET ?token=): any token
 //   lookup-accessor              POST {accessor}: a token by accessor (its id is not shown)
 //   renew-self, renew            POST {increment} / {token, increment}
+//   renew-accessor               POST {accessor, increment}
 //   revoke-self, revoke          POST / {token}: the token and all its descendants
 //   revoke-accessor              POST {accessor}
 // Creation follows Vault's rules: a token with limited uses cannot create tokens; without sudo on the creation
@@ -42,6 +43,8 @@ class TokenBackend final : public LogicalBackend {
   Result<Response> Create(const Request& req, bool orphan);
   Result<Response> Lookup(const std::string& token);
   Result<Response> Renew(const std::string& token, const Json& increment);
+  // Renews `entry`; the auth block shows `token` as client_token ("" when renewed by accessor, as Vault does).
+  Result<Response> RenewEntry(const TokenEntry& entry, const std::string& token, const Json& increment);
   Json AuthBlock(const std::string& id, const TokenEntry& entry) const;
 
   TokenStore* const tokens_;
