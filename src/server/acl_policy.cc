@@ -6,6 +6,7 @@
 
 #include "src/core/text.h"
 #include "src/crypto/x509.h"
+#include "src/server/logical_call.h"
 
 namespace pki::server {
 namespace {
@@ -256,6 +257,8 @@ Result<AclPolicy> ParseAclPolicy(const std::string& name, std::string_view text)
   if (LooksBase64(raw)) {
     if (auto decoded = Base64Decode(raw); decoded.ok()) raw = *decoded;
   }
+  // The text travels as a string, past the request's own depth check: deep nesting would recurse when copied.
+  if (JsonNestingExceeds(raw, kMaxRequestJsonDepth)) return ParseError("JSON nested too deeply");
   Json doc = Json::parse(raw, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return ParseError(

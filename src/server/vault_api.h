@@ -50,7 +50,8 @@ class VaultApi {
 
   // Requests cheap and non-blocking enough to be answered on the listener's I/O thread instead of waiting for a
   // worker behind slow ones (key generation): GET and HEAD of sys/ paths (health, seal-status, leader, mounts,
-  // tune), which read only in-memory state. Writes to sys/ (mounting opens storage) are not. For
+  // tune, policies), which read in-memory state and a few RocksDB keys (the caller's token, a policy); the token
+  // check writes only for limited-use or expired tokens. Writes to sys/ (mounting opens storage) are not. For
   // HttpServer::Options::run_inline.
   static bool ServesInline(const HttpRequest& req);
 

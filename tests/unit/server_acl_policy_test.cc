@@ -40,7 +40,7 @@ TEST(AclPolicyParse, AcceptsTheJsonFormAndRefusesEverythingElse) {
   EXPECT_NE(hcl.status().message().find("only the JSON form"), std::string::npos) << hcl.status().message();
 
   struct Bad {
-    const char* text;
+    std::string text;
     const char* says;
   };
   for (const Bad& b : std::vector<Bad>{
@@ -53,6 +53,8 @@ TEST(AclPolicyParse, AcceptsTheJsonFormAndRefusesEverythingElse) {
            {R"({"path":{"a":{"capabilities":["read"],"max_wrapping_ttl":"1h"}}})", "not supported"},
            {R"({"path":{"a":{"allowed_parameters":{"x":"y"}}}})", "must be a list"},
            {R"([1,2])", "root object"},
+           {R"({"path":{"a":{"allowed_parameters":{"x":[)" + std::string(400, '[') + std::string(400, ']') + "]}}}}",
+            "nested too deeply"},
        }) {
     auto r = ParseAclPolicy("p", b.text);
     ASSERT_FALSE(r.ok()) << b.text;
