@@ -29,6 +29,9 @@ struct Request {
   Json data = Json::object();  // body fields (and query parameters for reads)
   std::string mount_point; // e.g. "pki/", for lease ids and messages
   Json secret_internal_data;  // kRevoke: the internal data of the secret being revoked
+  // The caller's token, for the host's own token and policy backends (auth/token/, sys/capabilities-self). Never
+  // sent to plugins and never logged.
+  std::string client_token;
 };
 
 // A leased secret (Vault's logical.Secret): the host's lease manager revokes it when the lease ends, by sending a
@@ -57,6 +60,8 @@ struct Response {
   std::optional<RawBody> raw;
   std::optional<Lease> lease;
   int status = 0;  // non-zero overrides the default 200/204 (e.g. 202 for async operations)
+  // Vault's "auth" block (a token created or renewed by the host's token backend); null for engines.
+  Json auth = nullptr;
 
   static Response Nil() {
     Response r;

@@ -83,18 +83,22 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
     server->root_token_ = "hvs." + random;
     server->root_token_generated_ = true;
   }
-  server->tokens_ = std::make_unique<TokenStore>(server->root_token_);
-  server->sys_ = std::make_unique<SysBackend>(server->mounts_.get(), cluster, &SystemClock::Instance());
-  ASSIGN_OR_RETURN(std::string accessor, RandomAlphanumeric(24));
-  server->token_auth_ =
-      std::make_unique<TokenBackend>(server->root_token_, accessor, SystemClock::Instance().Now());
+  const Clock* clock = &SystemClock::Instance();
+  ASSIGN_OR_RETURN(server->policies_, PolicyStore::Open(server->sys_storage_.get()));
+  server->tokens_ = std::make_unique<TokenStore>(server->sys_storage_.get(), clock);
+  // The root token lives in memory only: a later start with another id leaves the old one invalid.
+  RETURN_IF_ERROR(server->tokens_->EnsureToken(server->root_token_, {"root"}, "root"));
+  server->policy_backend_ = std::make_unique<PolicyBackend>(server->policies_.get(), server->tokens_.get());
+  server->sys_ =
+      std::make_unique<SysBackend>(server->mounts_.get(), cluster, clock, server->policy_backend_.get());
+  server->token_auth_ = std::make_unique<TokenBackend>(server->tokens_.get(), server->policies_.get(), clock);
   server->audit_hash_ = std::make_unique<AuditHashBackend>(server->audit_.get());
   std::vector<BuiltinMount> builtins = {
       {"sys/audit-hash/", "system", server->audit_hash_.get(), /*inject_data=*/true, /*mount_point=*/"sys/"},
       {"sys/", "system", server->sys_.get(), /*inject_data=*/true},
       {"auth/token/", "token", server->token_auth_.get(), false}};
   server->api_ = std::make_unique<VaultApi>(server->mounts_.get(), std::move(builtins), server->tokens_.get(),
-                                            server->audit_.get(), accessor);
+                                            server->policies_.get(), server->audit_.get());
 
   HttpServer::Options http;
   http.listeners = options.listeners;

@@ -3,7 +3,8 @@
 // the root token, the Vault API and the HTTP/TLS listeners; and its clean stop.
 //
 // Data layout under the data directory (mode 0700):
-//   sys/            RocksDB: the mount table and the cluster identity
+//   sys/            RocksDB: the mount table, the cluster identity, ACL policies (policy/) and tokens (token/; only
+//                   their SHA-256 digests; the dev root token is never stored)
 //   mounts/<uuid>/  one directory per mount, owned by its engine: with the plugin host, the working directory of
 //                   the mount's pki-plugin (rocksdb/ and rocksdb.seal-key for storage=rocksdb, host-storage/ for
 //                   the host's storage)
@@ -27,6 +28,8 @@
 #include "src/server/mount_backend.h"
 #include "src/server/mount_setup.h"
 #include "src/server/mount_table.h"
+#include "src/server/policy_backend.h"
+#include "src/server/policy_store.h"
 #include "src/server/sys_backend.h"
 #include "src/server/token_backend.h"
 #include "src/server/token_store.h"
@@ -81,6 +84,10 @@ class DevServer {
   int worker_threads() const { return http_->worker_threads(); }
   const DataLayout& layout() const { return layout_; }
   std::vector<MountEntry> mounts() const;
+  // The server's tokens and policies (for start-up configuration: PolicyStore::PutPolicy, TokenStore::EnsureToken).
+  TokenStore* tokens() const { return tokens_.get(); }
+  PolicyStore* policies() const { return policies_.get(); }
+
   // Whether an audit device is enabled (DevServerOptions::audit_log_path).
   bool audit_enabled() const { return audit_ != nullptr; }
 
@@ -105,7 +112,9 @@ class DevServer {
   std::unique_ptr<RocksDBStorage> sys_storage_;
   std::unique_ptr<MountBackendFactory> factory_;
   std::unique_ptr<MountTable> mounts_;
+  std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<TokenStore> tokens_;
+  std::unique_ptr<PolicyBackend> policy_backend_;
   std::unique_ptr<SysBackend> sys_;
   std::unique_ptr<TokenBackend> token_auth_;
   std::unique_ptr<AuditLog> audit_;  // null: no audit device

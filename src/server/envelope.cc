@@ -79,7 +79,7 @@ HttpResponse RenderLogicalResult(Operation operation, const Result<Response>& re
                      ",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,\"data\":" +
                      (no_data ? std::string("null") : DumpJson(resp.data)) +
                      ",\"wrap_info\":null,\"warnings\":" + DumpJson(warnings) +
-                     ",\"auth\":null,\"mount_type\":" + DumpJson(ctx.mount_type);
+                     ",\"auth\":" + DumpJson(resp.auth) + ",\"mount_type\":" + DumpJson(ctx.mount_type);
   if (ctx.inject_data && resp.data.is_object()) {
     static const char* const kEnvelopeKeys[] = {"request_id", "lease_id", "renewable", "lease_duration", "data",
                                                 "wrap_info",  "warnings", "auth",      "mount_type"};

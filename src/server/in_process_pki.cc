@@ -18,6 +18,7 @@ class InProcessPkiBackend final : public MountedBackend {
 
   Result<Response> HandleRequest(const Request& req) override { return engine_->HandleRequest(req); }
   std::vector<std::string> UnauthenticatedPaths() const override { return engine_->UnauthenticatedPaths(); }
+  std::vector<std::string> RootPaths() const override { return engine_->RootPaths(); }
   bool Serving() const override { return engine_ != nullptr; }
 
   Status Close() override {

@@ -156,6 +156,7 @@ Status Mount::StartBackend(MountBackendFactory* factory) {
   }
   ASSIGN_OR_RETURN(backend_, factory->Start(spec, &system_));
   unauthenticated_ = backend_->UnauthenticatedPaths();
+  root_paths_ = backend_->RootPaths();
   return Status::Ok();
 }
 

@@ -81,6 +81,8 @@ class Mount {
   const SystemView& system_view() const { return system_; }
   // The engine's unauthenticated path globs, fetched once when it started (as Vault fetches SpecialPaths).
   const std::vector<std::string>& unauthenticated_paths() const { return unauthenticated_; }
+  // The engine's root path globs (sudo required), fetched once with the unauthenticated ones.
+  const std::vector<std::string>& root_paths() const { return root_paths_; }
   bool Serving() const { return backend_ && backend_->Serving(); }
 
  private:
@@ -97,6 +99,7 @@ class Mount {
   MountSystemView system_;   // lock-free; declared before backend_, which holds a pointer to it
   std::unique_ptr<MountedBackend> backend_;   // set once before the mount is published, then immutable
   std::vector<std::string> unauthenticated_;  // set with backend_, then immutable
+  std::vector<std::string> root_paths_;       // set with backend_, then immutable
   std::atomic<bool> closed_{false};        // Close() already called on backend_
   std::atomic<bool> remove_data_{false};   // unmounted: remove data_dir_ once closed
 };

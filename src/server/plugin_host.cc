@@ -121,6 +121,7 @@ class PluginConnection {
 
   Result<Response> HandleRequest(const Request& req) const;
   const std::vector<std::string>& unauthenticated_paths() const { return unauthenticated_; }
+  const std::vector<std::string>& root_paths() const { return root_paths_; }
   pid_t pid() const { return process_->pid(); }
   std::string ExitDescription() const { return process_->ExitDescription(); }
 
@@ -150,6 +151,7 @@ class PluginConnection {
   std::unique_ptr<::plugin::GRPCController::Stub> controller_;
   std::unique_ptr<HostBroker> broker_;
   std::vector<std::string> unauthenticated_;  // set by Connect, then immutable
+  std::vector<std::string> root_paths_;       // set by Connect, then immutable
   bool set_up_ = false;                       // Setup succeeded: Cleanup is owed at shutdown
   std::mutex shutdown_mu_;
   bool shut_down_ = false;  // guarded by shutdown_mu_
@@ -235,6 +237,7 @@ Status PluginConnection::Connect(const Context& ctx) {
     grpc::Status s = backend_->SpecialPaths(&c, pb::Empty(), &reply);
     if (!s.ok()) return TransportError("plugin special paths query failed", s);
     for (const auto& p : reply.paths().unauthenticated()) unauthenticated_.push_back(p);
+    for (const auto& p : reply.paths().root()) root_paths_.push_back(p);
   }
   {
     pb::InitializeReply reply;
@@ -336,6 +339,7 @@ class PluginBackend final : public MountedBackend {
 
   Result<Response> HandleRequest(const Request& req) override;
   std::vector<std::string> UnauthenticatedPaths() const override;
+  std::vector<std::string> RootPaths() const override;
   bool Serving() const override { return serving_.load(); }
   Status Close() override;
 
@@ -355,6 +359,7 @@ class PluginBackend final : public MountedBackend {
   std::condition_variable cv_;  // conn_ installed, or stopping_
   std::shared_ptr<PluginConnection> conn_;     // guarded by mu_; null while no plugin is up
   std::vector<std::string> unauthenticated_;   // guarded by mu_
+  std::vector<std::string> root_paths_;        // guarded by mu_
   bool stopping_ = false;                      // guarded by mu_
   std::atomic<bool> serving_{false};           // alive, connected and answering pings
   std::thread supervisor_;
@@ -383,6 +388,7 @@ void PluginBackend::Install(const std::shared_ptr<PluginConnection>& conn) {
     std::lock_guard<std::mutex> lock(mu_);
     conn_ = conn;
     unauthenticated_ = conn->unauthenticated_paths();
+    root_paths_ = conn->root_paths();
   }
   serving_.store(true);
   cv_.notify_all();
@@ -478,6 +484,11 @@ Result<Response> PluginBackend::HandleRequest(const Request& req) {
 std::vector<std::string> PluginBackend::UnauthenticatedPaths() const {
   std::lock_guard<std::mutex> lock(mu_);
   return unauthenticated_;
+}
+
+std::vector<std::string> PluginBackend::RootPaths() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return root_paths_;
 }
 
 Status PluginBackend::Close() {

@@ -1,10 +1,10 @@
 #include "src/server/sys_backend.h"
 
-
 #include "src/core/uuid.h"
 #include "src/engine/fields.h"
 #include "src/server/envelope.h"
 #include "src/server/logical_call.h"
+#include "src/server/policy_backend.h"
 #include "src/server/random_id.h"
 #include "src/server/version.h"
 
@@ -115,10 +115,18 @@ Result<std::optional<int64_t>> ParseLeaseTtl(const Json& value) {
   return std::optional<int64_t>(seconds.get<int64_t>());
 }
 
-SysBackend::SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock)
-    : mounts_(mounts), cluster_(std::move(cluster)), clock_(clock) {}
+SysBackend::SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies)
+    : mounts_(mounts), cluster_(std::move(cluster)), clock_(clock), policies_(policies) {}
+
+std::vector<std::string> SysBackend::RootPaths() const {
+  return {"auth/*",           "remount",          "audit",          "audit/*",
+          "raw",              "raw/*",            "rotate",         "config/cors",
+          "config/auditing/*", "config/ui/headers/*", "plugins/catalog/*", "revoke-prefix/*",
+          "revoke-force/*",   "leases/revoke-prefix/*", "leases/revoke-force/*", "leases/lookup/*"};
+}
 
 Result<Response> SysBackend::HandleRequest(const Request& req) {
+  if (policies_ != nullptr && PolicyBackend::Serves(req.path)) return policies_->HandleRequest(req);
   std::string path = req.path;
   while (!path.empty() && path.back() == '/') path.pop_back();
   const Operation op = req.operation;

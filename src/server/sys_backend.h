@@ -4,6 +4,7 @@
 //   mounts                 GET: the mount table
 //   mounts/<path>          GET: one mount; POST: mount a PKI engine there; DELETE: unmount it
 //   mounts/<path>/tune     GET/POST: default_lease_ttl, max_lease_ttl, description
+//   policy*, policies/acl*, capabilities*   forwarded to the policy backend (policy_backend.h), when given
 // Thread-safe: all state lives in the MountTable.
 #pragma once
 
@@ -34,11 +35,14 @@ Result<std::optional<int64_t>> ParseLeaseTtl(const Json& value);
 
 class SysBackend final : public LogicalBackend {
  public:
-  // `mounts` and `clock` must outlive the backend.
-  SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock);
+  // `mounts`, `clock` and `policies` (may be null: no policy paths) must outlive the backend.
+  SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies = nullptr);
 
   Result<Response> HandleRequest(const Request& req) override;
   std::vector<std::string> UnauthenticatedPaths() const override { return {"health", "seal-status", "leader"}; }
+  // Vault's sys/ root paths (sudo required); most are not served here, listed so that serving them later
+  // keeps Vault's protection.
+  std::vector<std::string> RootPaths() const override;
 
  private:
   Result<Response> Health() const;
@@ -54,6 +58,7 @@ class SysBackend final : public LogicalBackend {
   MountTable* const mounts_;
   const ClusterIdentity cluster_;
   const Clock* const clock_;
+  LogicalBackend* const policies_;
 };
 
 }  // namespace pki::server

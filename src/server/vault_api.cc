@@ -13,12 +13,13 @@
 
 namespace pki::server {
 
-VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, const TokenStore* tokens,
-                   AuditLog* audit, std::string root_accessor)
-    : mounts_(mounts), tokens_(tokens), audit_(audit), root_accessor_(std::move(root_accessor)) {
+VaultApi::VaultApi(MountTable* mounts, std::vector<BuiltinMount> builtins, TokenStore* tokens,
+                   PolicyStore* policies, AuditLog* audit)
+    : mounts_(mounts), tokens_(tokens), policies_(policies), audit_(audit) {
   for (auto& b : builtins) {
     std::vector<std::string> unauthenticated = b.backend->UnauthenticatedPaths();
-    builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated)});
+    std::vector<std::string> root_paths = b.backend->RootPaths();
+    builtins_.push_back(Builtin{std::move(b), std::move(unauthenticated), std::move(root_paths)});
   }
 }
 
@@ -37,20 +38,27 @@ std::optional<VaultApi::Target> VaultApi::Route(const std::string& path) const {
   for (const Builtin& b : builtins_) {
     const std::string& p = b.mount.path;
     if (path.compare(0, p.size(), p) == 0 || path + "/" == p) {
-      return Target{b.mount.backend, nullptr, &b.unauthenticated, path.size() > p.size() ? path.substr(p.size()) : "",
-                    b.mount.mount_point.empty() ? p : b.mount.mount_point, b.mount.type, b.mount.inject_data};
+      return Target{b.mount.backend,
+                    nullptr,
+                    &b.unauthenticated,
+                    &b.root_paths,
+                    path.size() > p.size() ? path.substr(p.size()) : "",
+                    b.mount.mount_point.empty() ? p : b.mount.mount_point,
+                    b.mount.type,
+                    b.mount.inject_data};
     }
   }
   auto match = mounts_->Resolve(path);
   if (!match) return std::nullopt;
   Mount* m = match->mount.get();
-  return Target{&m->backend(), std::move(match->mount), &m->unauthenticated_paths(), std::move(match->relative_path),
-                m->path(), m->type(), false};
+  return Target{&m->backend(), std::move(match->mount), &m->unauthenticated_paths(), &m->root_paths(),
+                std::move(match->relative_path), m->path(), m->type(), false};
 }
 
 namespace {
 
 HttpResponse InternalError() { return RenderErrors(500, VaultErrorTexts(Status::Internal("internal error"))); }
+HttpResponse PermissionDenied() { return RenderErrors(403, {"permission denied"}); }
 
 // Paths Vault serves outside its logical router, so that its audit devices never see them.
 bool Unaudited(const std::string& path) {
@@ -91,16 +99,6 @@ HttpResponse VaultApi::Handle(const HttpRequest& http) const {
   return out;
 }
 
-std::optional<AuditAuth> VaultApi::Authenticate(const std::string& token) const {
-  if (!tokens_->IsValid(token)) return std::nullopt;
-  AuditAuth auth;
-  auth.token = token;
-  auth.accessor = root_accessor_;
-  auth.display_name = "root";
-  auth.policies = {"root"};
-  return auth;
-}
-
 HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   auto parsed = ParseLogicalCall(http);
   if (auto* err = std::get_if<HttpError>(&parsed)) return RenderErrors(err->status, err->errors);
@@ -111,14 +109,27 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   if (call.head && call.path != "sys/health") {
     return RenderErrors(405, {});
   }
-  const std::string token = TokenStore::ClientToken(http);
-  const std::optional<AuditAuth> auth = token.empty() ? std::nullopt : Authenticate(token);
   const std::string request_id = NewUuid();
+  AuditLog* const audit = Unaudited(call.path) ? nullptr : audit_;
+
+  // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
+  const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
+  Authorization auth;
+  if (!open) {
+    auth = Authorize(http, call, target ? &*target : nullptr);
+  } else if (audit != nullptr && !TokenStore::ClientToken(http).empty()) {
+    // Open paths take no use of a token, but the audit log still names the caller that sent one.
+    auth.token = tokens_->Lookup(TokenStore::ClientToken(http));
+  }
 
   // The request's audit record, rendered once for both of its lines.
-  AuditLog* const audit = Unaudited(call.path) ? nullptr : audit_;
   std::optional<AuditLog::Record> record;
   if (audit != nullptr) {
+    std::optional<AuditAuth> who;
+    const std::string token = TokenStore::ClientToken(http);
+    if (auth.token) {
+      who = AuditAuth{token, auth.token->accessor, auth.token->display_name, auth.token->policies, "service"};
+    }
     AuditRequest entry;
     entry.id = request_id;
     entry.operation = call.operation;
@@ -131,8 +142,8 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
     entry.remote_address = http.remote_address;
     entry.remote_port = http.remote_port;
     entry.client_token = token;
-    if (auth) entry.client_token_accessor = auth->accessor;
-    record = audit->Prepare(auth ? &*auth : nullptr, entry);
+    if (who) entry.client_token_accessor = who->accessor;
+    record = audit->Prepare(who ? &*who : nullptr, entry);
   }
   // Writes the response line; false when it cannot be written (the client then gets a 500).
   auto log_response = [&](const HttpResponse& out, const Result<Response>* result, std::string error) {
@@ -147,24 +158,25 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
     return st.ok();
   };
 
-  // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
-  const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
-  if (!open && !auth) {
+  if (auth.refusal) {
     if (record) {
       // As Vault: the refusal is logged, and a failure to log it does not change the answer.
-      if (Status st = audit->LogRequest(*record, "permission denied"); !st.ok()) {
+      const std::string error = auth.refusal->status == 403 ? "permission denied" : "internal error";
+      if (Status st = audit->LogRequest(*record, error); !st.ok()) {
         LogLine(LogLevel::kError, "failed to audit request to " + call.path + ": " + st.message());
       }
     }
-    return RenderErrors(403, {"permission denied"});
+    return std::move(*auth.refusal);
   }
   if (record) {
     if (Status st = audit->LogRequest(*record, ""); !st.ok()) {
       LogLine(LogLevel::kError, "failed to audit request to " + call.path + ": " + st.message());
+      if (auth.token && !open) RevokeIfUsedUp(*auth.token);
       return InternalError();
     }
   }
   if (!target) {
+    if (auth.token) RevokeIfUsedUp(*auth.token);
     const std::string error = "no handler for route " + DumpJson(Json(call.path)) + ". route entry not found.";
     HttpResponse out = RenderErrors(404, {error});
     return log_response(out, nullptr, error) ? out : InternalError();
@@ -175,7 +187,11 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   req.path = std::move(target->relative);
   req.data = std::move(call.data);
   req.mount_point = target->mount_point;
+  // Only the server's own backends (auth/token/, sys/capabilities-self) see the caller's token; mounted engines
+  // never do.
+  if (auth.token && !open && !target->mount) req.client_token = TokenStore::ClientToken(http);
   Result<Response> result = CallBackend(*target->backend, req);
+  if (auth.token && !open) RevokeIfUsedUp(*auth.token);
   if (!result.ok() && result.status().code() == StatusCode::kInternal) {
     LogLine(LogLevel::kError, std::string(OperationName(req.operation)) + " " + req.mount_point + req.path + ": " +
                                   result.status().message());
@@ -184,6 +200,43 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   if (!log_response(out, &result, "")) return InternalError();
   if (call.head) out.body.clear();
   return out;
+}
+
+Authorization VaultApi::Authorize(const HttpRequest& http, const LogicalCall& call, const Target* target) const {
+  Authorization out;
+  auto internal = [&](const Status& st) {
+    LogLine(LogLevel::kError, "authorizing a request to " + call.path + ": " + st.message());
+    out.refusal = InternalError();
+    return out;
+  };
+  auto found = tokens_->Find(TokenStore::ClientToken(http));
+  if (!found.ok()) return internal(found.status());
+  if (!found->has_value()) {
+    out.refusal = PermissionDenied();
+    return out;
+  }
+  // A use is taken before the policy check, as Vault does: denied requests count too.
+  auto used = tokens_->Use(**found);
+  if (!used.ok()) return internal(used.status());
+  if (!used->has_value()) {
+    out.refusal = PermissionDenied();
+    return out;
+  }
+  out.token = std::move(**used);
+  auto acl = policies_->AclFor(out.token->policies);
+  if (!acl.ok()) return internal(acl.status());
+  const AclDecision decision = (*acl)->Check(call.operation, call.path, call.data);
+  const bool root_path = target != nullptr && MatchesSpecialPath(*target->root_paths, target->relative);
+  if (!decision.allowed || (root_path && !decision.sudo)) {
+    RevokeIfUsedUp(*out.token);
+    out.refusal = PermissionDenied();
+  }
+  return out;
+}
+
+void VaultApi::RevokeIfUsedUp(const TokenEntry& entry) const {
+  Status st = tokens_->RevokeUsedUp(entry);
+  if (!st.ok()) LogLine(LogLevel::kError, "revoking a used-up token failed: " + st.message());
 }
 
 }  // namespace pki::server

@@ -14,6 +14,8 @@
 
 #include "src/server/envelope.h"
 #include "src/server/mount_table.h"
+#include "src/server/policy_backend.h"
+#include "src/server/policy_store.h"
 #include "src/server/sys_backend.h"
 #include "src/server/token_backend.h"
 #include "src/server/token_store.h"
@@ -42,6 +44,7 @@ class FakeEngine final : public MountedBackend {
   std::vector<std::string> UnauthenticatedPaths() const override {
     return {"ca", "cert/*", "issuer/+/pem", "issuers/", "ocsp"};
   }
+  std::vector<std::string> RootPaths() const override { return {"root", "root/sign-self-issued"}; }
   bool Serving() const override { return serving.load(); }
   Status Close() override {
     ++closes;
@@ -82,6 +85,12 @@ class ApiTest : public ::testing::Test {
     char tmpl[] = "/tmp/server_api_test.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+    auto policies = PolicyStore::Open(&storage_);
+    ASSERT_TRUE(policies.ok()) << policies.status().message();
+    policies_ = std::move(policies).value();
+    ASSERT_TRUE(tokens_.EnsureToken(kToken, {"root"}, "root").ok());
+    token_auth_ = std::make_unique<TokenBackend>(&tokens_, policies_.get(), &clock_);
+    policy_backend_ = std::make_unique<PolicyBackend>(policies_.get(), &tokens_);
     OpenTable();
     MountEntry pki;
     pki.path = "pki/";
@@ -102,11 +111,12 @@ class ApiTest : public ::testing::Test {
     auto t = MountTable::Open(&storage_, &factory_, dir_ + "/mounts");
     ASSERT_TRUE(t.ok()) << t.status().message();
     table_ = std::move(t).value();
-    sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_);
+    sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_,
+                                        policy_backend_.get());
     api_ = std::make_unique<VaultApi>(
         table_.get(),
-        std::vector<BuiltinMount>{{"sys/", "system", sys_.get(), true}, {"auth/token/", "token", &token_auth_, false}},
-        &tokens_);
+        std::vector<BuiltinMount>{{"sys/", "system", sys_.get(), true}, {"auth/token/", "token", token_auth_.get(), false}},
+        &tokens_, policies_.get());
   }
 
   HttpResponse Call(const std::string& method, const std::string& target, const std::string& body = "",
@@ -128,8 +138,10 @@ class ApiTest : public ::testing::Test {
   MemoryStorage storage_;
   FakeFactory factory_;
   FakeClock clock_{1700000000};
-  TokenStore tokens_{kToken};
-  TokenBackend token_auth_{kToken, "accessor1", 1700000000};
+  std::unique_ptr<PolicyStore> policies_;
+  TokenStore tokens_{&storage_, &clock_};
+  std::unique_ptr<TokenBackend> token_auth_;
+  std::unique_ptr<PolicyBackend> policy_backend_;
   std::unique_ptr<MountTable> table_;
   std::unique_ptr<SysBackend> sys_;
   std::unique_ptr<VaultApi> api_;
@@ -155,11 +167,14 @@ TEST_F(ApiTest, TokenFromHeaderOrBearer) {
 }
 
 TEST(TokenStoreTest, ComparesWholeTokens) {
-  TokenStore store("abc");
-  EXPECT_TRUE(store.IsValid("abc"));
-  EXPECT_FALSE(store.IsValid(""));
-  EXPECT_FALSE(store.IsValid("ab"));
-  EXPECT_FALSE(store.IsValid("abcd"));
+  MemoryStorage storage;
+  FakeClock clock(1700000000);
+  TokenStore store(&storage, &clock);
+  ASSERT_TRUE(store.EnsureToken("abc", {"root"}, "root").ok());
+  EXPECT_TRUE(store.Lookup("abc").has_value());
+  EXPECT_FALSE(store.Lookup("").has_value());
+  EXPECT_FALSE(store.Lookup("ab").has_value());
+  EXPECT_FALSE(store.Lookup("abcd").has_value());
   HttpRequest req;
   req.headers = {{"Authorization", "Bearer   tok  "}};
   EXPECT_EQ(TokenStore::ClientToken(req), "tok");
@@ -440,7 +455,8 @@ TEST_F(ApiTest, TokenLookupSelfDescribesTheRootToken) {
   EXPECT_EQ(body["mount_type"], "token");
   EXPECT_FALSE(body.contains("id"));  // no top-level copy outside sys/
   EXPECT_EQ(Call("POST", "/v1/auth/token/lookup-self").status, 200);
-  EXPECT_EQ(Call("GET", "/v1/auth/token/create").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/create").status, 405);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/nope").status, 404);
 }
 
 // ---- sys/mounts
@@ -624,6 +640,215 @@ TEST_F(ApiTest, CloseClosesEveryEngineOnce) {
   EXPECT_EQ(e->closes.load(), 1);
   EXPECT_TRUE(table_->List().empty());
   held.reset();
+}
+
+// ---- tokens and policies
+
+// Stores `policy` as `name` with the root token; returns the HTTP status.
+#define PUT_POLICY(name, policy) \
+  Call("PUT", "/v1/sys/policies/acl/" name, DumpJson(Json({{"policy", policy}}))).status
+
+TEST_F(ApiTest, PolicyEndpointsInVaultsShapes) {
+  const std::string web = R"({"path":{"pki/issue/web":{"capabilities":["update"]}}})";
+  HttpResponse put = Call("PUT", "/v1/sys/policy/Web", DumpJson(Json({{"policy", web}})));
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(J(put)["warnings"], Json::array({"policy name was converted to web"}));
+  HttpResponse old = Call("GET", "/v1/sys/policy/web");
+  ASSERT_EQ(old.status, 200);
+  EXPECT_EQ(J(old)["data"], Json({{"name", "web"}, {"rules", web}}));
+  HttpResponse current = Call("GET", "/v1/sys/policies/acl/WEB");
+  ASSERT_EQ(current.status, 200);
+  EXPECT_EQ(J(current)["data"], Json({{"name", "web"}, {"policy", web}}));
+  EXPECT_EQ(J(current)["policy"], web);  // sys/ answers also carry data at the top level
+  EXPECT_EQ(J(Call("LIST", "/v1/sys/policies/acl"))["data"]["keys"], Json::array({"default", "web", "root"}));
+  Json listed = J(Call("GET", "/v1/sys/policy"));
+  EXPECT_EQ(listed["data"]["policies"], Json::array({"default", "web", "root"}));
+  EXPECT_EQ(listed["data"]["keys"], listed["data"]["policies"]);
+  EXPECT_EQ(Call("PUT", "/v1/sys/policy/r2", DumpJson(Json({{"rules", web}}))).status, 200);
+  EXPECT_EQ(Call("PUT", "/v1/sys/policies/acl/r3", DumpJson(Json({{"rules", web}}))).status, 400);
+
+  HttpResponse hcl = Call("PUT", "/v1/sys/policies/acl/h",
+                          DumpJson(Json({{"policy", "path \"pki/*\" { capabilities = [\"read\"] }"}})));
+  EXPECT_EQ(hcl.status, 400);
+  EXPECT_NE(hcl.body.find("only the JSON form"), std::string::npos) << hcl.body;
+  EXPECT_EQ(PUT_POLICY("bad", R"({"path":{"x":{"capabilities":["fly"]}}})"), 400);
+  EXPECT_EQ(PUT_POLICY("root", "{}"), 400);
+  EXPECT_EQ(Call("DELETE", "/v1/sys/policy/root").status, 400);
+  EXPECT_EQ(Call("DELETE", "/v1/sys/policies/acl/default").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/sys/policies/acl/bad").status, 404);  // nothing stored on refusal
+  EXPECT_EQ(Call("DELETE", "/v1/sys/policies/acl/web").status, 204);
+  EXPECT_EQ(Call("GET", "/v1/sys/policies/acl/web").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/sys/policies/acl/root").status, 200);
+}
+
+class AclApiTest : public ApiTest {
+ protected:
+  // A token created by the root token with `body` (auth/token/create); returns its id.
+  std::string NewToken(const Json& body) {
+    HttpResponse r = Call("POST", "/v1/auth/token/create", DumpJson(body));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return J(r)["auth"]["client_token"].get<std::string>();
+  }
+};
+
+TEST_F(AclApiTest, ATokenReachesOnlyWhatItsPoliciesGrant) {
+  ASSERT_EQ(PUT_POLICY("web", R"({"path":{"pki/issue/web":{"capabilities":["update"]}}})"), 204);
+  HttpResponse created = Call("POST", "/v1/auth/token/create", R"({"policies":["web"],"display_name":"svc a"})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  Json auth = J(created)["auth"];
+  EXPECT_EQ(auth["policies"], Json::array({"default", "web"}));
+  EXPECT_EQ(auth["token_policies"], auth["policies"]);
+  EXPECT_EQ(auth["lease_duration"], 768 * 3600);
+  EXPECT_EQ(auth["renewable"], true);
+  EXPECT_EQ(auth["orphan"], false);
+  EXPECT_EQ(J(created)["data"], nullptr);
+  const std::string token = auth["client_token"];
+
+  FakeEngine* e = Engine("pki/");
+  size_t before = e->requests.size();
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", R"({"common_name":"a"})", token).status, 200);
+  EXPECT_EQ(e->last().client_token, "");  // never handed to engines
+  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/pki/roles/web"}, {"POST", "/v1/pki/roles/web"}, {"POST", "/v1/pki/issue/other"},
+           {"LIST", "/v1/pki/roles"}, {"POST", "/v1/pki/revoke"}, {"GET", "/v1/sys/mounts"},
+           {"POST", "/v1/sys/mounts/pki2"}, {"GET", "/v1/sys/policy"}, {"GET", "/v1/nope/x"}}) {
+    HttpResponse r = Call(method, target, "{}", token);
+    EXPECT_EQ(r.status, 403) << method << " " << target;
+    EXPECT_EQ(J(r), Json({{"errors", {"permission denied"}}}));
+  }
+  EXPECT_EQ(e->requests.size(), before + 1);
+  // Unauthenticated paths stay open; the default policy lets the token look itself up.
+  EXPECT_EQ(Call("GET", "/v1/pki/ca", "", "").status, 200);
+  HttpResponse self = Call("GET", "/v1/auth/token/lookup-self", "", token);
+  ASSERT_EQ(self.status, 200);
+  EXPECT_EQ(J(self)["data"]["policies"], Json::array({"default", "web"}));
+  EXPECT_EQ(J(self)["data"]["display_name"], "token-svc-a");
+  EXPECT_EQ(J(self)["data"]["accessor"], auth["accessor"]);
+  EXPECT_EQ(J(self)["data"]["ttl"], 768 * 3600);
+  // Revoked: every later request is refused.
+  EXPECT_EQ(Call("POST", "/v1/auth/token/revoke-self", "", token).status, 204);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", token).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/auth/token/lookup-self", "", token).status, 403);
+}
+
+TEST_F(AclApiTest, RootPathsNeedSudo) {
+  ASSERT_EQ(PUT_POLICY("ca", R"({"path":{"pki/root/sign-self-issued":{"capabilities":["update"]},
+                                          "pki/root":{"capabilities":["delete"]},
+                                          "pki/root/generate/*":{"capabilities":["update"]}}})"), 204);
+  ASSERT_EQ(PUT_POLICY("ca-sudo", R"({"path":{"pki/root/sign-self-issued":{"capabilities":["update","sudo"]},
+                                               "pki/root":{"capabilities":["delete","sudo"]}}})"), 204);
+  const std::string plain = NewToken({{"policies", {"ca"}}});
+  const std::string sudo = NewToken({{"policies", {"ca-sudo"}}});
+  EXPECT_EQ(Call("POST", "/v1/pki/root/sign-self-issued", "{}", plain).status, 403);
+  EXPECT_EQ(Call("DELETE", "/v1/pki/root", "", plain).status, 403);
+  // Not a root path (Vault's are exact): update is enough.
+  EXPECT_EQ(Call("POST", "/v1/pki/root/generate/internal", "{}", plain).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/pki/root/sign-self-issued", "{}", sudo).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/pki/root", "", sudo).status, 200);
+  EXPECT_EQ(Call("DELETE", "/v1/pki/root").status, 200);  // the root token always passes
+}
+
+TEST_F(AclApiTest, TokenCreationFollowsVaultsRules) {
+  ASSERT_EQ(PUT_POLICY("web", R"({"path":{"pki/issue/web":{"capabilities":["update"]},
+                                           "auth/token/create":{"capabilities":["update"]},
+                                           "auth/token/create-orphan":{"capabilities":["update"]}}})"), 204);
+  ASSERT_EQ(PUT_POLICY("ops", R"({"path":{"auth/token/create":{"capabilities":["update","sudo"]}}})"), 204);
+  const std::string web = NewToken({{"policies", {"web"}}});
+  HttpResponse wider = Call("POST", "/v1/auth/token/create", R"({"policies":["web","ops"]})", web);
+  EXPECT_EQ(wider.status, 400);
+  EXPECT_EQ(J(wider)["errors"], Json::array({"child policies must be subset of parent"}));
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"policies":["root"]})", web).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"no_parent":true})", web).status, 400);
+  HttpResponse inherited = Call("POST", "/v1/auth/token/create", "{}", web);
+  ASSERT_EQ(inherited.status, 200) << inherited.body;
+  EXPECT_EQ(J(inherited)["auth"]["policies"], Json::array({"default", "web"}));
+  HttpResponse orphan = Call("POST", "/v1/auth/token/create-orphan", R"({"policies":["web"]})", web);
+  ASSERT_EQ(orphan.status, 200);
+  EXPECT_EQ(J(orphan)["auth"]["orphan"], true);
+  // With sudo on auth/token/create, any policies (but not root).
+  const std::string ops = NewToken({{"policies", {"ops"}}});
+  HttpResponse any = Call("POST", "/v1/auth/token/create", R"({"policies":["web","nosuch"],"ttl":"1h"})", ops);
+  ASSERT_EQ(any.status, 200) << any.body;
+  EXPECT_EQ(J(any)["auth"]["policies"], Json::array({"default", "nosuch", "web"}));
+  EXPECT_EQ(J(any)["auth"]["lease_duration"], 3600);
+  EXPECT_EQ(J(any)["warnings"], Json::array({"Policy \"nosuch\" does not exist"}));
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"policies":["root"]})", ops).status, 400);
+  // Limited-use tokens cannot create tokens; bad input is a 400.
+  const std::string limited = NewToken({{"policies", {"web"}}, {"num_uses", 5}});
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", "{}", limited).status, 400);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"num_uses":-1})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"ttl":"soon"})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/create", R"({"type":"batch"})").status, 400);
+  // The root token's children without a TTL never expire and are not renewable.
+  HttpResponse forever = Call("POST", "/v1/auth/token/create", "{}");
+  EXPECT_EQ(J(forever)["auth"]["policies"], Json::array({"root"}));
+  EXPECT_EQ(J(forever)["auth"]["lease_duration"], 0);
+  EXPECT_EQ(J(forever)["auth"]["renewable"], false);
+  // Over the maximum: capped, with Vault's warning.
+  HttpResponse capped = Call("POST", "/v1/auth/token/create", R"({"policies":["web"],"ttl":"10000h"})");
+  EXPECT_EQ(J(capped)["auth"]["lease_duration"], 768 * 3600);
+  EXPECT_EQ(J(capped)["warnings"].size(), 1u);
+}
+
+TEST_F(AclApiTest, UsesExpiryRenewalAndChildren) {
+  ASSERT_EQ(PUT_POLICY("web", R"({"path":{"pki/issue/web":{"capabilities":["update"]},
+                                           "auth/token/create":{"capabilities":["update"]}}})"), 204);
+  const std::string twice = NewToken({{"policies", {"web"}}, {"num_uses", 2}});
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", twice).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/pki/roles/web", "", twice).status, 403);  // a denied request counts
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", twice).status, 403);
+
+  const std::string parent = NewToken({{"policies", {"web"}}, {"ttl", "1h"}});
+  HttpResponse child_r = Call("POST", "/v1/auth/token/create", R"({"ttl":"10h"})", parent);
+  ASSERT_EQ(child_r.status, 200);
+  const std::string child = J(child_r)["auth"]["client_token"];
+  const std::string accessor = J(child_r)["auth"]["accessor"];
+  HttpResponse by_accessor = Call("POST", "/v1/auth/token/lookup-accessor", DumpJson(Json({{"accessor", accessor}})));
+  ASSERT_EQ(by_accessor.status, 200);
+  EXPECT_EQ(J(by_accessor)["data"]["id"], "");
+  EXPECT_EQ(J(by_accessor)["data"]["orphan"], false);
+  HttpResponse lookup = Call("POST", "/v1/auth/token/lookup", DumpJson(Json({{"token", child}})));
+  EXPECT_EQ(J(lookup)["data"]["id"], child);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/lookup", R"({"token":"hvs.nope"})").status, 403);
+
+  clock_.Advance(1800);
+  HttpResponse renewed = Call("POST", "/v1/auth/token/renew-self", R"({"increment":"1h"})", parent);
+  ASSERT_EQ(renewed.status, 200) << renewed.body;
+  EXPECT_EQ(J(renewed)["auth"]["lease_duration"], 3600);
+  clock_.Advance(3599);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", parent).status, 200);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", child).status, 200);
+  clock_.Advance(1);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", parent).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", child).status, 403);  // died with its parent
+
+  const std::string gone = NewToken({{"policies", {"web"}}});
+  HttpResponse gone_lookup = Call("GET", "/v1/auth/token/lookup-self", "", gone);
+  ASSERT_EQ(Call("POST", "/v1/auth/token/revoke-accessor",
+                 DumpJson(Json({{"accessor", J(gone_lookup)["data"]["accessor"]}}))).status, 204);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", "{}", gone).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/auth/token/revoke-accessor", R"({"accessor":"nope"})").status, 400);
+}
+
+TEST_F(AclApiTest, CapabilitiesSelfAndOfAnotherToken) {
+  ASSERT_EQ(PUT_POLICY("web", R"({"path":{"pki/issue/web":{"capabilities":["update","read"]},
+                                           "pki/roles/*":{"capabilities":["deny"]}}})"), 204);
+  const std::string token = NewToken({{"policies", {"web"}}});
+  HttpResponse one = Call("POST", "/v1/sys/capabilities-self", R"({"paths":["pki/issue/web"]})", token);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_EQ(J(one)["data"]["capabilities"], Json::array({"read", "update"}));
+  EXPECT_EQ(J(one)["data"]["pki/issue/web"], Json::array({"read", "update"}));
+  EXPECT_EQ(J(one)["capabilities"], Json::array({"read", "update"}));  // top level, as Vault's sys/ answers
+  HttpResponse two = Call("POST", "/v1/sys/capabilities-self", R"({"paths":"pki/roles/web,pki/ca"})", token);
+  EXPECT_EQ(J(two)["data"], Json({{"pki/roles/web", {"deny"}}, {"pki/ca", {"deny"}}}));
+  HttpResponse root = Call("POST", "/v1/sys/capabilities-self", R"({"path":"pki/anything"})");
+  EXPECT_EQ(J(root)["data"]["capabilities"], Json::array({"root"}));
+  // sys/capabilities needs its own grant; the root token has it.
+  EXPECT_EQ(Call("POST", "/v1/sys/capabilities", DumpJson(Json({{"token", token}, {"paths", {"x"}}})), token).status,
+            403);
+  HttpResponse other = Call("POST", "/v1/sys/capabilities", DumpJson(Json({{"token", token}, {"paths", {"pki/issue/web"}}})));
+  EXPECT_EQ(J(other)["data"]["capabilities"], Json::array({"read", "update"}));
+  EXPECT_EQ(Call("POST", "/v1/sys/capabilities", R"({"token":"hvs.bad","paths":["x"]})").status, 400);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "src/core/clock.h"
 #include "src/server/audit_log.h"
 #include "src/server/mount_table.h"
+#include "src/server/policy_store.h"
 #include "src/server/sys_backend.h"
 #include "src/server/token_backend.h"
 #include "src/server/token_store.h"
@@ -28,7 +29,6 @@ namespace pki::server {
 namespace {
 
 constexpr char kToken[] = "s.audit-root-token";
-constexpr char kAccessor[] = "accessor-of-root";
 constexpr char kPrivateKey[] = "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----\n";
 
 // Lines kept in memory; can be told to fail from the n-th append on.
@@ -185,6 +185,14 @@ class AuditApiTest : public ::testing::Test {
     pki.type = "pki";
     ASSERT_TRUE(table_->AddMount(pki).ok());
     engine_ = factory_.engines.at("pki/");
+    auto policies = PolicyStore::Open(&storage_);
+    ASSERT_TRUE(policies.ok()) << policies.status().message();
+    policies_ = std::move(policies).value();
+    ASSERT_TRUE(tokens_.EnsureToken(kToken, {"root"}, "root").ok());
+    auto root = tokens_.Lookup(kToken);
+    ASSERT_TRUE(root.has_value());
+    accessor_ = root->accessor;
+    token_auth_ = std::make_unique<TokenBackend>(&tokens_, policies_.get(), &clock_);
     sys_ = std::make_unique<SysBackend>(table_.get(), ClusterIdentity{"pki-cluster-test", "cid"}, &clock_);
     auto sink = std::make_unique<MemorySink>();
     sink_ = sink.get();
@@ -192,8 +200,8 @@ class AuditApiTest : public ::testing::Test {
     audit_hash_ = std::make_unique<AuditHashBackend>(audit_.get());
     std::vector<BuiltinMount> builtins = {{"sys/audit-hash/", "system", audit_hash_.get(), true, "sys/"},
                                           {"sys/", "system", sys_.get(), true},
-                                          {"auth/token/", "token", &token_auth_, false}};
-    api_ = std::make_unique<VaultApi>(table_.get(), std::move(builtins), &tokens_, audit_.get(), kAccessor);
+                                          {"auth/token/", "token", token_auth_.get(), false}};
+    api_ = std::make_unique<VaultApi>(table_.get(), std::move(builtins), &tokens_, policies_.get(), audit_.get());
   }
   void TearDown() override {
     api_.reset();
@@ -234,8 +242,10 @@ class AuditApiTest : public ::testing::Test {
   MemoryStorage storage_;
   FakeFactory factory_;
   FakeClock clock_{1700000000};
-  TokenStore tokens_{kToken};
-  TokenBackend token_auth_{kToken, kAccessor, 1700000000};
+  std::unique_ptr<PolicyStore> policies_;
+  TokenStore tokens_{&storage_, &clock_};
+  std::string accessor_;  // the root token's
+  std::unique_ptr<TokenBackend> token_auth_;
   std::unique_ptr<MountTable> table_;
   FakeEngine* engine_ = nullptr;
   std::unique_ptr<SysBackend> sys_;
@@ -269,11 +279,11 @@ TEST_F(AuditApiTest, IssueWritesARequestAndAResponseLineWithSecretsHashed) {
   EXPECT_EQ(resp["request"]["id"], body["request_id"]);
   // Who: the token only as its HMAC, the accessor in clear.
   EXPECT_EQ(req["auth"]["client_token"], audit_->Hash(kToken));
-  EXPECT_EQ(req["auth"]["accessor"], kAccessor);
+  EXPECT_EQ(req["auth"]["accessor"], accessor_);
   EXPECT_EQ(req["auth"]["display_name"], "root");
   EXPECT_EQ(req["auth"]["policies"], Json({"root"}));
   EXPECT_EQ(req["request"]["client_token"], audit_->Hash(kToken));
-  EXPECT_EQ(req["request"]["client_token_accessor"], kAccessor);
+  EXPECT_EQ(req["request"]["client_token_accessor"], accessor_);
   // What and from where.
   EXPECT_EQ(req["request"]["operation"], "update");
   EXPECT_EQ(req["request"]["path"], "pki/issue/web");
@@ -395,7 +405,7 @@ TEST_F(AuditApiTest, LookupSelfResponseHidesTheTokenId) {
   std::vector<Json> lines = Lines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1]["response"]["data"]["id"], audit_->Hash(kToken));
-  EXPECT_EQ(lines[1]["response"]["data"]["accessor"], audit_->Hash(kAccessor));  // data: not on the allowlist
+  EXPECT_EQ(lines[1]["response"]["data"]["accessor"], audit_->Hash(accessor_));  // data: not on the allowlist
   EXPECT_EQ(lines[1]["request"]["mount_point"], "auth/token/");
   EXPECT_EQ(All().find(kToken), std::string::npos);
 }
