@@ -54,6 +54,45 @@ Status AddExtension(X509* cert, int nid, int critical, void* value) {
   return Status::Ok();
 }
 
+// Appends one subtree per name of `type` (GEN_DNS, GEN_EMAIL, GEN_URI: IA5 text; GEN_IPADD: CIDR text).
+Status AddSubtrees(STACK_OF(GENERAL_SUBTREE) * *subtrees, int type, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (!*subtrees) *subtrees = sk_GENERAL_SUBTREE_new_null();
+    GENERAL_SUBTREE* st = GENERAL_SUBTREE_new();
+    if (type == GEN_IPADD) {
+      Result<std::string> range = EncodeIpRange(n);
+      if (!range.ok()) {
+        GENERAL_SUBTREE_free(st);
+        return range.status();
+      }
+      ASN1_OCTET_STRING* os = ASN1_OCTET_STRING_new();
+      ASN1_OCTET_STRING_set(os, reinterpret_cast<const unsigned char*>(range->data()),
+                            static_cast<int>(range->size()));
+      GENERAL_NAME_set0_value(st->base, GEN_IPADD, os);
+    } else {
+      GENERAL_NAME_set0_value(st->base, type, Ia5(n));
+    }
+    sk_GENERAL_SUBTREE_push(*subtrees, st);
+  }
+  return Status::Ok();
+}
+
+Result<ossl::NameConstraintsPtr> BuildNameConstraints(const NameConstraintSet& c) {
+  ossl::NameConstraintsPtr nc(NAME_CONSTRAINTS_new());
+  if (!nc) return Status::Internal("cannot allocate name constraints");
+  STACK_OF(GENERAL_SUBTREE)** permitted = &nc->permittedSubtrees;
+  STACK_OF(GENERAL_SUBTREE)** excluded = &nc->excludedSubtrees;
+  RETURN_IF_ERROR(AddSubtrees(permitted, GEN_DNS, c.permitted_dns_domains));
+  RETURN_IF_ERROR(AddSubtrees(permitted, GEN_IPADD, c.permitted_ip_ranges));
+  RETURN_IF_ERROR(AddSubtrees(permitted, GEN_EMAIL, c.permitted_email_addresses));
+  RETURN_IF_ERROR(AddSubtrees(permitted, GEN_URI, c.permitted_uri_domains));
+  RETURN_IF_ERROR(AddSubtrees(excluded, GEN_DNS, c.excluded_dns_domains));
+  RETURN_IF_ERROR(AddSubtrees(excluded, GEN_IPADD, c.excluded_ip_ranges));
+  RETURN_IF_ERROR(AddSubtrees(excluded, GEN_EMAIL, c.excluded_email_addresses));
+  RETURN_IF_ERROR(AddSubtrees(excluded, GEN_URI, c.excluded_uri_domains));
+  return nc;
+}
+
 // Builds GENERAL_NAMES for the subject alternative names; 400 on an unparsable IP.
 Result<ossl::GeneralNames> BuildSans(const std::vector<std::string>& dns, const std::vector<std::string>& emails,
                                      const std::vector<std::string>& ips, const std::vector<std::string>& uris,
@@ -341,6 +380,36 @@ std::string ExtKeyUsageOid(const std::string& name) {
   return {};
 }
 
+Result<std::string> EncodeIpRange(const std::string& cidr) {
+  auto invalid = [&] { return Status::BadRequest("invalid CIDR address: " + cidr); };
+  size_t slash = cidr.find('/');
+  if (slash == std::string::npos || slash + 1 == cidr.size() || cidr.size() - slash - 1 > 3) return invalid();
+  std::string addr_text = cidr.substr(0, slash);
+  unsigned char addr[16];
+  size_t len = 0;
+  if (inet_pton(AF_INET, addr_text.c_str(), addr) == 1) {
+    len = 4;
+  } else if (inet_pton(AF_INET6, addr_text.c_str(), addr) == 1) {
+    len = 16;
+  } else {
+    return invalid();
+  }
+  int prefix = 0;
+  for (size_t i = slash + 1; i < cidr.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(cidr[i]))) return invalid();
+    prefix = prefix * 10 + (cidr[i] - '0');
+  }
+  if (prefix > static_cast<int>(len * 8)) return invalid();
+  std::string out(2 * len, '\0');
+  for (size_t i = 0; i < len; ++i) {
+    int bits = std::clamp(prefix - static_cast<int>(i * 8), 0, 8);
+    unsigned char mask = static_cast<unsigned char>(0xff00 >> bits);
+    out[i] = static_cast<char>(addr[i] & mask);
+    out[len + i] = static_cast<char>(mask);
+  }
+  return out;
+}
+
 Result<std::string> RandomSerial() {
   unsigned char buf[20];
   do {
@@ -456,17 +525,9 @@ Result<ossl::X509Ptr> SignCertificate(const CertTemplate& t, const X509* issuer,
     RETURN_IF_ERROR(AddExtension(cert.get(), NID_subject_alt_name, t.subject.empty() ? 1 : 0, sans.get()));
   }
 
-  if (!t.permitted_dns_domains.empty()) {
-    NAME_CONSTRAINTS* nc = NAME_CONSTRAINTS_new();
-    nc->permittedSubtrees = sk_GENERAL_SUBTREE_new_null();
-    for (const auto& d : t.permitted_dns_domains) {
-      GENERAL_SUBTREE* st = GENERAL_SUBTREE_new();
-      GENERAL_NAME_set0_value(st->base, GEN_DNS, Ia5(d));
-      sk_GENERAL_SUBTREE_push(nc->permittedSubtrees, st);
-    }
-    Status s = AddExtension(cert.get(), NID_name_constraints, 1, nc);
-    NAME_CONSTRAINTS_free(nc);
-    RETURN_IF_ERROR(s);
+  if (!t.name_constraints.empty()) {
+    ASSIGN_OR_RETURN(ossl::NameConstraintsPtr nc, BuildNameConstraints(t.name_constraints));
+    RETURN_IF_ERROR(AddExtension(cert.get(), NID_name_constraints, 1, nc.get()));
   }
 
   if (!t.issuing_certificates.empty() || !t.ocsp_servers.empty()) {
@@ -773,6 +834,14 @@ Result<std::string> CreateCsrPem(const CsrTemplate& t, const EVP_PKEY* key) {
     bc->ca = 0xFF;
     sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_i2d(NID_basic_constraints, 1, bc));
     BASIC_CONSTRAINTS_free(bc);
+  }
+  if (t.key_usage != 0) {
+    ASN1_BIT_STRING* ku = ASN1_BIT_STRING_new();
+    for (int bit = 0; bit < 9; ++bit) {
+      if (t.key_usage & (1 << bit)) ASN1_BIT_STRING_set_bit(ku, bit, 1);
+    }
+    sk_X509_EXTENSION_push(exts.get(), X509V3_EXT_i2d(NID_key_usage, 1, ku));
+    ASN1_BIT_STRING_free(ku);
   }
   if (sk_X509_EXTENSION_num(exts.get()) > 0) X509_REQ_add_extensions(req.get(), exts.get());
   ossl::MdCtx md(EVP_MD_CTX_new());

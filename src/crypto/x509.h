@@ -34,6 +34,26 @@ int KeyUsageMask(const std::vector<std::string>& names);
 // Extended key usage OID for Vault's names (ServerAuth, ClientAuth, ...); empty for unknown names.
 std::string ExtKeyUsageOid(const std::string& name);
 
+// The name constraints extension of a CA certificate (RFC 5280 4.2.1.10), as Vault's *_dns_domains, *_ip_ranges,
+// *_email_addresses and *_uri_domains fields give it. IP ranges are CIDR text ("10.0.0.0/8", "2001:db8::/32").
+struct NameConstraintSet {
+  std::vector<std::string> permitted_dns_domains, excluded_dns_domains;
+  std::vector<std::string> permitted_ip_ranges, excluded_ip_ranges;
+  std::vector<std::string> permitted_email_addresses, excluded_email_addresses;
+  std::vector<std::string> permitted_uri_domains, excluded_uri_domains;
+
+  bool empty() const {
+    return permitted_dns_domains.empty() && excluded_dns_domains.empty() && permitted_ip_ranges.empty() &&
+           excluded_ip_ranges.empty() && permitted_email_addresses.empty() && excluded_email_addresses.empty() &&
+           permitted_uri_domains.empty() && excluded_uri_domains.empty();
+  }
+};
+
+// A CIDR range ("192.0.2.0/24", "2001:db8::/32") as the iPAddress GeneralName of a name constraint encodes it:
+// address bytes then mask bytes (8 or 32 bytes), host bits cleared as Go's net.ParseCIDR does. BadRequest
+// "invalid CIDR address: <text>" otherwise.
+Result<std::string> EncodeIpRange(const std::string& cidr);
+
 // Everything that goes into a certificate, decided by the caller.
 struct CertTemplate {
   DistinguishedName subject;
@@ -55,7 +75,7 @@ struct CertTemplate {
   bool is_ca = false;
   bool basic_constraints = false;     // emit BasicConstraints (always for CAs)
   int max_path_length = -1;           // CA only; -1: unlimited
-  std::vector<std::string> permitted_dns_domains;
+  NameConstraintSet name_constraints;  // CA only; critical extension when not empty
 
   std::vector<std::string> issuing_certificates;  // AIA caIssuers
   std::vector<std::string> ocsp_servers;          // AIA OCSP
@@ -165,6 +185,7 @@ struct CsrTemplate {
   std::vector<std::string> uris;
   std::vector<OtherName> other_names;
   bool add_basic_constraints = false;  // request CA:TRUE
+  int key_usage = 0;                   // KU bit mask to request (0: no extension)
 };
 // Builds and signs a CSR with `key`; returns PEM without trailing newline.
 Result<std::string> CreateCsrPem(const CsrTemplate& t, const EVP_PKEY* key);

@@ -51,6 +51,7 @@ Json CrlConfigToJson(const CrlConfig& c) {
                        {"enable_delta", c.enable_delta},
                        {"delta_rebuild_interval", c.delta_rebuild_interval},
                        {"ocsp_unknown_good", c.ocsp_unknown_good},
+                       {"max_crl_entries", c.max_crl_entries},
                        // Vault Enterprise's cross-cluster features, always off here as in Vault CE.
                        {"cross_cluster_revocation", false},
                        {"unified_crl", false},
@@ -71,6 +72,8 @@ Result<CrlConfig> ReadCrlConfig(Storage* storage) {
   c.enable_delta = j.value("enable_delta", c.enable_delta);
   c.delta_rebuild_interval = j.value("delta_rebuild_interval", c.delta_rebuild_interval);
   c.ocsp_unknown_good = j.value("ocsp_unknown_good", c.ocsp_unknown_good);
+  const Json* max_entries = j.contains("max_crl_entries") ? &j["max_crl_entries"] : nullptr;
+  if (max_entries && max_entries->is_number_integer()) c.max_crl_entries = max_entries->get<int64_t>();
   return c;
 }
 
@@ -154,6 +157,17 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   params.number = st.number;
   params.this_update = st.this_update;
   params.next_update = st.next_update;
+  // Vault's guard against runaway revocations: past max_crl_entries the CRL is not built.
+  uint64_t listed = 0;
+  auto within_limit = [&](size_t more) -> Status {
+    listed += more;
+    if (config.max_crl_entries >= 0 && listed > static_cast<uint64_t>(config.max_crl_entries)) {
+      return Status::BadRequest("error building CRL: revocation list size (" + std::to_string(listed) +
+                                " so far) exceeds configured maximum (" + std::to_string(config.max_crl_entries) +
+                                "); raise max_crl_entries in config/crl or tidy revoked certificates");
+    }
+    return Status::Ok();
+  };
   CrlEntrySource source;
   std::string cursor;
   uint64_t after_seq = kind == Kind::kDelta ? complete->built_seq : 0;
@@ -165,6 +179,7 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
     source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
       std::vector<std::pair<std::string, int64_t>> entries;
       ASSIGN_OR_RETURN(bool more, revocations.ReadSince(group, &after_seq, kEntryBatch, &entries));
+      RETURN_IF_ERROR(within_limit(entries.size()));
       for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
       return more;
     };
@@ -183,6 +198,7 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
       if (done) return false;
       std::vector<std::pair<std::string, int64_t>> entries;
       ASSIGN_OR_RETURN(bool more, revocations.ReadEntries(group, &cursor, kEntryBatch, &entries));
+      RETURN_IF_ERROR(within_limit(entries.size()));
       for (auto& [serial, t] : entries) out->push_back(CrlEntry{std::move(serial), t, -1});
       done = !more;
       return more;
@@ -384,6 +400,20 @@ class CrlHandlers {
     flag("enable_delta", &c.enable_delta);
     str("delta_rebuild_interval", &c.delta_rebuild_interval);
     flag("ocsp_unknown_good", &c.ocsp_unknown_good);
+    if (f.Has("max_crl_entries")) {
+      int64_t v = f.GetInt("max_crl_entries");
+      if (v == -1 || v > 0) c.max_crl_entries = v;
+    }
+    // Vault Enterprise's cross-cluster revocation and unified CRLs: accepted off, refused on (as Vault CE does).
+    if (f.GetBool("unified_crl_on_existing_paths") && !f.GetBool("unified_crl")) {
+      return Status::BadRequest("unified_crl_on_existing_paths cannot be enabled if unified_crl is disabled");
+    }
+    if (f.GetBool("cross_cluster_revocation")) {
+      return Status::BadRequest(
+          "Global, cross-cluster revocation queue (cross_cluster_revocation) can only be enabled on Vault "
+          "Enterprise.");
+    }
+    if (f.GetBool("unified_crl")) return Status::BadRequest("unified_crl can only be enabled on Vault Enterprise");
 
     ASSIGN_OR_RETURN(int64_t expiry, ConfigDuration(c.expiry, "expiry"));
     ASSIGN_OR_RETURN(int64_t ocsp_expiry, ConfigDuration(c.ocsp_expiry, "ocsp_expiry"));
@@ -533,6 +563,11 @@ std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_
   config.fields["auto_rebuild_grace_period"] = duration("Rebuild this long before nextUpdate; default 12h.");
   config.fields["enable_delta"] = flag("Also publish delta CRLs (needs auto_rebuild).");
   config.fields["delta_rebuild_interval"] = duration("How often delta CRLs are rebuilt; default 15m.");
+  config.fields["max_crl_entries"] = {FieldType::kInt, nullptr,
+                                     "Most entries a CRL may hold (default 100000); -1 for no limit."};
+  config.fields["cross_cluster_revocation"] = flag("Vault Enterprise only: accepted false, refused true.");
+  config.fields["unified_crl"] = flag("Vault Enterprise only: accepted false, refused true.");
+  config.fields["unified_crl_on_existing_paths"] = flag("Vault Enterprise only: accepted false, refused true.");
   config.fields["ocsp_unknown_good"] = flag("OCSP answers good, as Vault does, for serials the mount has no record "
                                             "of (no_store certificates); default false: unknown.");
   config.operations[Operation::kUpdate] = BindHandler(h, &CrlHandlers::WriteConfig);

@@ -187,8 +187,38 @@ void AddCaSubjectFields(FieldSchemas* f) {
   m["serial_number"] = {FieldType::kString, nullptr, "Subject serialNumber attribute (not the certificate serial)."};
   m["max_path_length"] = {FieldType::kInt, -1, "Max path length of the CA; -1 for no limit."};
   m["permitted_dns_domains"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: permitted DNS domains."};
+  m["excluded_dns_domains"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: excluded DNS domains."};
+  m["permitted_ip_ranges"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: permitted IP ranges (CIDR)."};
+  m["excluded_ip_ranges"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: excluded IP ranges (CIDR)."};
+  m["permitted_email_addresses"] = {FieldType::kCommaStringSlice, nullptr,
+                                    "Name constraints: permitted email addresses, hosts or .domains."};
+  m["excluded_email_addresses"] = {FieldType::kCommaStringSlice, nullptr,
+                                   "Name constraints: excluded email addresses, hosts or .domains."};
+  m["permitted_uri_domains"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: permitted URI hosts."};
+  m["excluded_uri_domains"] = {FieldType::kCommaStringSlice, nullptr, "Name constraints: excluded URI hosts."};
   m["signature_bits"] = {FieldType::kInt, 0, "Hash size of the signature: 256, 384 or 512; 0 for automatic."};
   m["use_pss"] = {FieldType::kBool, nullptr, "RSA-PSS signatures."};
+}
+
+Result<NameConstraintSet> NameConstraintsFromFields(const FieldData& f) {
+  NameConstraintSet c;
+  c.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
+  c.excluded_dns_domains = f.GetStrings("excluded_dns_domains");
+  c.permitted_ip_ranges = f.GetStrings("permitted_ip_ranges");
+  c.excluded_ip_ranges = f.GetStrings("excluded_ip_ranges");
+  c.permitted_email_addresses = f.GetStrings("permitted_email_addresses");
+  c.excluded_email_addresses = f.GetStrings("excluded_email_addresses");
+  c.permitted_uri_domains = f.GetStrings("permitted_uri_domains");
+  c.excluded_uri_domains = f.GetStrings("excluded_uri_domains");
+  for (const auto* field : {"permitted_ip_ranges", "excluded_ip_ranges"}) {
+    for (const auto& range : f.GetStrings(field)) {
+      Result<std::string> encoded = EncodeIpRange(range);
+      if (!encoded.ok()) {
+        return Status::BadRequest("invalid " + std::string(field) + " value: " + encoded.status().message());
+      }
+    }
+  }
+  return c;
 }
 
 Result<int> SignatureBits(const FieldData& f) {

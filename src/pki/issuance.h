@@ -82,6 +82,10 @@ Result<int> SignatureBits(const FieldData& f);
 
 // Fields common to root/generate, intermediate/generate and sign-intermediate (Vault's fields.go).
 void AddCaSubjectFields(FieldSchemas* fields);
+// The name constraints of a CA certificate from the fields AddCaSubjectFields declares (permitted_dns_domains,
+// excluded_dns_domains, permitted_ip_ranges, ...; Vault 1.19's set). BadRequest naming the field for a range
+// that is not CIDR.
+Result<NameConstraintSet> NameConstraintsFromFields(const FieldData& f);
 SubjectFields SubjectFromFields(const FieldData& f);
 
 }  // namespace pki

@@ -58,7 +58,7 @@ class CaPathHandlers {
     t.basic_constraints = true;
     ASSIGN_OR_RETURN(t.max_path_length, MaxPathLength(f));
     t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
-    t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
+    ASSIGN_OR_RETURN(t.name_constraints, NameConstraintsFromFields(f));
     ASSIGN_OR_RETURN(t.signature_bits, SignatureBits(f));
     t.use_pss = f.GetBool("use_pss");
     ASSIGN_OR_RETURN(UrlConfig urls, ReadUrlConfig(ctx_.storage));
@@ -134,6 +134,7 @@ class CaPathHandlers {
     t.uris = sans.uris;
     t.other_names = sans.other_names;
     t.add_basic_constraints = f.GetBool("add_basic_constraints");
+    t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
     ASSIGN_OR_RETURN(std::string csr_pem, CreateCsrPem(t, ck.key.get()));
 
     if (ck.new_entry) {
@@ -240,7 +241,7 @@ class CaPathHandlers {
     t.basic_constraints = true;
     t.max_path_length = max_path;
     t.key_usage = KeyUsageMask({"CertSign", "CRLSign"});
-    t.permitted_dns_domains = f.GetStrings("permitted_dns_domains");
+    ASSIGN_OR_RETURN(t.name_constraints, NameConstraintsFromFields(f));
     ASSIGN_OR_RETURN(t.signature_bits, SignatureBits(f));
     t.use_pss = f.GetBool("use_pss");
     std::string skid = f.GetString("skid");
@@ -564,6 +565,9 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
                               "intermediate/cross-sign"}) {
     PathSpec inter{pattern, KeyGenerationFields(), {}, false, "Generate a key and a CSR for an intermediate CA."};
     inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
+    inter.fields["key_usage"] = {FieldType::kCommaStringSlice, Json::array(),
+                                 "Key usages to request in the CSR (Vault's names, e.g. CertSign,CRLSign); none "
+                                 "by default."};
     inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateIntermediate);
     paths.push_back(inter);
   }
