@@ -564,7 +564,7 @@ std::vector<PathSpec> CrlPaths(const PkiContext& ctx, CaStore* cas, std::shared_
   config.fields["enable_delta"] = flag("Also publish delta CRLs (needs auto_rebuild).");
   config.fields["delta_rebuild_interval"] = duration("How often delta CRLs are rebuilt; default 15m.");
   config.fields["max_crl_entries"] = {FieldType::kInt, nullptr,
-                                     "Most entries a CRL may hold (default 100000); -1 for no limit."};
+                                     "Most entries a CRL may hold; -1 (the default) for no limit."};
   config.fields["cross_cluster_revocation"] = flag("Vault Enterprise only: accepted false, refused true.");
   config.fields["unified_crl"] = flag("Vault Enterprise only: accepted false, refused true.");
   config.fields["unified_crl_on_existing_paths"] = flag("Vault Enterprise only: accepted false, refused true.");

@@ -50,9 +50,11 @@ struct CrlConfig {
   // Ours, not Vault's: OCSP answers "good" for serials the mount has no record of (Vault's answer), instead of
   // "unknown". Certificates from no_store roles have no record, so a mount issuing them may want this.
   bool ocsp_unknown_good = false;
-  // Vault 1.19: a CRL (complete or delta) with more entries than this is not built (the rebuild fails with a
-  // 400); -1 lifts the limit. Writes of 0 or below -1 leave it unchanged, as in Vault.
-  int64_t max_crl_entries = 100000;
+  // Vault 1.19's field: a CRL (complete or delta) with more entries than this is not built (the rebuild fails with
+  // a 400); -1 lifts the limit. Writes of 0 or below -1 leave it unchanged, as in Vault. Unlike Vault (default
+  // 100000, a guard for its in-memory CRL building) the default is -1: CRLs here are streamed from an index, and a
+  // limit is the operator's choice.
+  int64_t max_crl_entries = -1;
 };
 
 Json CrlConfigToJson(const CrlConfig& c);

@@ -508,7 +508,7 @@ class TerraformProviderSchema(unittest.TestCase):
         self.assertEqual(read("pki/config/crl"), got)
         write("pki/config/crl", {"expiry": "72h", "ocsp_expiry": "12h", "auto_rebuild": False, "enable_delta": False,
                                  "auto_rebuild_grace_period": "12h", "delta_rebuild_interval": "15m",
-                                 "max_crl_entries": 100000})
+                                 "max_crl_entries": -1})
 
     def test_table_names_only_attributes_the_package_has(self):
         every = set()
