@@ -88,6 +88,21 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   server->tokens_ = std::make_unique<TokenStore>(server->sys_storage_.get(), clock);
   // The root token lives in memory only: a later start with another id leaves the old one invalid.
   RETURN_IF_ERROR(server->tokens_->EnsureToken(server->root_token_, {"root"}, "root"));
+  for (const ConfiguredPolicy& p : options.policies) {
+    if (Status st = server->policies_->PutPolicy(p.name, p.text); !st.ok()) {
+      return st.Annotate("writing the configured policy \"" + p.name + "\"");
+    }
+  }
+  for (const ConfiguredToken& t : options.tokens) {
+    if (t.id == server->root_token_) return Status::BadRequest("a configured token is the root token");
+    if (Status st = server->tokens_->EnsureToken(t.id, t.policies, t.display_name); !st.ok()) {
+      return Status::BadRequest("registering a configured token failed: " + st.message());
+    }
+  }
+  if (!options.policies.empty() || !options.tokens.empty()) {
+    LogLine(LogLevel::kInfo, "configuration: " + std::to_string(options.policies.size()) + " policies written, " +
+                                 std::to_string(options.tokens.size()) + " tokens registered");
+  }
   server->policy_backend_ = std::make_unique<PolicyBackend>(server->policies_.get(), server->tokens_.get());
   server->sys_ =
       std::make_unique<SysBackend>(server->mounts_.get(), cluster, clock, server->policy_backend_.get());

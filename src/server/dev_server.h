@@ -28,6 +28,7 @@
 #include "src/server/mount_backend.h"
 #include "src/server/mount_setup.h"
 #include "src/server/mount_table.h"
+#include "src/server/server_config.h"
 #include "src/server/policy_backend.h"
 #include "src/server/policy_store.h"
 #include "src/server/sys_backend.h"
@@ -60,6 +61,9 @@ struct DevServerOptions {
   bool mount_default_pki = true;
   // Ensured at every start (see EnsureMounts): mounted when absent, tuned when present.
   std::vector<ConfiguredMount> mounts;
+  // From the config file: policies written at every start, tokens held in memory (see server_config.h).
+  std::vector<ConfiguredPolicy> policies;
+  std::vector<ConfiguredToken> tokens;
   std::string audit_log_path;  // the audit log file (-audit-log, config key "audit_log"; docs/audit.md); empty: none
 };
 

@@ -190,6 +190,8 @@ int Main(int argc, char** argv) {
     options.data_dir = config.data_dir;
     options.listeners = config.listeners;
     options.mounts = config.mounts;
+    options.policies = config.policies;
+    options.tokens = config.tokens;
     options.mount_default_pki = false;
     options.audit_log_path = !flags.audit_log_path.empty() ? flags.audit_log_path : config.audit_log;
     Status prepared = PrepareDataDir(config.data_dir);

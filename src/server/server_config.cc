@@ -4,17 +4,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <sstream>
 
 #include "src/core/duration.h"
+#include "src/server/acl_policy.h"
 #include "src/server/logical_call.h"
+#include "src/server/policy_store.h"
 #include "src/server/random_id.h"
 #include "src/server/server_flags.h"
 #include "src/server/sys_backend.h"
@@ -201,6 +205,74 @@ Result<ConfiguredMount> ParseMount(const Json& j, const std::string& name) {
   return m;
 }
 
+Result<ConfiguredPolicy> ParsePolicyEntry(const std::string& name, const Json& body) {
+  const std::string key = "policies." + name;
+  ConfiguredPolicy p;
+  p.name = NormalizePolicyName(name);
+  if (p.name.empty()) return KeyError(key, "a policy needs a name");
+  if (p.name == "root") return KeyError(key, "the root policy is built in and cannot be declared");
+  if (body.is_object()) {
+    p.text = body.dump();
+  } else if (body.is_string()) {
+    p.text = body.get<std::string>();
+  } else {
+    return KeyError(key, "must be a policy object ({\"path\": {...}}) or its JSON text");
+  }
+  auto parsed = ParseAclPolicy(p.name, p.text);
+  if (!parsed.ok()) return KeyError(key, parsed.status().message());
+  return p;
+}
+
+// Tokens shorter than this are refused: a configured token is a long-lived credential.
+constexpr size_t kMinConfiguredTokenLength = 16;
+
+Result<std::string> ReadTokenFile(const std::string& path, const std::string& key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return KeyError(key, "cannot read " + path + ": " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string::npos) return KeyError(key, path + " is empty");
+  const size_t end = text.find_last_not_of(" \t\r\n");
+  return text.substr(begin, end - begin + 1);
+}
+
+Result<ConfiguredToken> ParseToken(const Json& j, const std::string& name) {
+  if (!j.is_object()) return KeyError(name, "must be an object");
+  ObjectReader r(j, name);
+  RETURN_IF_ERROR(r.OnlyKeys({"id", "id_file", "policies", "display_name"}));
+  ConfiguredToken t;
+  if (r.Has("id") == r.Has("id_file")) return KeyError(name, "needs exactly one of \"id\" and \"id_file\"");
+  if (r.Has("id")) {
+    ASSIGN_OR_RETURN(t.id, r.String("id", /*required=*/true));
+  } else {
+    ASSIGN_OR_RETURN(std::string path, r.String("id_file", /*required=*/true));
+    ASSIGN_OR_RETURN(t.id, ReadTokenFile(path, r.Name("id_file")));
+  }
+  if (t.id.size() < kMinConfiguredTokenLength) {
+    return KeyError(name, "the token must be at least " + std::to_string(kMinConfiguredTokenLength) + " characters");
+  }
+  for (unsigned char c : t.id) {
+    if (c <= 0x20 || c >= 0x7f) return KeyError(name, "the token must be printable ASCII without spaces");
+  }
+  if (!r.Has("policies") || !r.Get("policies").is_array() || r.Get("policies").empty()) {
+    return KeyError(r.Name("policies"), "must be a non-empty array of policy names");
+  }
+  for (const Json& p : r.Get("policies")) {
+    if (!p.is_string() || NormalizePolicyName(p.get<std::string>()).empty()) {
+      return KeyError(r.Name("policies"), "must hold policy names (strings)");
+    }
+    t.policies.push_back(NormalizePolicyName(p.get<std::string>()));
+  }
+  // As auth/token/create does: every token but a root token also has the default policy (lookup-self, ...).
+  if (std::find(t.policies.begin(), t.policies.end(), "root") == t.policies.end() &&
+      std::find(t.policies.begin(), t.policies.end(), "default") == t.policies.end()) {
+    t.policies.push_back("default");
+  }
+  ASSIGN_OR_RETURN(t.display_name, r.String("display_name"));
+  if (t.display_name.empty()) t.display_name = "config";
+  return t;
+}
+
 // Records the first key that appears twice in one object (nlohmann::json would keep the last silently).
 class DuplicateKeyCheck {
  public:
@@ -254,7 +326,7 @@ Result<ServerConfig> ParseServerConfig(std::string_view text) {
   ServerConfig config;
   ObjectReader r(doc, "");
   RETURN_IF_ERROR(r.OnlyKeys({"listeners", "data_dir", "plugin", "log_level", "audit_log", "root_token_file",
-                              "mounts"}));
+                              "mounts", "policies", "tokens"}));
   if (!r.Has("listeners")) return KeyError("listeners", "required: at least one listener");
   const Json& listeners = r.Get("listeners");
   if (!listeners.is_array() || listeners.empty()) {
@@ -294,6 +366,25 @@ Result<ServerConfig> ParseServerConfig(std::string_view text) {
         }
       }
       config.mounts.push_back(std::move(m));
+    }
+  }
+  if (r.Has("policies")) {
+    const Json& policies = r.Get("policies");
+    if (!policies.is_object()) return KeyError("policies", "must be an object of policy name to policy");
+    for (const auto& [name, body] : policies.items()) {
+      ASSIGN_OR_RETURN(ConfiguredPolicy p, ParsePolicyEntry(name, body));
+      config.policies.push_back(std::move(p));
+    }
+  }
+  if (r.Has("tokens")) {
+    const Json& tokens = r.Get("tokens");
+    if (!tokens.is_array()) return KeyError("tokens", "must be an array of token objects");
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      ASSIGN_OR_RETURN(ConfiguredToken t, ParseToken(tokens[i], "tokens[" + std::to_string(i) + "]"));
+      for (const auto& other : config.tokens) {
+        if (other.id == t.id) return KeyError("tokens[" + std::to_string(i) + "]", "the same token is declared twice");
+      }
+      config.tokens.push_back(std::move(t));
     }
   }
   return config;

@@ -4,7 +4,9 @@
 //                   "tls_require_and_verify_client_cert", "tls_min_version", "max_request_size",
 //                   "max_request_duration"}],
 //    "data_dir", "plugin", "log_level", "audit_log", "root_token_file",
-//    "mounts": [{"path", "type", "description", "options", "config": {"default_lease_ttl", "max_lease_ttl"}}]}
+//    "mounts": [{"path", "type", "description", "options", "config": {"default_lease_ttl", "max_lease_ttl"}}],
+//    "policies": {"<name>": <policy in Vault's JSON form, as an object or as its text>},
+//    "tokens": [{"id" | "id_file", "policies", "display_name"}]}
 // Parsing is strict: an unknown or repeated key, a value of the wrong type or out of range fails with a message
 // naming the key (a typo in a security setting must not pass silently). Files are not read here (the listeners
 // read their certificates when they start); only paths are checked for being set.
@@ -26,6 +28,20 @@ namespace pki::server {
 inline constexpr size_t kDefaultMaxRequestSize = 32 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kDefaultMaxRequestDuration{90'000};
 
+// A policy the file declares: written to the policy store at every start (the file wins over API edits).
+struct ConfiguredPolicy {
+  std::string name;  // normalised (lowercase)
+  std::string text;  // Vault's JSON policy text, already checked to parse
+};
+
+// A token the file declares: held in memory only, valid while the file declares it. Its policies include
+// "default" unless it is a root token, as auth/token/create's tokens do.
+struct ConfiguredToken {
+  std::string id;  // the token itself (from "id" or read from "id_file")
+  std::vector<std::string> policies;
+  std::string display_name;
+};
+
 struct ServerConfig {
   std::vector<ListenerOptions> listeners;  // at least one
   std::string data_dir;                    // required
@@ -34,10 +50,13 @@ struct ServerConfig {
   std::string audit_log;                   // empty: no audit log
   std::string root_token_file;             // default: <data_dir>/root-token
   std::vector<ConfiguredMount> mounts;
+  std::vector<ConfiguredPolicy> policies;
+  std::vector<ConfiguredToken> tokens;
   std::vector<std::string> warnings;       // settings that are accepted but probably not what was meant
 };
 
 // Parses a configuration document. BadRequest naming the offending key ("listeners[0].tls_cert_file: ...").
+// Token "id_file"s are read here (surrounding whitespace trimmed); messages name the file, never a token.
 Result<ServerConfig> ParseServerConfig(std::string_view text);
 
 // Reads and parses the file at `path`. A file that other users can read or that group/others can write is

@@ -62,6 +62,10 @@ class ServerConfig(unittest.TestCase):
         cls.stranger_cert = make_leaf(d, "stranger", cls.stranger_ca, "extendedKeyUsage=clientAuth\n")
         cls.tls_port = harness.free_port()
         cls.mtls_port = harness.free_port()
+        cls.web_token = "web-issuer-" + "0123456789abcdef"
+        cls.web_token_file = os.path.join(d, "web.token")
+        with open(cls.web_token_file, "w") as f:
+            f.write(cls.web_token + "\n")
         cls.tls_addr = "https://127.0.0.1:%d" % cls.tls_port
         cls.mtls_addr = "https://127.0.0.1:%d" % cls.mtls_port
         cls.config = {
@@ -80,6 +84,9 @@ class ServerConfig(unittest.TestCase):
             "mounts": [{"path": "pki/", "type": "pki", "description": "configured root CA",
                         "options": {"storage": "rocksdb"},
                         "config": {"default_lease_ttl": "768h", "max_lease_ttl": "87600h"}}],
+            "policies": {"web-issuer": {"path": {"pki/issue/web": {"capabilities": ["update"]}}},
+                         "crl-reader": '{"path": {"pki/cert/*": {"capabilities": ["read"]}}}'},
+            "tokens": [{"id_file": cls.web_token_file, "policies": ["web-issuer"], "display_name": "web"}],
         }
         cls.server.write_config(cls.config)
         cls.server.start()
@@ -126,6 +133,24 @@ class ServerConfig(unittest.TestCase):
         import hvac
         with self.assertRaises(hvac.exceptions.Forbidden):
             self.hvac(self.tls_addr, token="hvs.wrong").read("pki/roles/web")
+
+    def test_configured_policies_and_tokens(self):
+        import hvac
+        web = self.hvac(self.tls_addr, token=self.web_token)
+        issued = web.write("pki/issue/web", common_name="svc.example.com", ttl="1h")["data"]
+        ok, out = harness.openssl_verify(issued["certificate"], self.root_pem)
+        self.assertTrue(ok, out)
+        for denied in (lambda: web.read("pki/roles/web"), lambda: web.write("pki/roles/web", max_ttl="1h"),
+                       lambda: web.write("pki/revoke", serial_number=issued["serial_number"])):
+            with self.assertRaises(hvac.exceptions.Forbidden):
+                denied()
+        me = web.lookup_token()["data"]
+        self.assertEqual(sorted(me["policies"]), ["default", "web-issuer"])
+        self.assertNotIn(self.web_token, self.server.log())
+        # Both declared policies are in the store, the text one as written.
+        policies = self.client.sys.list_policies()["data"]["policies"]
+        self.assertIn("web-issuer", policies)
+        self.assertIn("crl-reader", policies)
 
     def test_hvac_over_tls(self):
         health = self.client.sys.read_health_status(method="GET")

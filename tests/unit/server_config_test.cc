@@ -140,8 +140,8 @@ TEST(ServerConfigTest, UnknownKeysAreNamed) {
   j["mounts"] = {{{"path", "pki"}, {"type", "pki"}, {"config", {{"max_lease_tll", "1h"}}}}};
   EXPECT_TRUE(Contains(ErrorOf(j), "unknown key \"mounts[0].config.max_lease_tll\""));
   j = Minimal();
-  j["policies"] = Json::object();  // not yet supported: refused rather than ignored
-  EXPECT_TRUE(Contains(ErrorOf(j), "unknown key \"policies\""));
+  j["token"] = Json::array();
+  EXPECT_TRUE(Contains(ErrorOf(j), "unknown key \"token\""));
 }
 
 TEST(ServerConfigTest, RepeatedKeysAreRefused) {
@@ -275,6 +275,49 @@ TEST(ServerConfigTest, Mounts) {
                        "overlaps"));
   // "pki/" and "pki-int/" do not overlap.
   EXPECT_TRUE(Parse(mounts({{{"path", "pki"}, {"type", "pki"}}, {{"path", "pki-int"}, {"type", "pki"}}})).ok());
+}
+
+TEST(ServerConfigTest, PoliciesAndTokens) {
+  Json j = Minimal();
+  j["policies"] = Json::parse(R"({"Web-Issuer": {"path": {"pki/issue/web": {"capabilities": ["update"]}}},
+                                   "reader": "{\"path\": {\"pki/cert/*\": {\"capabilities\": [\"read\"]}}}"})");
+  j["tokens"] = Json::parse(R"([{"id": "svc-token-0123456789", "policies": ["Web-Issuer"]}])");
+  auto r = Parse(j);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->policies.size(), 2u);
+  EXPECT_EQ(r->policies[0].name, "web-issuer");  // normalised as Vault does
+  EXPECT_TRUE(Contains(r->policies[0].text, "pki/issue/web"));
+  EXPECT_EQ(r->policies[1].name, "reader");
+  ASSERT_EQ(r->tokens.size(), 1u);
+  EXPECT_EQ(r->tokens[0].id, "svc-token-0123456789");
+  EXPECT_EQ(r->tokens[0].policies, (std::vector<std::string>{"web-issuer", "default"}));
+  EXPECT_EQ(r->tokens[0].display_name, "config");
+
+  auto with = [](const char* key, Json value) {
+    Json c = Minimal();
+    c[key] = std::move(value);
+    return c;
+  };
+  EXPECT_TRUE(Contains(ErrorOf(with("policies", Json::array())), "policies: must be an object"));
+  EXPECT_TRUE(Contains(ErrorOf(with("policies", Json::parse(R"({"root": {"path": {}}})"))), "built in"));
+  EXPECT_TRUE(Contains(ErrorOf(with("policies", {{"p", 5}})), "policies.p: must be a policy object"));
+  EXPECT_TRUE(Contains(ErrorOf(with("policies", {{"p", "path \"pki/*\" { capabilities = [\"read\"] }"}})),
+                       "policies.p: failed to parse policy"));
+  EXPECT_TRUE(Contains(
+      ErrorOf(with("policies", Json::parse(R"({"p": {"path": {"pki/*": {"capabilities": ["fly"]}}}})"))),
+      "policies.p:"));
+  EXPECT_TRUE(Contains(ErrorOf(with("tokens", {{{"policies", {"a"}}}})), "exactly one of \"id\" and \"id_file\""));
+  EXPECT_TRUE(Contains(ErrorOf(with("tokens", {{{"id", "short"}, {"policies", {"a"}}}})), "at least 16"));
+  EXPECT_TRUE(
+      Contains(ErrorOf(with("tokens", {{{"id", "0123456789abcdef0"}, {"policies", Json::array()}}})), "non-empty"));
+  EXPECT_TRUE(Contains(ErrorOf(with("tokens", {{{"id", "0123456789 abcdef0"}, {"policies", {"a"}}}})), "printable"));
+  EXPECT_TRUE(Contains(ErrorOf(with("tokens", {{{"id", "0123456789abcdef0"}, {"policies", {"a"}}, {"ttl", "1h"}}})),
+                       "unknown key \"tokens[0].ttl\""));
+  EXPECT_TRUE(Contains(ErrorOf(with("tokens", {{{"id", "0123456789abcdef0"}, {"policies", {"a"}}},
+                                               {{"id", "0123456789abcdef0"}, {"policies", {"b"}}}})),
+                       "declared twice"));
+  const std::string missing = ErrorOf(with("tokens", {{{"id_file", "/nonexistent/t"}, {"policies", {"a"}}}}));
+  EXPECT_TRUE(Contains(missing, "tokens[0].id_file: cannot read /nonexistent/t")) << missing;
 }
 
 class TempDir : public ::testing::Test {
