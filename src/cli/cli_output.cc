@@ -1,6 +1,9 @@
 #include "src/cli/cli_output.h"
 
 #include <algorithm>
+#include <exception>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace pki::cli {
@@ -50,6 +53,61 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+std::string HumanDuration(int64_t seconds) {
+  if (seconds == 0) return "0s";
+  std::string out = seconds < 0 ? "-" : "";
+  uint64_t s = seconds < 0 ? 0 - static_cast<uint64_t>(seconds) : static_cast<uint64_t>(seconds);
+  const uint64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
+  if (h > 0) out += std::to_string(h) + "h";
+  if (m > 0 || (h > 0 && sec > 0)) out += std::to_string(m) + "m";
+  if (sec > 0 || (h == 0 && m == 0)) out += std::to_string(sec) + "s";
+  return out;
+}
+
+namespace {
+
+// A JSON value holding a whole number of seconds, as a number or a numeric string.
+std::optional<int64_t> Seconds(const nlohmann::json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number_float()) return static_cast<int64_t>(v.get<double>());
+  if (v.is_string()) {
+    try {
+      size_t used = 0;
+      int64_t n = std::stoll(v.get<std::string>(), &used);
+      if (used == v.get<std::string>().size()) return n;
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+// Go's %q of a []string: ["a" "b"].
+std::string QuotedList(const nlohmann::json& v) {
+  std::string out = "[";
+  if (v.is_array()) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      out += (i ? " " : "") + (v[i].is_string() ? v[i].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                                 : TableValue(v[i]));
+    }
+  }
+  return out + "]";
+}
+
+const nlohmann::json& Member(const nlohmann::json& o, const char* key) {
+  static const nlohmann::json kNull;
+  if (!o.is_object()) return kNull;
+  auto it = o.find(key);
+  return it == o.end() ? kNull : *it;
+}
+
+// The auth block of a secret (auth/token/create's answer), when it has one.
+const nlohmann::json* AuthOf(const nlohmann::json& secret) {
+  const nlohmann::json& auth = Member(secret, "auth");
+  return auth.is_object() ? &auth : nullptr;
+}
+
+}  // namespace
+
 std::string DataTable(const nlohmann::json& secret) {
   std::vector<std::vector<std::string>> rows = {{"Key", "Value"}};
   if (!secret.is_object()) return Columns(rows);
@@ -57,9 +115,28 @@ std::string DataTable(const nlohmann::json& secret) {
   auto duration = secret.find("lease_duration");
   if (lease != secret.end() && lease->is_string() && !lease->get<std::string>().empty()) {
     rows.push_back({"lease_id", lease->get<std::string>()});
-    rows.push_back({"lease_duration", TableValue(duration != secret.end() ? *duration : nlohmann::json()) + "s"});
+    const nlohmann::json d = duration != secret.end() ? *duration : nlohmann::json();
+    const std::optional<int64_t> secs = Seconds(d);
+    rows.push_back({"lease_duration", secs ? HumanDuration(*secs) : TableValue(d)});
     auto renewable = secret.find("renewable");
     rows.push_back({"lease_renewable", renewable != secret.end() ? TableValue(*renewable) : "false"});
+  }
+  // As vault: a token's fields (auth/token/create), the duration "∞" for a token that never expires.
+  if (const nlohmann::json* auth = AuthOf(secret)) {
+    rows.push_back({"token", TableValue(Member(*auth, "client_token"))});
+    rows.push_back({"token_accessor", TableValue(Member(*auth, "accessor"))});
+    const std::optional<int64_t> secs = Seconds(Member(*auth, "lease_duration"));
+    rows.push_back({"token_duration", !secs || *secs == 0 ? "∞" : HumanDuration(*secs)});
+    rows.push_back({"token_renewable", Member(*auth, "renewable").is_boolean()
+                                           ? TableValue(Member(*auth, "renewable"))
+                                           : "false"});
+    rows.push_back({"token_policies", QuotedList(Member(*auth, "token_policies"))});
+    rows.push_back({"identity_policies", QuotedList(Member(*auth, "identity_policies"))});
+    rows.push_back({"policies", QuotedList(Member(*auth, "policies"))});
+    const nlohmann::json& meta = Member(*auth, "metadata");
+    if (meta.is_object()) {
+      for (auto it = meta.begin(); it != meta.end(); ++it) rows.push_back({"token_meta_" + it.key(), TableValue(it.value())});
+    }
   }
   auto data_it = secret.find("data");
   const nlohmann::json data = data_it != secret.end() ? *data_it : nlohmann::json::object();
@@ -79,12 +156,21 @@ std::string KeysTable(const nlohmann::json& secret) {
 }
 
 Result<std::string> RawField(const nlohmann::json& secret, const std::string& name, bool json) {
+  // As vault: with an auth block, the token's fields by their table names; else data's field, else the secret's.
+  static const std::pair<const char*, const char*> kAuthFields[] = {
+      {"token", "client_token"},           {"token_accessor", "accessor"},
+      {"token_duration", "lease_duration"}, {"token_renewable", "renewable"},
+      {"token_policies", "token_policies"}, {"identity_policies", "identity_policies"},
+      {"policies", "policies"}};
   const nlohmann::json* v = nullptr;
-  if (secret.is_object() && secret.contains("data") && secret["data"].is_object() && secret["data"].contains(name)) {
-    v = &secret["data"][name];
-  } else if (secret.is_object() && secret.contains(name)) {
-    v = &secret[name];
+  if (const nlohmann::json* auth = AuthOf(secret)) {
+    for (const auto& [shown, key] : kAuthFields) {
+      if (name == shown) v = &Member(*auth, key);
+    }
   }
+  const nlohmann::json& data = Member(secret, "data");
+  if (v == nullptr && data.is_object() && data.contains(name)) v = &data[name];
+  if (v == nullptr && secret.is_object() && secret.contains(name)) v = &secret[name];
   if (!v || v->is_null()) return Status::NotFound("Field \"" + name + "\" not present in secret");
   if (json) return v->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return TableValue(*v);

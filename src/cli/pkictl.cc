@@ -321,7 +321,8 @@ int Write(Session& s, const std::vector<std::string>& args, const InputSources& 
   if (int rc = s.Call(method, path, data, patch ? "patching data at" : "writing data to", &secret, false, "", type); rc >= 0) {
     return rc;
   }
-  const bool has_data = secret.is_object() && secret.contains("data") && !secret["data"].is_null();
+  const bool has_data = secret.is_object() && ((secret.contains("data") && !secret["data"].is_null()) ||
+                                                (secret.contains("auth") && secret["auth"].is_object()));
   if (!has_data) {
     if (!s.globals().field.empty()) {
       s.err() << "Field \"" << s.globals().field << "\" not present in secret\n";

@@ -75,6 +75,33 @@ TEST(CliOutput, TablesAndValuesAsVaultPrintsThem) {
   EXPECT_EQ(RawField(secret, "ca_chain", /*json=*/true).value(), R"(["c1"])");
   EXPECT_FALSE(RawField({{"data", {{"n", nullptr}}}}, "n").ok());  // null is "not present", as vault
   EXPECT_FALSE(RawField(secret, "nope").ok());
+  EXPECT_EQ(HumanDuration(2764800), "768h");
+  EXPECT_EQ(HumanDuration(5400), "1h30m");
+  EXPECT_EQ(HumanDuration(3601), "1h0m1s");
+  EXPECT_EQ(HumanDuration(90), "1m30s");
+  EXPECT_EQ(HumanDuration(0), "0s");
+}
+
+TEST(CliOutput, TokenFieldsAsVaultPrintsThem) {
+  Json created = Json::parse(R"({"data": null, "auth": {"client_token": "hvs.abc", "accessor": "acc",
+      "policies": ["default", "web"], "token_policies": ["default", "web"], "identity_policies": null,
+      "metadata": {"team": "a"}, "lease_duration": 2764800, "renewable": true}})");
+  EXPECT_EQ(DataTable(created),
+            "Key                  Value\n"
+            "---                  -----\n"
+            "token                hvs.abc\n"
+            "token_accessor       acc\n"
+            "token_duration       768h\n"
+            "token_renewable      true\n"
+            "token_policies       [\"default\" \"web\"]\n"
+            "identity_policies    []\n"
+            "policies             [\"default\" \"web\"]\n"
+            "token_meta_team      a\n");
+  EXPECT_EQ(RawField(created, "token").value(), "hvs.abc");
+  EXPECT_EQ(RawField(created, "token_duration").value(), "2764800");
+  EXPECT_EQ(RawField(created, "policies").value(), "[default web]");
+  created["auth"]["lease_duration"] = 0;  // a root token never expires
+  EXPECT_NE(DataTable(created).find("token_duration       ∞\n"), std::string::npos);
 }
 
 // Records requests and answers from a script.
