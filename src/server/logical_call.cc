@@ -151,6 +151,15 @@ std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req) {
 
   LogicalCall call;
   call.path = path->substr(kPrefix.size());
+  // "." and ".." segments: Vault's mux redirects them away; here they are refused, so that no backend ever sees
+  // a path that could mean another one.
+  for (size_t begin = 0; begin <= call.path.size();) {
+    size_t end = call.path.find('/', begin);
+    if (end == std::string::npos) end = call.path.size();
+    const std::string_view segment = std::string_view(call.path).substr(begin, end - begin);
+    if (segment == "." || segment == "..") return HttpError{400, {"invalid request path: \".\" and \"..\" segments"}};
+    begin = end + 1;
+  }
   auto query = ParseQueryString(target.raw_query);
   const std::string& method = req.method;
 

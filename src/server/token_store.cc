@@ -150,8 +150,9 @@ Result<std::optional<TokenEntry>> TokenStore::FindByDigest(const std::string& di
     return std::optional<TokenEntry>();
   }
   if (entry->num_uses < 0 && !allow_used_up) return std::optional<TokenEntry>();
-  // A child lives only as long as its stored ancestors (static parents are alive while this process runs; those
-  // revoked took their children with them).
+  // A child lives only as long as its ancestors: stored ones must be live, and a static one (the dev root token, a
+  // configured token) must still be registered in this process: a start with another root token id, or without
+  // a token the config file used to declare, ends that token's descendants here, when they are met.
   const TokenEntry* cur = &*entry;
   std::optional<TokenEntry> ancestor;
   for (int depth = 0; !cur->parent.empty() && !cur->parent_static; ++depth) {
@@ -167,6 +168,18 @@ Result<std::optional<TokenEntry>> TokenStore::FindByDigest(const std::string& di
     }
     ancestor = std::move(parent);
     cur = &*ancestor;
+  }
+  if (cur->parent_static) {
+    bool registered;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      registered = StaticEntry(cur->parent).has_value();
+    }
+    if (!registered) {
+      const std::string top = cur->digest;
+      RETURN_IF_ERROR(RevokeTree(top));
+      return std::optional<TokenEntry>();
+    }
   }
   return entry;
 }

@@ -60,6 +60,22 @@ namespace {
 HttpResponse InternalError() { return RenderErrors(500, VaultErrorTexts(Status::Internal("internal error"))); }
 HttpResponse PermissionDenied() { return RenderErrors(403, {"permission denied"}); }
 
+}  // namespace
+
+std::string CanonicalAclPath(std::string_view path, bool list) {
+  std::string out;
+  out.reserve(path.size() + 1);
+  for (char c : path) {
+    if (c == '/' && (out.empty() || out.back() == '/')) continue;  // leading and repeated slashes
+    out.push_back(c);
+  }
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  if (list) out.push_back('/');
+  return out;
+}
+
+namespace {
+
 // Paths Vault serves outside its logical router, so that its audit devices never see them.
 bool Unaudited(const std::string& path) {
   return path == "sys/health" || path == "sys/seal-status" || path == "sys/leader";
@@ -225,8 +241,20 @@ Authorization VaultApi::Authorize(const HttpRequest& http, const LogicalCall& ca
   out.token = std::move(**used);
   auto acl = policies_->AclFor(out.token->policies);
   if (!acl.ok()) return internal(acl.status());
-  const AclDecision decision = (*acl)->Check(call.operation, call.path, call.data);
-  const bool root_path = target != nullptr && MatchesSpecialPath(*target->root_paths, target->relative);
+  // Backends forgive extra slashes (trailing ones, a mount path's leading ones), so a request is checked both as
+  // written and in its canonical form: "pki/roles/web/" or "sys/mounts//x" must not slip past a rule written for
+  // "pki/roles/web" or "sys/mounts/x", nor "pki/root/" past the sudo that "root" needs.
+  const bool list = call.operation == Operation::kList;
+  const std::string canonical = CanonicalAclPath(call.path, list);
+  AclDecision decision = (*acl)->Check(call.operation, call.path, call.data);
+  if (canonical != call.path) {
+    const AclDecision other = (*acl)->Check(call.operation, canonical, call.data);
+    decision.allowed = decision.allowed && other.allowed;
+    decision.sudo = decision.sudo && other.sudo;
+  }
+  const bool root_path =
+      target != nullptr && (MatchesSpecialPath(*target->root_paths, target->relative) ||
+                            MatchesSpecialPath(*target->root_paths, CanonicalAclPath(target->relative, false)));
   if (!decision.allowed || (root_path && !decision.sudo)) {
     RevokeIfUsedUp(*out.token);
     out.refusal = PermissionDenied();

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/engine/request.h"
@@ -49,6 +50,10 @@ struct Authorization {
   std::optional<TokenEntry> token;     // the caller's entry (accessor, policies, display name); none when open
   std::optional<HttpResponse> refusal;  // set when the request must not proceed (403, or 500 on storage failure)
 };
+
+// A request path as the ACL sees it after the backends' forgiveness: leading and repeated slashes dropped, trailing
+// ones removed (one kept for a list). "sys/mounts//x/" -> "sys/mounts/x".
+std::string CanonicalAclPath(std::string_view path, bool list);
 
 class VaultApi {
  public:

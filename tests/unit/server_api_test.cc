@@ -748,6 +748,39 @@ TEST_F(AclApiTest, RootPathsNeedSudo) {
   EXPECT_EQ(Call("DELETE", "/v1/pki/root").status, 200);  // the root token always passes
 }
 
+TEST_F(AclApiTest, ExtraSlashesAndDotSegmentsDoNotSlipPastExactRules) {
+  // Broad grants with exact exceptions: the exceptions must hold however the path is spelt.
+  ASSERT_EQ(PUT_POLICY("broad", R"({"path":{
+      "pki/*":{"capabilities":["create","read","update","delete","list"]},
+      "pki/roles/web":{"capabilities":["deny"]},
+      "pki/issue/web":{"capabilities":["update"],"allowed_parameters":{"common_name":["a.example.com"]}},
+      "sys/mounts/*":{"capabilities":["create","read","update","delete"]},
+      "sys/mounts/x":{"capabilities":["deny"]}}})"),
+            204);
+  const std::string token = NewToken({{"policies", {"broad"}}});
+  FakeEngine* e = Engine("pki/");
+  const size_t before = e->requests.size();
+  for (auto [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/pki/roles/web/"}, {"POST", "/v1/pki/roles/web//"}, {"GET", "/v1/pki//roles/web"},
+           {"GET", "/v1/pki/roles/web%2F"}, {"DELETE", "/v1/pki/root/"}, {"DELETE", "/v1/pki//root"},
+           {"POST", "/v1/pki/root/sign-self-issued/"}, {"DELETE", "/v1/sys/mounts//x"},
+           {"DELETE", "/v1/sys/mounts/x/"}, {"DELETE", "/v1//sys/mounts/x"}}) {
+    HttpResponse r = Call(method, target, "{}", token);
+    EXPECT_EQ(r.status, 403) << method << " " << target << ": " << r.body;
+  }
+  // The parameter rule too: only a.example.com may be asked for, trailing slash or not.
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web/", R"({"common_name":"evil.example.com"})", token).status, 403);
+  EXPECT_EQ(Call("POST", "/v1/pki/issue/web", R"({"common_name":"a.example.com"})", token).status, 200);
+  EXPECT_EQ(e->requests.size(), before + 1);
+  EXPECT_TRUE(Engine("pki/") != nullptr);
+  // Dot segments never reach a backend.
+  for (const char* target : {"/v1/pki/roles/../root", "/v1/pki/./root", "/v1/sys/mounts/%2e%2e/x"}) {
+    EXPECT_EQ(Call("GET", target).status, 400) << target;
+  }
+  EXPECT_EQ(CanonicalAclPath("sys/mounts//x/", false), "sys/mounts/x");
+  EXPECT_EQ(CanonicalAclPath("/pki/roles", true), "pki/roles/");
+}
+
 TEST_F(AclApiTest, TokenCreationFollowsVaultsRules) {
   ASSERT_EQ(PUT_POLICY("web", R"({"path":{"pki/issue/web":{"capabilities":["update"]},
                                            "auth/token/create":{"capabilities":["update"]},

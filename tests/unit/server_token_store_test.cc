@@ -265,12 +265,32 @@ TEST(TokenStorePersistence, SurvivesReopenAndNeverStoresTheToken) {
     EXPECT_TRUE(store.Lookup(token).has_value());
     EXPECT_TRUE(store.Lookup(child).has_value());
     EXPECT_EQ(store.Lookup(child)->policies, std::vector<std::string>{"web"});
-    // The old dev root token was never stored: a start with another id leaves it invalid. Its children
-    // (stored) live on, as Vault's children of a root token do.
+    // The old dev root token was never stored: a start with another id leaves it invalid, and its children
+    // (stored) die with it when they are met, as children of a revoked token do.
     EXPECT_FALSE(store.Lookup("dev-root-token-1").has_value());
-    EXPECT_TRUE(store.Lookup(root_child).has_value());
+    EXPECT_FALSE(store.Lookup(root_child).has_value());
     ASSERT_TRUE(store.Revoke(token).ok());
     EXPECT_FALSE(store.Lookup(child).has_value());
+  }
+  {
+    // Started again with the first id: the child it had is gone for good (revoked when met above).
+    auto storage = RocksDBStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    TokenStore store(storage->get(), &clock);
+    ASSERT_TRUE(store.EnsureToken("dev-root-token-1", {"root"}, "root").ok());
+    EXPECT_FALSE(store.Lookup(root_child).has_value());
+    auto root = store.Lookup("dev-root-token-1");
+    auto c = store.Create(Spec({"web"}, 3600, &*root));
+    ASSERT_TRUE(c.ok());
+    root_child = c->first;
+  }
+  {
+    // The same root token id again (scripts/run -dev-root-token-id=root): its children live on.
+    auto storage = RocksDBStorage::Open(dir);
+    ASSERT_TRUE(storage.ok());
+    TokenStore store(storage->get(), &clock);
+    ASSERT_TRUE(store.EnsureToken("dev-root-token-1", {"root"}, "root").ok());
+    EXPECT_TRUE(store.Lookup(root_child).has_value());
   }
   std::filesystem::remove_all(dir);
 }
