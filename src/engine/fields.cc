@@ -11,9 +11,19 @@
 namespace pki {
 namespace {
 
+// Vault's messages quote the input. Only short single-line scalars are quoted here: a misplaced PEM bundle or key
+// must not come back in an error (nor reach an audit log's error text, which is not HMAC'd).
+std::string Shown(const Json& raw) {
+  constexpr size_t kMaxShown = 64;
+  std::string shown = raw.is_string() ? raw.get<std::string>() : raw.dump(-1, ' ', false, Json::error_handler_t::replace);
+  const bool quotable = !raw.is_structured() && shown.size() <= kMaxShown && shown.find('\n') == std::string::npos &&
+                        shown.find("PRIVATE") == std::string::npos;
+  if (quotable) return shown;
+  return "(" + std::string(raw.type_name()) + " of " + std::to_string(shown.size()) + " characters)";
+}
+
 Status ConversionError(const std::string& name, const Json& raw, const std::string& why) {
-  std::string shown = raw.is_string() ? raw.get<std::string>() : raw.dump();
-  return Status::BadRequest("error converting input " + shown + " for field \"" + name + "\": " + why);
+  return Status::BadRequest("error converting input " + Shown(raw) + " for field \"" + name + "\": " + why);
 }
 
 std::string Trim(const std::string& s) {
@@ -100,7 +110,7 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
         std::string s = Trim(raw.get<std::string>());
         if (s.empty()) return Json(0);
         int64_t v;
-        if (!ParseInt64(s, &v)) return ConversionError(name, raw, "cannot parse '" + s + "' as int");
+        if (!ParseInt64(s, &v)) return ConversionError(name, raw, "cannot parse '" + Shown(Json(s)) + "' as int");
         return Json(v);
       }
       if (raw.is_null()) return Json(0);
@@ -113,7 +123,7 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
         std::string s = Trim(raw.get<std::string>());
         if (s.empty()) return Json(false);
         bool b;
-        if (!ParseGoBool(s, &b)) return ConversionError(name, raw, "cannot parse '" + s + "' as bool");
+        if (!ParseGoBool(s, &b)) return ConversionError(name, raw, "cannot parse '" + Shown(Json(s)) + "' as bool");
         return Json(b);
       }
       if (raw.is_null()) return Json(false);

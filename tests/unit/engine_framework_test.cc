@@ -51,6 +51,14 @@ TEST(Fields, WeakTypingAsVaultFramework) {
   auto err = ParseField("key_bits", FieldType::kInt, Json("abc"));
   EXPECT_EQ(err.status().code(), StatusCode::kBadRequest);
   EXPECT_NE(err.status().message().find("\"key_bits\""), std::string::npos);
+  EXPECT_NE(err.status().message().find("input abc "), std::string::npos);  // short values quoted, as Vault
+  // A secret sent to the wrong field never comes back in the error.
+  auto secret = ParseField("pem_bundle", FieldType::kString, Json::array({"-----BEGIN PRIVATE KEY-----\nMIIE"}));
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.status().message().find("MIIE"), std::string::npos) << secret.status().message();
+  EXPECT_EQ(secret.status().message().find("PRIVATE"), std::string::npos);
+  auto long_value = ParseField("n", FieldType::kInt, Json(std::string(200, 'x')));
+  EXPECT_EQ(long_value.status().message().find("xxxx"), std::string::npos);
 }
 
 TEST(Fields, DefaultsPresenceAndUnknownKeys) {
