@@ -385,6 +385,15 @@ Status AuditLog::LogResponse(const Record& record, const AuditOutcome& outcome) 
       AppendHashedJson(&data, r->data, false);
       AppendRawField(&resp, "data", data);
     }
+    if (r->auth.is_object()) {
+      // A token created or renewed: as Vault's HashAuth, the token is HMAC'd and the rest (accessor, policies,
+      // metadata, TTL) is written in clear.
+      Json auth = r->auth;
+      if (auto it = auth.find("client_token"); it != auth.end() && it->is_string() && !it->get<std::string>().empty()) {
+        *it = Hash(it->get<std::string>());
+      }
+      AppendRawField(&resp, "auth", auth.dump(-1, ' ', false, Json::error_handler_t::replace));
+    }
     AppendStringArray(&resp, "warnings", r->warnings);
   }
   resp.push_back('}');

@@ -410,6 +410,22 @@ TEST_F(AuditApiTest, LookupSelfResponseHidesTheTokenId) {
   EXPECT_EQ(All().find(kToken), std::string::npos);
 }
 
+TEST_F(AuditApiTest, ACreatedTokenIsLoggedHashedWithItsAccessorAndPolicies) {
+  HttpResponse created = Call("POST", "/v1/auth/token/create", R"({"policies":["default"],"ttl":"1h"})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const Json auth = Json::parse(created.body)["auth"];
+  const std::string token = auth["client_token"];
+  std::vector<Json> lines = Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  const Json& logged = lines[1]["response"]["auth"];
+  EXPECT_EQ(logged["client_token"], audit_->Hash(token));
+  EXPECT_EQ(logged["accessor"], auth["accessor"]);
+  EXPECT_EQ(logged["policies"], Json::array({"default"}));
+  EXPECT_EQ(logged["lease_duration"], 3600);
+  EXPECT_EQ(All().find(token), std::string::npos);
+  EXPECT_EQ(All().find(token.substr(4)), std::string::npos);
+}
+
 TEST_F(AuditApiTest, AuditHashAnswersTheLogsHmac) {
   HttpResponse r = Call("POST", "/v1/sys/audit-hash/file", Json({{"input", kToken}}).dump());
   ASSERT_EQ(r.status, 200) << r.body;
