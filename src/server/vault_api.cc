@@ -1,5 +1,6 @@
 #include "src/server/vault_api.h"
 
+#include <cctype>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -70,6 +71,14 @@ std::string CanonicalAclPath(std::string_view path, bool list) {
     out.push_back(c);
   }
   while (!out.empty() && out.back() == '/') out.pop_back();
+  // Policy names are case-insensitive (the policy backends lowercase them): "sys/policy/WEB" is "sys/policy/web".
+  for (std::string_view prefix : {"sys/policy/", "sys/policies/acl/"}) {
+    if (out.compare(0, prefix.size(), prefix) == 0) {
+      for (size_t i = prefix.size(); i < out.size(); ++i) {
+        out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
+      }
+    }
+  }
   if (list) out.push_back('/');
   return out;
 }

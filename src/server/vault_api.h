@@ -52,7 +52,8 @@ struct Authorization {
 };
 
 // A request path as the ACL sees it after the backends' forgiveness: leading and repeated slashes dropped, trailing
-// ones removed (one kept for a list). "sys/mounts//x/" -> "sys/mounts/x".
+// ones removed (one kept for a list), policy names lowercased as the policy endpoints do. "sys/mounts//x/" ->
+// "sys/mounts/x", "sys/policies/acl/Web" -> "sys/policies/acl/web".
 std::string CanonicalAclPath(std::string_view path, bool list);
 
 class VaultApi {

@@ -755,7 +755,9 @@ TEST_F(AclApiTest, ExtraSlashesAndDotSegmentsDoNotSlipPastExactRules) {
       "pki/roles/web":{"capabilities":["deny"]},
       "pki/issue/web":{"capabilities":["update"],"allowed_parameters":{"common_name":["a.example.com"]}},
       "sys/mounts/*":{"capabilities":["create","read","update","delete"]},
-      "sys/mounts/x":{"capabilities":["deny"]}}})"),
+      "sys/mounts/x":{"capabilities":["deny"]},
+      "sys/policies/acl/*":{"capabilities":["create","read","update","delete"]},
+      "sys/policies/acl/broad":{"capabilities":["deny"]}}})"),
             204);
   const std::string token = NewToken({{"policies", {"broad"}}});
   FakeEngine* e = Engine("pki/");
@@ -764,7 +766,8 @@ TEST_F(AclApiTest, ExtraSlashesAndDotSegmentsDoNotSlipPastExactRules) {
            {"GET", "/v1/pki/roles/web/"}, {"POST", "/v1/pki/roles/web//"}, {"GET", "/v1/pki//roles/web"},
            {"GET", "/v1/pki/roles/web%2F"}, {"DELETE", "/v1/pki/root/"}, {"DELETE", "/v1/pki//root"},
            {"POST", "/v1/pki/root/sign-self-issued/"}, {"DELETE", "/v1/sys/mounts//x"},
-           {"DELETE", "/v1/sys/mounts/x/"}, {"DELETE", "/v1//sys/mounts/x"}}) {
+           {"DELETE", "/v1/sys/mounts/x/"}, {"DELETE", "/v1//sys/mounts/x"}, {"PUT", "/v1/sys/policies/acl/BROAD"},
+           {"DELETE", "/v1/sys/policies/acl/Broad/"}}) {
     HttpResponse r = Call(method, target, "{}", token);
     EXPECT_EQ(r.status, 403) << method << " " << target << ": " << r.body;
   }
