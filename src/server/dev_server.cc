@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "src/core/clock.h"
-#include "src/server/random_id.h"
 #include "src/server/server_log.h"
 
 namespace pki::server {
@@ -48,7 +48,36 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   server->layout_ = DataLayout::For(options.data_dir);
   const DataLayout& layout = server->layout_;
 
+  // The listeners first: a bad TLS file or a busy port must fail the start before anything changes on disk.
+  HttpServer::Options http;
+  http.listeners = options.listeners;
+  http.host = options.listen_host;
+  http.port = options.listen_port;
+  http.threads = options.threads;
+  http.worker_threads = options.worker_threads;
+  http.run_inline = &VaultApi::ServesInline;
+  ASSIGN_OR_RETURN(server->http_, HttpServer::Listen(http));
+
   RETURN_IF_ERROR(PrepareDataDir(layout.root));
+  // The root token file is read now (an empty one fails the start here) but a new one is written only at the end.
+  bool write_root_token_file = false;
+  if (!options.root_token_file.empty()) {
+    ASSIGN_OR_RETURN(std::optional<std::string> existing, ReadRootTokenFile(options.root_token_file));
+    if (existing) {
+      server->root_token_ = std::move(*existing);
+    } else {
+      RETURN_IF_ERROR(CheckRootTokenFileCreatable(options.root_token_file));
+      ASSIGN_OR_RETURN(server->root_token_, NewRootToken());
+      server->root_token_generated_ = true;
+      write_root_token_file = true;
+    }
+  } else {
+    server->root_token_ = options.root_token;
+    if (server->root_token_.empty()) {
+      ASSIGN_OR_RETURN(server->root_token_, NewRootToken());
+      server->root_token_generated_ = true;
+    }
+  }
   if (::mkdir(layout.sys_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return Status::Internal("cannot create " + layout.sys_dir + ": " + std::strerror(errno));
   }
@@ -77,12 +106,6 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   }
   RETURN_IF_ERROR(EnsureMounts(server->mounts_.get(), options.mounts));
 
-  server->root_token_ = options.root_token;
-  if (server->root_token_.empty()) {
-    ASSIGN_OR_RETURN(std::string random, RandomAlphanumeric(24));
-    server->root_token_ = "hvs." + random;
-    server->root_token_generated_ = true;
-  }
   const Clock* clock = &SystemClock::Instance();
   ASSIGN_OR_RETURN(server->policies_, PolicyStore::Open(server->sys_storage_.get()));
   server->tokens_ = std::make_unique<TokenStore>(server->sys_storage_.get(), clock);
@@ -115,15 +138,12 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   server->api_ = std::make_unique<VaultApi>(server->mounts_.get(), std::move(builtins), server->tokens_.get(),
                                             server->policies_.get(), server->audit_.get());
 
-  HttpServer::Options http;
-  http.listeners = options.listeners;
-  http.host = options.listen_host;
-  http.port = options.listen_port;
-  http.threads = options.threads;
-  http.worker_threads = options.worker_threads;
-  http.run_inline = &VaultApi::ServesInline;
+  if (write_root_token_file) {
+    RETURN_IF_ERROR(WriteRootTokenFile(options.root_token_file, server->root_token_));
+    LogLine(LogLevel::kInfo, "first start: generated a root token and wrote it to " + options.root_token_file);
+  }
   VaultApi* api = server->api_.get();
-  ASSIGN_OR_RETURN(server->http_, HttpServer::Start(http, [api](const HttpRequest& req) { return api->Handle(req); }));
+  server->http_->Serve([api](const HttpRequest& req) { return api->Handle(req); });
   return server;
 }
 

@@ -51,6 +51,9 @@ struct DataLayout {
 struct DevServerOptions {
   std::string data_dir = "./data";
   std::string root_token;  // empty: a random token (see root_token_generated())
+  // Non-empty (a configured server): the root token is read from this file, or, when it does not exist, generated
+  // and written there (mode 0600) once everything else has started, just before serving. root_token is ignored.
+  std::string root_token_file;
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8200;  // 0: any free port
   int threads = 0;              // I/O threads; 0: hardware concurrency, at least 2
@@ -76,10 +79,15 @@ using FactoryMaker = std::function<Result<std::unique_ptr<MountBackendFactory>>(
 
 class DevServer {
  public:
+  // In this order, so that a start refused for a listener (a TLS file, a key that does not match, a port in use)
+  // changes nothing on disk: reads the TLS files and binds every listener; prepares the data directory and reads
+  // the root token file; opens storage, the audit log and the mounts (ensuring the declared ones); writes the
+  // configured policies; writes a new root token file; then serves.
   static Result<std::unique_ptr<DevServer>> Start(const DevServerOptions& options, const FactoryMaker& make_factory);
   ~DevServer();
 
   const std::string& root_token() const { return root_token_; }
+  // The root token was generated on this start (and, with root_token_file, written there).
   bool root_token_generated() const { return root_token_generated_; }
   // The first listener's bound address, "127.0.0.1:8200"; every listener's through http().
   std::string address() const { return http_->address(); }

@@ -47,6 +47,10 @@ constexpr size_t kHeaderLimitBytes = 64 * 1024;
 // How much of a refused body is read beyond the body limit before the connection closes (Go's net/http reads
 // 256 KiB past what the handler consumed).
 constexpr size_t kDrainSlackBytes = 256 * 1024;
+// How much a kept-alive connection reads at once while it waits for the next request.
+constexpr size_t kFirstReadBytes = 4096;
+// "accept failed" (e.g. out of file descriptors) is logged at most this often per listener.
+constexpr std::chrono::seconds kAcceptWarningInterval{5};
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
   std::string host = ep.address().to_string();
@@ -141,6 +145,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       }
       remote_address_ = addr.to_string();
       remote_port_ = peer.port();
+      remote_endpoint_ = FormatEndpoint(tcp::endpoint(addr, remote_port_));
     }
   }
 
@@ -191,26 +196,50 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     if (ec) {
       // Scanners, clients without the required certificate and clients that do not trust us end here; Go's
       // net/http logs these too ("http: TLS handshake error from ...").
+      // The address saved at the accept: a peer that reset the connection has none any more.
       if (LogEnabled(LogLevel::kDebug)) {
-        beast::error_code pec;
-        tcp::endpoint peer = Lowest().socket().remote_endpoint(pec);
-        LogLine(LogLevel::kDebug, "TLS handshake error from " + (pec ? std::string("?") : FormatEndpoint(peer)) +
-                                      ": " + ec.message());
+        LogLine(LogLevel::kDebug, "TLS handshake error from " +
+                                      (remote_endpoint_.empty() ? std::string("?") : remote_endpoint_) + ": " +
+                                      ec.message());
       }
       return Close();
     }
     ReadHeader();
   }
 
+  // Waits for the next request. The first one on a connection (and a pipelined one already buffered) starts at
+  // once; on a kept-alive connection the next request may take up to the idle timeout to begin.
   void ReadHeader() {
     busy_ = false;
     if (state_->stopping.load()) return Close();
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
     parser_->body_limit(listener_->max_body_bytes);
-    Lowest().expires_after(state_->options.idle_timeout);
+    if (first_request_ || buffer_.size() > 0) return ReadRequestHeader();
+    Lowest().expires_after(listener_->idle_timeout);
+    stream_.async_read_some(buffer_.prepare(kFirstReadBytes),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();  // idle too long, or the client closed
+                              self->buffer_.commit(n);
+                              self->ReadRequestHeader();
+                            });
+  }
+
+  // The request has begun: its headers must be complete within the header timeout, however slowly they come.
+  void ReadRequestHeader() {
+    first_request_ = false;
+    request_start_ = std::chrono::steady_clock::now();
+    Lowest().expires_at(request_start_ + listener_->header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, this->shared_from_this()));
+  }
+
+  // When reading the body (and writing "100 Continue") must be done: within the read timeout of the request's
+  // start and the request timeout from now.
+  std::chrono::steady_clock::time_point BodyDeadline() const {
+    auto deadline = std::chrono::steady_clock::now() + listener_->request_timeout;
+    if (listener_->read_timeout.count() > 0) deadline = std::min(deadline, request_start_ + listener_->read_timeout);
+    return deadline;
   }
 
   void OnHeader(beast::error_code ec, size_t) {
@@ -228,7 +257,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     if (beast::iequals(expect, "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
                                                                      parser_->get().version());
-      Lowest().expires_after(listener_->request_timeout);
+      Lowest().expires_at(BodyDeadline());
       http::async_write(stream_, *cont, [self = this->shared_from_this(), cont](beast::error_code wec, size_t) {
         if (wec) return self->Close();
         self->ReadBody();
@@ -239,7 +268,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   }
 
   void ReadBody() {
-    Lowest().expires_after(listener_->request_timeout);
+    Lowest().expires_at(BodyDeadline());
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnBody, this->shared_from_this()));
   }
@@ -296,7 +325,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       if (!head_) msg->body() = std::move(res.body);
       msg->prepare_payload();
     }
-    Lowest().expires_after(listener_->request_timeout);
+    std::chrono::milliseconds write_for = listener_->request_timeout;
+    if (listener_->write_timeout.count() > 0) write_for = std::min(write_for, listener_->write_timeout);
+    Lowest().expires_after(write_for);
     http::async_write(stream_, *msg, [self = this->shared_from_this(), msg, close](beast::error_code ec, size_t) {
       if (ec) return self->Close();
       if (close && self->drain_budget_ > 0) return self->Drain();
@@ -306,8 +337,10 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   }
 
   // After a 413 the rest of the body is read and discarded (up to the body limit and 256 KiB more, within the
-  // request timeout) before the connection closes, as Go's net/http does: clients that write the whole body
-  // before reading (requests, hvac) then get the answer instead of a reset connection.
+  // request timeout) before the connection closes, as Go's net/http does. A client that writes its whole body
+  // before reading (requests, hvac) then gets the 413 when its body exceeds the limit by less than that slack;
+  // with a larger body (or a slower one) the connection is closed with data unread, and such a client may see a
+  // reset connection instead of the answer.
   void StartDrainAfterAnswer() {
     drain_budget_ = listener_->max_body_bytes + kDrainSlackBytes;
     drain_started_ = false;
@@ -364,6 +397,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   bool busy_ = false;  // a request has been read and its response is not yet written
   std::string remote_address_;  // the peer, set at construction
   uint16_t remote_port_ = 0;
+  std::string remote_endpoint_;  // "address:port" for log lines; empty when the peer was unknown at the accept
+  bool first_request_ = true;    // no request read yet: its header timeout runs from the accept or handshake
+  std::chrono::steady_clock::time_point request_start_{};  // when the current request began (see ReadRequestHeader)
   size_t drain_budget_ = 0;     // > 0: discard this many more request bytes after the answer (see Drain)
   bool drain_started_ = false;
 };
@@ -486,6 +522,7 @@ struct Listener {
   tcp::acceptor acceptor;          // used only on its strand once Run() started
   net::steady_timer retry_timer;   // on the acceptor's strand
   tcp::endpoint bound;             // set by Listen, then immutable
+  LogThrottle accept_warnings{kAcceptWarningInterval};  // on the acceptor's strand
   mutable std::mutex tls_mu;
   std::shared_ptr<ssl::context> tls_context;  // guarded by tls_mu; null for plain listeners
 };
@@ -494,14 +531,13 @@ struct Listener {
 
 class HttpServer::Impl {
  public:
-  Impl(const Options& options, Handler handler)
+  explicit Impl(const Options& options)
       : thread_count_(ThreadCount(options.threads)),
         worker_count_(ThreadCount(options.worker_threads)),
         ioc_(thread_count_),
         io_work_(ioc_.get_executor()),
         workers_(static_cast<size_t>(worker_count_)) {
     state_.options = options;
-    state_.handler = std::move(handler);
     state_.workers = &workers_;
     std::vector<ListenerOptions> wanted = options.listeners;
     if (wanted.empty()) {
@@ -510,6 +546,10 @@ class HttpServer::Impl {
       only.port = options.port;
       only.max_body_bytes = options.max_body_bytes;
       only.request_timeout = options.request_timeout;
+      only.header_timeout = options.header_timeout;
+      only.read_timeout = options.read_timeout;
+      only.write_timeout = options.write_timeout;
+      only.idle_timeout = options.idle_timeout;
       wanted.push_back(std::move(only));
     }
     for (auto& l : wanted) listeners_.push_back(std::make_unique<Listener>(std::move(l), ioc_));
@@ -545,7 +585,11 @@ class HttpServer::Impl {
     return Status::Ok();
   }
 
-  void Run() {
+  // The handler is set before any thread starts (the threads and the workers see it through the thread start).
+  void Run(Handler handler) {
+    if (shut_down_ || running_) return;
+    running_ = true;
+    state_.handler = std::move(handler);
     for (auto& l : listeners_) Accept(*l);
     threads_.reserve(thread_count_);
     for (int i = 0; i < thread_count_; ++i) threads_.emplace_back([this] { ioc_.run(); });
@@ -556,6 +600,12 @@ class HttpServer::Impl {
     shut_down_ = true;
     state_.stopping.store(true);
     for (auto& l : listeners_) {
+      if (!running_) {
+        // Never served: no thread touches the acceptor; free the port now.
+        beast::error_code ec;
+        l->acceptor.close(ec);
+        continue;
+      }
       net::post(l->acceptor.get_executor(), [listener = l.get()] {
         beast::error_code ec;
         listener->retry_timer.cancel();
@@ -592,7 +642,7 @@ class HttpServer::Impl {
 
   size_t listener_count() const { return listeners_.size(); }
   const Listener& listener(size_t i) const { return *listeners_.at(i); }
-  int threads() const { return static_cast<int>(threads_.size()); }
+  int threads() const { return thread_count_; }
   int worker_threads() const { return worker_count_; }
 
  private:
@@ -624,8 +674,13 @@ class HttpServer::Impl {
     l.acceptor.async_accept(net::make_strand(ioc_), [this, &l](beast::error_code ec, tcp::socket socket) {
       if (state_.stopping.load() || ec == net::error::operation_aborted) return;
       if (ec) {
-        // E.g. out of file descriptors: wait a little instead of spinning.
-        LogLine(LogLevel::kWarn, "accept failed: " + ec.message());
+        // E.g. out of file descriptors: wait a little instead of spinning, and do not flood the log.
+        uint64_t suppressed = 0;
+        if (l.accept_warnings.Allow(std::chrono::steady_clock::now(), &suppressed)) {
+          std::string line = "accept failed on " + FormatEndpoint(l.bound) + ": " + ec.message();
+          if (suppressed > 0) line += " (and " + std::to_string(suppressed) + " more times since the last warning)";
+          LogLine(LogLevel::kWarn, line);
+        }
         l.retry_timer.expires_after(std::chrono::milliseconds(100));
         l.retry_timer.async_wait([this, &l](beast::error_code tec) {
           if (!tec && !state_.stopping.load()) Accept(l);
@@ -654,17 +709,25 @@ class HttpServer::Impl {
   // Declared after ioc_, so destroyed (already joined) before it: a worker may post to the io_context until then.
   net::thread_pool workers_;
   bool shut_down_ = false;  // touched only by the controlling thread
+  bool running_ = false;    // Run was called; touched only by the controlling thread
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() = default;
 
-Result<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& options, Handler handler) {
-  auto impl = std::make_unique<Impl>(options, std::move(handler));
+Result<std::unique_ptr<HttpServer>> HttpServer::Listen(const Options& options) {
+  auto impl = std::make_unique<Impl>(options);
   RETURN_IF_ERROR(impl->Listen());
-  impl->Run();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+void HttpServer::Serve(Handler handler) { impl_->Run(std::move(handler)); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const Options& options, Handler handler) {
+  ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, Listen(options));
+  server->Serve(std::move(handler));
+  return server;
 }
 
 std::string HttpServer::address() const { return address(0); }

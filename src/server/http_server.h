@@ -18,9 +18,14 @@
 //  TLS and plain connections share one connection implementation (a template over the stream type): the same
 //  keep-alive, limits, timeouts and shutdown; a TLS connection first completes its handshake within
 //  `tls_handshake_timeout`, and closes with a TLS close_notify after its last response.
+//  Timeouts (per listener, ListenerOptions): a request's headers must arrive within `header_timeout` of its start
+//  (the accept, the end of the TLS handshake, or on a kept-alive connection its first byte, which may take up to
+//  `idle_timeout`), so a client trickling header bytes cannot hold a connection; the body must follow within
+//  `read_timeout` of that start and `request_timeout`; a response must be written within `write_timeout` (if
+//  set) and `request_timeout`.
 //  Shutdown: stop accepting, close idle connections, let requests in flight (reading, in a worker, or writing)
 //  finish and answer them with "Connection: close", then stop the I/O threads and join the workers.
-// Start, ReloadTls, Shutdown and the accessors may be called from any one controlling thread.
+// Listen, Serve, Start, ReloadTls, Shutdown and the accessors may be called from any one controlling thread.
 #pragma once
 
 #include <chrono>
@@ -48,13 +53,25 @@ struct ListenerTls {
   std::string min_version = "tls12";  // "tls12" or "tls13"
 };
 
-// One address to listen on.
+// One address to listen on, with its per-connection limits (Vault's listener keys; docs/deploy.md).
 struct ListenerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8200;               // 0: any free port (see HttpServer::port(i))
   std::optional<ListenerTls> tls;     // nullopt: plain HTTP
   size_t max_body_bytes = 32 * 1024 * 1024;            // larger bodies get 413
-  std::chrono::milliseconds request_timeout{60'000};   // reading a body or writing a response
+  // max_request_duration: an upper bound on reading a body and, separately, on writing a response.
+  std::chrono::milliseconds request_timeout{60'000};
+  // http_read_header_timeout: a request's headers must be complete within this, counted from the accept (plain),
+  // the end of the TLS handshake, or (on a kept-alive connection) the next request's first byte. Positive.
+  std::chrono::milliseconds header_timeout{10'000};
+  // http_read_timeout: the whole request, headers and body, must be read within this, counted from the same
+  // start. 0: only request_timeout bounds the body.
+  std::chrono::milliseconds read_timeout{30'000};
+  // http_write_timeout: writing a response must finish within this (the handler's own time does not count).
+  // 0: only request_timeout bounds it.
+  std::chrono::milliseconds write_timeout{0};
+  // http_idle_timeout: a kept-alive connection waits this long for the first byte of its next request. Positive.
+  std::chrono::milliseconds idle_timeout{300'000};
 };
 
 class HttpServer {
@@ -62,7 +79,7 @@ class HttpServer {
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
   struct Options {
-    // Where to listen. Empty: one plain listener on host:port with max_body_bytes and request_timeout below.
+    // Where to listen. Empty: one plain listener on host:port with the limits below.
     std::vector<ListenerOptions> listeners;
     std::string host = "127.0.0.1";
     uint16_t port = 8200;  // 0: any free port (see port())
@@ -71,15 +88,27 @@ class HttpServer {
     // Requests for which this returns true are handled on the I/O thread without going through the workers. It
     // and the handler must then be cheap and never block. Empty: every request goes to a worker.
     std::function<bool(const HttpRequest&)> run_inline;
-    size_t max_body_bytes = 32 * 1024 * 1024;               // larger bodies get 413
-    std::chrono::seconds idle_timeout{300};                 // a keep-alive connection idle this long is closed
-    std::chrono::seconds request_timeout{60};               // reading a body or writing a response
-    std::chrono::seconds tls_handshake_timeout{10};         // a TLS client must finish its handshake within this
+    // The single listener's limits when `listeners` is empty (see ListenerOptions for their meaning).
+    size_t max_body_bytes = 32 * 1024 * 1024;
+    std::chrono::milliseconds request_timeout{60'000};
+    std::chrono::milliseconds header_timeout{10'000};
+    std::chrono::milliseconds read_timeout{30'000};
+    std::chrono::milliseconds write_timeout{0};
+    std::chrono::milliseconds idle_timeout{300'000};
+    // A TLS client must finish its handshake within this (on every listener).
+    std::chrono::milliseconds tls_handshake_timeout{10'000};
   };
 
-  // Reads the TLS certificates and keys, binds, listens and starts the threads. Fails (without throwing) when an
-  // address cannot be bound or a certificate, key or CA file cannot be used (the message names the file, never
-  // key material).
+  // Reads the TLS certificates and keys, binds and listens, but accepts nothing yet: connections wait in the
+  // kernel's backlog until Serve. Fails (without throwing) when an address cannot be bound or a certificate, key
+  // or CA file cannot be used (the message names the file, never key material). So a caller can check its
+  // listeners before it changes anything else, and serve once it is ready.
+  static Result<std::unique_ptr<HttpServer>> Listen(const Options& options);
+
+  // Starts the I/O threads and serves every listener with `handler`. Once, after Listen; nothing after Shutdown.
+  void Serve(Handler handler);
+
+  // Listen, then Serve.
   static Result<std::unique_ptr<HttpServer>> Start(const Options& options, Handler handler);
 
   // Stops (as Shutdown with a 30 s grace) if still running.
@@ -96,7 +125,7 @@ class HttpServer {
   std::string address(size_t listener) const;
   uint16_t port(size_t listener) const;
   bool tls(size_t listener) const;
-  int threads() const;         // I/O threads
+  int threads() const;         // I/O threads (started by Serve)
   int worker_threads() const;  // handler threads
 
   // Reads every TLS listener's certificate, key and client CA files again; connections accepted afterwards use

@@ -185,7 +185,6 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   DevServerOptions options;
-  RootTokenFile root_token;
   if (configured) {
     options.data_dir = config.data_dir;
     options.listeners = config.listeners;
@@ -194,17 +193,8 @@ int Main(int argc, char** argv) {
     options.tokens = config.tokens;
     options.mount_default_pki = false;
     options.audit_log_path = !flags.audit_log_path.empty() ? flags.audit_log_path : config.audit_log;
-    Status prepared = PrepareDataDir(config.data_dir);
-    auto token = prepared.ok() ? LoadOrCreateRootToken(config.root_token_file) : Result<RootTokenFile>(prepared);
-    if (!token.ok()) {
-      std::cerr << "pki-server: error starting server: " << token.status().message() << "\n";
-      return 1;
-    }
-    root_token = std::move(token).value();
-    if (root_token.created) {
-      LogLine(LogLevel::kInfo, "first start: generated a root token and wrote it to " + config.root_token_file);
-    }
-    options.root_token = root_token.token;
+    // Read, or generated and written once the listeners are up and the mounts ready (DevServer::Start).
+    options.root_token_file = config.root_token_file;
   } else {
     auto host_port = SplitHostPort(flags.dev_listen_address).value();
     options.data_dir = flags.data_dir;
@@ -220,7 +210,7 @@ int Main(int argc, char** argv) {
   }
   if (configured) {
     PrintConfigBanner(*server.value(), plugin_binary.value(), flags.config_file, config.root_token_file,
-                      root_token.created, options.audit_log_path);
+                      server.value()->root_token_generated(), options.audit_log_path);
   } else {
     PrintDevBanner(*server.value(), plugin_binary.value(), options.audit_log_path);
   }

@@ -78,12 +78,38 @@ class ObjectReader {
   std::string name_;
 };
 
+// A listener duration as Vault's parseutil.ParseDurationSecond reads it: Go syntax ("90s", "1m30s", "500ms") or
+// a number of seconds. Absent: nullopt. Negative values are refused.
+Result<std::optional<std::chrono::milliseconds>> ListenerDuration(const ObjectReader& r, const char* key) {
+  if (!r.Has(key)) return std::optional<std::chrono::milliseconds>();
+  const Json& v = r.Get(key);
+  Result<int64_t> millis = Status::BadRequest("");
+  if (v.is_number_integer()) {
+    millis = v.get<int64_t>() * 1000;
+  } else if (v.is_string()) {
+    millis = ParseDurationMillis(v.get<std::string>());
+  } else {
+    return KeyError(r.Name(key), "must be a duration such as \"90s\" or a number of seconds");
+  }
+  if (!millis.ok()) return KeyError(r.Name(key), millis.status().message());
+  if (*millis < 0) return KeyError(r.Name(key), "must not be negative");
+  return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(*millis));
+}
+
+// Sets `*out` from `key` unless it is absent or 0 (0 means the default, as in Vault).
+Status DurationOrDefault(const ObjectReader& r, const char* key, std::chrono::milliseconds* out) {
+  ASSIGN_OR_RETURN(std::optional<std::chrono::milliseconds> d, ListenerDuration(r, key));
+  if (d && d->count() > 0) *out = *d;
+  return Status::Ok();
+}
+
 Result<ListenerOptions> ParseListener(const Json& j, const std::string& name, std::vector<std::string>* warnings) {
   if (!j.is_object()) return KeyError(name, "must be an object");
   ObjectReader r(j, name);
   RETURN_IF_ERROR(r.OnlyKeys({"address", "tls_disable", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
                               "tls_require_and_verify_client_cert", "tls_min_version", "max_request_size",
-                              "max_request_duration"}));
+                              "max_request_duration", "http_read_header_timeout", "http_read_timeout",
+                              "http_write_timeout", "http_idle_timeout"}));
   ListenerOptions l;
   ASSIGN_OR_RETURN(std::string address, r.String("address"));
   if (address.empty()) address = "127.0.0.1:8200";
@@ -100,7 +126,8 @@ Result<ListenerOptions> ParseListener(const Json& j, const std::string& name, st
   ASSIGN_OR_RETURN(tls.require_client_cert, r.Bool("tls_require_and_verify_client_cert", false));
   ASSIGN_OR_RETURN(std::string min_version, r.String("tls_min_version"));
   if (min_version.empty()) min_version = "tls12";
-  if (min_version != "tls12" && min_version != "tls13") {
+  // Checked only where TLS is on: on a tls_disable listener the key is ignored with a warning (below).
+  if (!tls_disable && min_version != "tls12" && min_version != "tls13") {
     return KeyError(r.Name("tls_min_version"), "\"" + min_version + "\" is not supported: use tls12 or tls13");
   }
   tls.min_version = min_version;
@@ -134,20 +161,16 @@ Result<ListenerOptions> ParseListener(const Json& j, const std::string& name, st
   }
 
   l.request_timeout = kDefaultMaxRequestDuration;
-  if (r.Has("max_request_duration")) {
-    const Json& v = r.Get("max_request_duration");
-    Result<int64_t> millis = Status::BadRequest("");
-    if (v.is_number_integer()) {
-      millis = v.get<int64_t>() * 1000;
-    } else if (v.is_string()) {
-      millis = ParseDurationMillis(v.get<std::string>());
-    } else {
-      return KeyError(r.Name("max_request_duration"), "must be a duration such as \"90s\" or a number of seconds");
-    }
-    if (!millis.ok()) return KeyError(r.Name("max_request_duration"), millis.status().message());
-    if (*millis < 0) return KeyError(r.Name("max_request_duration"), "must not be negative");
-    if (*millis > 0) l.request_timeout = std::chrono::milliseconds(*millis);
-  }
+  RETURN_IF_ERROR(DurationOrDefault(r, "max_request_duration", &l.request_timeout));
+  l.header_timeout = kDefaultHttpReadHeaderTimeout;
+  RETURN_IF_ERROR(DurationOrDefault(r, "http_read_header_timeout", &l.header_timeout));
+  l.read_timeout = kDefaultHttpReadTimeout;
+  RETURN_IF_ERROR(DurationOrDefault(r, "http_read_timeout", &l.read_timeout));
+  l.idle_timeout = kDefaultHttpIdleTimeout;
+  RETURN_IF_ERROR(DurationOrDefault(r, "http_idle_timeout", &l.idle_timeout));
+  // Vault's default 0 means no limit of its own (max_request_duration still bounds a response's write).
+  ASSIGN_OR_RETURN(std::optional<std::chrono::milliseconds> write_timeout, ListenerDuration(r, "http_write_timeout"));
+  l.write_timeout = write_timeout.value_or(std::chrono::milliseconds(0));
   return l;
 }
 
@@ -411,39 +434,60 @@ Result<ServerConfig> LoadServerConfigFile(const std::string& path) {
   return config;
 }
 
-Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path) {
+Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    std::string token;
-    char buf[256];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof(buf))) > 0 && token.size() < 4096) token.append(buf, static_cast<size_t>(n));
-    int read_errno = errno;
-    struct stat st {};
-    const bool open_mode = ::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0;
-    ::close(fd);
-    if (n < 0) return Status::Internal("cannot read the root token file " + path + ": " + std::strerror(read_errno));
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-    size_t start = 0;
-    while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
-    token = token.substr(start);
-    if (token.empty()) return Status::BadRequest("the root token file " + path + " is empty");
-    for (char c : token) {
-      if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
-        return Status::BadRequest("the root token file " + path + " holds more than one token");
-      }
-    }
-    if (open_mode) {
-      LogLine(LogLevel::kWarn, "the root token file " + path + " is accessible to other users; 0600 is recommended");
-    }
-    return RootTokenFile{std::move(token), false};
-  }
-  if (errno != ENOENT) {
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
     return Status::Internal("cannot open the root token file " + path + ": " + std::strerror(errno));
   }
+  std::string token;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0 && token.size() < 4096) token.append(buf, static_cast<size_t>(n));
+  int read_errno = errno;
+  struct stat st {};
+  const bool open_mode = ::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0;
+  ::close(fd);
+  if (n < 0) return Status::Internal("cannot read the root token file " + path + ": " + std::strerror(read_errno));
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  size_t start = 0;
+  while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
+  token = token.substr(start);
+  if (token.empty()) return Status::BadRequest("the root token file " + path + " is empty");
+  for (char c : token) {
+    if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Status::BadRequest("the root token file " + path + " holds more than one token");
+    }
+  }
+  if (open_mode) {
+    LogLine(LogLevel::kWarn, "the root token file " + path + " is accessible to other users; 0600 is recommended");
+  }
+  return std::optional<std::string>(std::move(token));
+}
+
+Result<std::string> NewRootToken() {
   ASSIGN_OR_RETURN(std::string random, RandomAlphanumeric(24));
-  std::string token = "hvs." + random;
-  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  return "hvs." + random;
+}
+
+Status CheckRootTokenFileCreatable(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    return Status::BadRequest("cannot create the root token file " + path + ": " + dir + ": " + std::strerror(errno));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::BadRequest("cannot create the root token file " + path + ": " + dir + " is not a directory");
+  }
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return Status::BadRequest("cannot create the root token file " + path + ": " + dir + ": " + std::strerror(errno));
+  }
+  return Status::Ok();
+}
+
+Status WriteRootTokenFile(const std::string& path, const std::string& token) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Internal("cannot create the root token file " + path + ": " + std::strerror(errno));
   std::string content = token + "\n";
   const bool written = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) &&
@@ -454,6 +498,14 @@ Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path) {
     ::unlink(path.c_str());
     return Status::Internal("cannot write the root token file " + path + ": " + std::strerror(write_errno));
   }
+  return Status::Ok();
+}
+
+Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path) {
+  ASSIGN_OR_RETURN(std::optional<std::string> existing, ReadRootTokenFile(path));
+  if (existing) return RootTokenFile{std::move(*existing), false};
+  ASSIGN_OR_RETURN(std::string token, NewRootToken());
+  RETURN_IF_ERROR(WriteRootTokenFile(path, token));
   return RootTokenFile{std::move(token), true};
 }
 

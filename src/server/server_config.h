@@ -2,7 +2,8 @@
 // with // and /* */ comments allowed. Every key is documented in docs/deploy.md:
 //   {"listeners": [{"address", "tls_disable", "tls_cert_file", "tls_key_file", "tls_client_ca_file",
 //                   "tls_require_and_verify_client_cert", "tls_min_version", "max_request_size",
-//                   "max_request_duration"}],
+//                   "max_request_duration", "http_read_header_timeout", "http_read_timeout",
+//                   "http_write_timeout", "http_idle_timeout"}],
 //    "data_dir", "plugin", "log_level", "audit_log", "root_token_file",
 //    "mounts": [{"path", "type", "description", "options", "config": {"default_lease_ttl", "max_lease_ttl"}}],
 //    "policies": {"<name>": <policy in Vault's JSON form, as an object or as its text>},
@@ -27,6 +28,9 @@ namespace pki::server {
 // Vault's listener defaults.
 inline constexpr size_t kDefaultMaxRequestSize = 32 * 1024 * 1024;
 inline constexpr std::chrono::milliseconds kDefaultMaxRequestDuration{90'000};
+inline constexpr std::chrono::milliseconds kDefaultHttpReadHeaderTimeout{10'000};
+inline constexpr std::chrono::milliseconds kDefaultHttpReadTimeout{30'000};
+inline constexpr std::chrono::milliseconds kDefaultHttpIdleTimeout{300'000};
 
 // A policy the file declares: written to the policy store at every start (the file wins over API edits).
 struct ConfiguredPolicy {
@@ -72,6 +76,16 @@ struct RootTokenFile {
 // Reads the root token from `path` (surrounding whitespace ignored), or, when the file does not exist, generates
 // a random one ("hvs." and 24 alphanumerics) and writes it there with mode 0600, failing rather than replacing a
 // file that appeared meanwhile. The parent directory must exist. Messages name the file, never the token.
+// The steps, for a caller that writes the file only once everything else has started (DevServer):
 Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path);
+// The token in `path`; nullopt when the file does not exist. Empty or several tokens: BadRequest. A file others
+// can access logs a warning.
+Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path);
+// A new random root token, "hvs." and 24 alphanumerics.
+Result<std::string> NewRootToken();
+// Whether `path` could be created: its directory exists and is writable (checked before anything else changes).
+Status CheckRootTokenFileCreatable(const std::string& path);
+// Writes `token` to the new file `path` (mode 0600, fsynced); fails if the file exists.
+Status WriteRootTokenFile(const std::string& path, const std::string& token);
 
 }  // namespace pki::server

@@ -3,6 +3,8 @@
 // Thread-safe: each line is written with one call; the level is an atomic. Messages must not contain secrets.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -25,5 +27,33 @@ std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 // The level's name as ParseLogLevel takes it ("info").
 const char* LogLevelName(LogLevel level);
+
+// Lets a repeating message through at most once per `interval` (e.g. "accept failed: Too many open files", which
+// would otherwise be logged for every attempt), counting the occurrences it held back. Not thread-safe: the owner
+// serialises calls (e.g. on one strand).
+class LogThrottle {
+ public:
+  explicit LogThrottle(std::chrono::steady_clock::duration interval) : interval_(interval) {}
+
+  // Whether to log the occurrence at `now`. When true, `*suppressed` is how many were held back since the last
+  // one logged (to append to the message).
+  bool Allow(std::chrono::steady_clock::time_point now, uint64_t* suppressed) {
+    if (logged_once_ && now - last_ < interval_) {
+      ++held_back_;
+      return false;
+    }
+    logged_once_ = true;
+    last_ = now;
+    *suppressed = held_back_;
+    held_back_ = 0;
+    return true;
+  }
+
+ private:
+  const std::chrono::steady_clock::duration interval_;
+  bool logged_once_ = false;
+  std::chrono::steady_clock::time_point last_{};
+  uint64_t held_back_ = 0;
+};
 
 }  // namespace pki::server

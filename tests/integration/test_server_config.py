@@ -12,6 +12,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import time
 import unittest
 import urllib.request
 
@@ -45,6 +46,28 @@ def make_leaf(d, name, ca, ext):
     run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-out", crt,
         "-days", "2", "-extfile", extfile)
     return crt, key
+
+
+def served_serial(port):
+    """The serial number of the certificate a new TLS connection to `port` is served."""
+    from cryptography import x509
+    pem = ssl.get_server_certificate(("127.0.0.1", port), timeout=10)
+    return x509.load_pem_x509_certificate(pem.encode()).serial_number
+
+
+def file_serial(path):
+    from cryptography import x509
+    with open(path, "rb") as f:
+        return x509.load_pem_x509_certificate(f.read()).serial_number
+
+
+def wait_for(predicate, what, seconds=15):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
 
 
 class ServerConfig(unittest.TestCase):
@@ -278,10 +301,41 @@ class ServerConfig(unittest.TestCase):
         self.assertIn("readable by other users", log)
         self.assertIn("Root Token: read from", log)
         self.assertNotIn("[INFO]", log[log.find("Root Token: read from"):])
-        # SIGHUP reloads certificates and keeps serving.
-        self.server.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(self.hvac(self.tls_addr).sys.read_health_status(method="GET")["initialized"])
         self.server.stop()
+
+    def test_sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_broken(self):
+        cert_path = self.server_cert[0]
+        with open(cert_path) as f:
+            original = f.read()
+        original_serial = file_serial(cert_path)
+        self.assertEqual(served_serial(self.tls_port), original_serial)
+        try:
+            # A renewed certificate for the same key (the CA gives it the next serial), then SIGHUP.
+            renewed = os.path.join(self.dir, "renewed.pem")
+            run("openssl", "x509", "-req", "-in", os.path.join(self.dir, "pki-server.csr"), "-CA", self.ca[0],
+                "-CAkey", self.ca[1], "-CAserial", os.path.join(self.dir, "server-ca.srl"), "-out", renewed,
+                "-days", "2", "-extfile", os.path.join(self.dir, "pki-server.ext"))
+            renewed_serial = file_serial(renewed)
+            self.assertNotEqual(renewed_serial, original_serial)
+            with open(renewed) as src, open(cert_path, "w") as dst:
+                dst.write(src.read())
+            self.server.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: served_serial(self.tls_port) == renewed_serial, "the renewed certificate to be served")
+            self.assertIn("SIGHUP: TLS certificates and keys reloaded", self.server.log())
+            # A broken replacement: the reload fails, is logged, and the renewed certificate is still served.
+            with open(cert_path, "w") as f:
+                f.write("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+            self.server.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "reloading TLS failed, keeping the current certificates" in self.server.log(),
+                     "the failed reload to be logged")
+            self.assertIn("tls_cert_file " + cert_path, self.server.log())
+            self.assertEqual(served_serial(self.tls_port), renewed_serial)
+            self.assertTrue(self.hvac(self.tls_addr).sys.read_health_status(method="GET")["initialized"])
+        finally:
+            with open(cert_path, "w") as f:
+                f.write(original)
+            self.server.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: served_serial(self.tls_port) == original_serial, "the original certificate again")
 
 
 class ConfigErrors(unittest.TestCase):
@@ -321,6 +375,58 @@ class ConfigErrors(unittest.TestCase):
         code, out = self.refused(config)
         self.assertEqual(code, 1)
         self.assertIn("tls_cert_file " + missing + ": No such file or directory", out)
+
+    def assert_nothing_written(self):
+        data_dir = self.base["data_dir"]
+        mounts = os.path.join(data_dir, "mounts")
+        self.assertFalse(os.path.exists(mounts) and os.listdir(mounts), "mounts were created")
+        self.assertFalse(os.path.exists(os.path.join(data_dir, "root-token")), "a root token file was written")
+        self.assertFalse(os.path.exists(os.path.join(data_dir, "sys")), "the server's storage was created")
+
+    def test_mismatched_key_fails_before_anything_is_written(self):
+        d = self.server.data_dir
+        ca = make_ca(d, "ca")
+        cert = make_leaf(d, "server", ca, "subjectAltName=IP:127.0.0.1\n")
+        other = make_leaf(d, "other", ca, "subjectAltName=IP:127.0.0.1\n")
+        config = dict(self.base, listeners=[
+            {"address": "127.0.0.1:%d" % self.server.port, "tls_disable": True},
+            {"address": "127.0.0.1:%d" % harness.free_port(), "tls_cert_file": cert[0], "tls_key_file": other[1]}],
+            plugin=os.path.join(ARGS.bin_dir, "pki-plugin"),
+            mounts=[{"path": "pki/", "type": "pki"}],
+            policies={"reader": {"path": {"pki/cert/*": {"capabilities": ["read"]}}}})
+        code, out = self.refused(config)
+        self.assertEqual(code, 1)
+        self.assertIn("tls_key_file " + other[1] + " does not match the certificate in tls_cert_file " + cert[0], out)
+        self.assertNotIn("PRIVATE KEY", out)
+        self.assertFalse(os.path.exists(self.base["data_dir"]))  # not even the data directory
+        # With a data directory from an earlier start, still nothing is added to it.
+        os.makedirs(self.base["data_dir"], mode=0o700)
+        code, out = self.refused(config)
+        self.assertIn("does not match the certificate", out)
+        self.assert_nothing_written()
+        # The same configuration with the matching key starts, mounts pki/ and writes the root token.
+        config["listeners"][1]["tls_key_file"] = cert[1]
+        self.server.write_config(config)
+        self.server.start()
+        self.assertTrue(os.listdir(os.path.join(self.base["data_dir"], "mounts")))
+        self.assertRegex(self.server.token, r"^hvs\.")
+        self.server.stop()
+
+    def test_a_busy_port_fails_before_anything_is_written(self):
+        import socket
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            config = dict(self.base, listeners=[
+                {"address": "127.0.0.1:%d" % self.server.port, "tls_disable": True},
+                {"address": "127.0.0.1:%d" % port, "tls_disable": True}],
+                plugin=os.path.join(ARGS.bin_dir, "pki-plugin"),
+                mounts=[{"path": "pki/", "type": "pki"}])
+            code, out = self.refused(config)
+        self.assertEqual(code, 1)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % port, out)
+        self.assertFalse(os.path.exists(self.base["data_dir"]))
 
     def test_dev_and_config_together(self):
         code, out = self.refused(self.base, "-dev")

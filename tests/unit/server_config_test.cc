@@ -111,6 +111,11 @@ TEST(ServerConfigTest, Defaults) {
   EXPECT_TRUE(l.tls->client_ca_file.empty());
   EXPECT_EQ(l.max_body_bytes, 32u * 1024 * 1024);
   EXPECT_EQ(l.request_timeout, std::chrono::seconds(90));
+  // Vault's http_* listener defaults.
+  EXPECT_EQ(l.header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(l.read_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(l.write_timeout, std::chrono::seconds(0));
+  EXPECT_EQ(l.idle_timeout, std::chrono::minutes(5));
   EXPECT_FALSE(r->log_level.has_value());
   EXPECT_TRUE(r->plugin.empty());
   EXPECT_TRUE(r->audit_log.empty());
@@ -216,6 +221,39 @@ TEST(ServerConfigTest, DurationsAsGoWritesThem) {
   }
 }
 
+TEST(ServerConfigTest, HttpTimeouts) {
+  Json j = Minimal();
+  j["listeners"][0]["http_read_header_timeout"] = "2s";
+  j["listeners"][0]["http_read_timeout"] = "1m";
+  j["listeners"][0]["http_write_timeout"] = 45;
+  j["listeners"][0]["http_idle_timeout"] = "1h30m";
+  auto r = Parse(j);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const ListenerOptions& l = r->listeners[0];
+  EXPECT_EQ(l.header_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(l.read_timeout, std::chrono::minutes(1));
+  EXPECT_EQ(l.write_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(l.idle_timeout, std::chrono::minutes(90));
+  EXPECT_EQ(l.request_timeout, std::chrono::seconds(90));  // max_request_duration is separate
+  // 0 means the default, as in Vault (for http_write_timeout the default is 0: no limit).
+  for (const char* key : {"http_read_header_timeout", "http_read_timeout", "http_write_timeout", "http_idle_timeout"}) {
+    j["listeners"][0][key] = "0s";
+  }
+  r = Parse(j);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->listeners[0].header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(r->listeners[0].read_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(r->listeners[0].write_timeout, std::chrono::seconds(0));
+  EXPECT_EQ(r->listeners[0].idle_timeout, std::chrono::minutes(5));
+  for (const char* key : {"http_read_header_timeout", "http_read_timeout", "http_write_timeout", "http_idle_timeout"}) {
+    for (const Json& bad : {Json("10 seconds"), Json("-1s"), Json(-3), Json(true), Json(1.5)}) {
+      Json b = Minimal();
+      b["listeners"][0][key] = bad;
+      EXPECT_TRUE(Contains(ErrorOf(b), "listeners[0]." + std::string(key) + ":")) << key << " = " << bad.dump();
+    }
+  }
+}
+
 TEST(ServerConfigTest, TlsSettings) {
   Json j = Minimal();
   j["listeners"][0] = {{"address", "127.0.0.1:8200"}};
@@ -230,16 +268,20 @@ TEST(ServerConfigTest, TlsSettings) {
   EXPECT_TRUE(Parse(j).ok());
   for (const char* old : {"tls10", "tls11", "TLS12", "1.2"}) {
     j["listeners"][0]["tls_min_version"] = old;
-    EXPECT_TRUE(Contains(ErrorOf(j), "is not supported: use tls12 or tls13")) << old;
+    EXPECT_TRUE(Contains(ErrorOf(j), "listeners[0].tls_min_version: \"" + std::string(old) +
+                                         "\" is not supported: use tls12 or tls13"))
+        << old;
   }
-  // TLS settings on a plain listener are accepted (as Vault does) with a warning.
+  // TLS settings on a plain listener are accepted (as Vault does) with a warning, whatever their values.
   j = Minimal();
   j["listeners"][0]["tls_cert_file"] = "/c.pem";
+  j["listeners"][0]["tls_min_version"] = "tls10";
   auto r = Parse(j);
-  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_FALSE(r->listeners[0].tls.has_value());
-  ASSERT_EQ(r->warnings.size(), 1u);
+  ASSERT_EQ(r->warnings.size(), 2u);
   EXPECT_TRUE(Contains(r->warnings[0], "listeners[0].tls_cert_file is ignored"));
+  EXPECT_TRUE(Contains(r->warnings[1], "listeners[0].tls_min_version is ignored"));
 }
 
 TEST(ServerConfigTest, Mounts) {

@@ -2,11 +2,14 @@
 // (keep-alive, the LIST method, 413, parallel requests, graceful shutdown, restart).
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -22,6 +25,7 @@
 #include <boost/beast/http.hpp>
 
 #include "src/server/dev_server.h"
+#include "src/server/server_log.h"
 
 namespace pki::server {
 namespace {
@@ -421,6 +425,278 @@ TEST(HttpServerShutdown, QueuedRequestsAreNotRunAfterTheGracePeriod) {
   for (auto& c : clients) c.join();
   // One ran when the grace began, perhaps one more started inside it; the rest were never run.
   EXPECT_LE(started.load(), 2);
+}
+
+// A plain HttpServer on 127.0.0.1 with the given limits, answering every request with {"target": ...} (and a body
+// of `response_bytes` bytes when asked).
+std::unique_ptr<HttpServer> TimeoutServer(const HttpServer::Options& limits, size_t response_bytes = 0) {
+  HttpServer::Options options = limits;
+  options.port = 0;
+  options.threads = 2;
+  options.worker_threads = 2;
+  auto started = HttpServer::Start(options, [response_bytes](const HttpRequest& req) {
+    HttpResponse r{200, "application/json", Json({{"target", req.target}}).dump(), {}};
+    if (response_bytes > 0) r.body = std::string(response_bytes, 'x');
+    return r;
+  });
+  EXPECT_TRUE(started.ok()) << started.status().message();
+  return started.ok() ? std::move(started).value() : nullptr;
+}
+
+// Blocks until the server closes `sock` (or `limit` passes) and returns how long that took from `since`; data
+// the server sends meanwhile is read and discarded (counted in `*received` if given).
+std::chrono::milliseconds WaitForClose(tcp::socket& sock, std::chrono::steady_clock::time_point since,
+                                       size_t* received = nullptr) {
+  char buf[65536];
+  for (;;) {
+    boost::system::error_code ec;
+    size_t n = sock.read_some(net::buffer(buf), ec);
+    if (received != nullptr) *received += n;
+    if (ec) return Elapsed(since);
+  }
+}
+
+tcp::socket Connect(net::io_context& ioc, uint16_t port) {
+  tcp::socket sock(ioc);
+  sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  // A read that never returns would hang the test: the server must close first, well before this.
+  struct timeval tv {10, 0};
+  ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return sock;
+}
+
+TEST(HttpServerTimeouts, ASilentClientIsClosedAfterTheHeaderTimeout) {
+  HttpServer::Options limits;
+  limits.header_timeout = std::chrono::milliseconds(500);
+  limits.idle_timeout = std::chrono::seconds(30);  // must not apply to the first request
+  auto server = TimeoutServer(limits);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  auto begin = std::chrono::steady_clock::now();
+  tcp::socket sock = Connect(ioc, server->port());
+  auto waited = WaitForClose(sock, begin);
+  EXPECT_GE(waited.count(), 400);
+  EXPECT_LT(waited.count(), 3000);
+}
+
+TEST(HttpServerTimeouts, HeadersTrickledSlowerThanTheDeadlineAreCut) {
+  HttpServer::Options limits;
+  limits.header_timeout = std::chrono::milliseconds(1000);
+  auto server = TimeoutServer(limits);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  auto begin = std::chrono::steady_clock::now();
+  tcp::socket sock = Connect(ioc, server->port());
+  std::atomic<bool> closed{false};
+  std::atomic<int> sent{0};
+  // One header byte every 150 ms, each resetting any per-read timer: only a deadline for the whole header stops
+  // it. Left alone it would take 6 s.
+  std::thread trickler([&] {
+    const std::string head = "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(40, 'a') + "\r\n\r\n";
+    for (char c : head) {
+      if (closed.load()) return;
+      boost::system::error_code ec;
+      net::write(sock, net::buffer(&c, 1), ec);
+      if (ec) return;
+      ++sent;
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+  });
+  size_t received = 0;
+  auto waited = WaitForClose(sock, begin, &received);
+  closed = true;
+  trickler.join();
+  EXPECT_EQ(received, 0u);  // no answer, as Go's net/http
+  EXPECT_GE(waited.count(), 900);
+  EXPECT_LT(waited.count(), 3000);
+  EXPECT_LT(sent.load(), 30);  // cut long before the header was complete
+}
+
+TEST(HttpServerTimeouts, AKeptAliveConnectionMayIdleLongerThanTheHeaderTimeout) {
+  HttpServer::Options limits;
+  limits.header_timeout = std::chrono::milliseconds(300);
+  limits.idle_timeout = std::chrono::milliseconds(1500);
+  auto server = TimeoutServer(limits);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  tcp::socket sock = Connect(ioc, server->port());
+  beast::flat_buffer buf;
+  auto ask = [&](const std::string& target) {
+    net::write(sock, net::buffer("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+    http::response<http::string_body> res;
+    http::read(sock, buf, res);
+    return res;
+  };
+  EXPECT_EQ(ask("/first").result_int(), 200);
+  // Idle for longer than the header timeout, within the idle timeout: the connection is still there.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  auto second = ask("/second");
+  EXPECT_EQ(second.result_int(), 200);
+  EXPECT_EQ(Json::parse(second.body())["target"], "/second");
+  EXPECT_TRUE(second.keep_alive());
+  // Then the idle timeout closes it.
+  auto begin = std::chrono::steady_clock::now();
+  auto waited = WaitForClose(sock, begin);
+  EXPECT_GE(waited.count(), 1200);
+  EXPECT_LT(waited.count(), 4000);
+}
+
+TEST(HttpServerTimeouts, ANextRequestThatStartsMustFinishItsHeadersInTime) {
+  HttpServer::Options limits;
+  limits.header_timeout = std::chrono::milliseconds(500);
+  limits.idle_timeout = std::chrono::seconds(30);
+  auto server = TimeoutServer(limits);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  tcp::socket sock = Connect(ioc, server->port());
+  net::write(sock, net::buffer(std::string("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")));
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(sock, buf, res);
+  ASSERT_EQ(res.result_int(), 200);
+  // The next request's first bytes, then nothing: the header timeout runs from its first byte, not the idle one.
+  net::write(sock, net::buffer(std::string("GET /sec")));
+  auto begin = std::chrono::steady_clock::now();
+  auto waited = WaitForClose(sock, begin);
+  EXPECT_GE(waited.count(), 400);
+  EXPECT_LT(waited.count(), 3000);
+}
+
+TEST(HttpServerTimeouts, TheBodyMustArriveWithinTheReadTimeout) {
+  HttpServer::Options limits;
+  limits.header_timeout = std::chrono::milliseconds(500);
+  limits.read_timeout = std::chrono::milliseconds(1200);
+  limits.request_timeout = std::chrono::seconds(30);
+  auto server = TimeoutServer(limits);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  auto begin = std::chrono::steady_clock::now();
+  tcp::socket sock = Connect(ioc, server->port());
+  net::write(sock, net::buffer(std::string("POST /v1/pki/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")));
+  std::atomic<bool> closed{false};
+  std::thread trickler([&] {
+    for (int i = 0; i < 100 && !closed.load(); ++i) {
+      boost::system::error_code ec;
+      net::write(sock, net::buffer("a", 1), ec);
+      if (ec) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  size_t received = 0;
+  auto waited = WaitForClose(sock, begin, &received);
+  closed = true;
+  trickler.join();
+  EXPECT_EQ(received, 0u);
+  EXPECT_GE(waited.count(), 1000);
+  EXPECT_LT(waited.count(), 4000);
+}
+
+TEST(HttpServerTimeouts, AResponseTheClientDoesNotReadIsCutAtTheWriteTimeout) {
+  HttpServer::Options limits;
+  limits.write_timeout = std::chrono::milliseconds(500);
+  limits.request_timeout = std::chrono::seconds(30);
+  const size_t kBody = 64 * 1024 * 1024;  // far more than the socket buffers hold
+  auto server = TimeoutServer(limits, kBody);
+  ASSERT_NE(server, nullptr);
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.open(tcp::v4());
+  sock.set_option(net::socket_base::receive_buffer_size(16 * 1024));
+  sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server->port()));
+  net::write(sock, net::buffer(std::string("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // not reading
+  size_t received = 0;
+  WaitForClose(sock, std::chrono::steady_clock::now(), &received);
+  EXPECT_GT(received, 0u);
+  EXPECT_LT(received, kBody);  // cut off: the server gave up writing
+}
+
+TEST(LogThrottleTest, OncePerIntervalWithACountOfWhatWasHeldBack) {
+  LogThrottle throttle(std::chrono::seconds(5));
+  const auto t0 = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
+  uint64_t suppressed = 99;
+  EXPECT_TRUE(throttle.Allow(t0, &suppressed));
+  EXPECT_EQ(suppressed, 0u);
+  for (int i = 1; i <= 40; ++i) EXPECT_FALSE(throttle.Allow(t0 + std::chrono::milliseconds(100 * i), &suppressed));
+  EXPECT_TRUE(throttle.Allow(t0 + std::chrono::seconds(5), &suppressed));
+  EXPECT_EQ(suppressed, 40u);
+  EXPECT_TRUE(throttle.Allow(t0 + std::chrono::seconds(11), &suppressed));
+  EXPECT_EQ(suppressed, 0u);
+}
+
+// A listener that cannot start (a TLS file, a busy port) fails the start before anything changes on disk: no
+// data directory, no mount, no root token file.
+TEST_F(HttpTest, AListenerThatCannotStartChangesNothing) {
+  net::io_context ioc;
+  tcp::acceptor busy(ioc, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const uint16_t busy_port = busy.local_endpoint().port();
+
+  ListenerOptions bad_tls;
+  bad_tls.port = 0;
+  bad_tls.tls = ListenerTls{dir_ + "/absent.crt", dir_ + "/absent.key", "", false, "tls12"};
+  ListenerOptions taken;
+  taken.port = busy_port;
+  ListenerOptions fine;
+  fine.port = 0;
+  const std::pair<std::vector<ListenerOptions>, std::string> cases[] = {
+      {{fine, bad_tls}, "tls_cert_file " + dir_ + "/absent.crt"},
+      {{fine, taken}, "cannot listen on 127.0.0.1:" + std::to_string(busy_port)},
+  };
+  for (const auto& [listeners, expected] : cases) {
+    DevServerOptions options;
+    options.data_dir = dir_ + "/data";
+    options.root_token_file = dir_ + "/data/root-token";
+    options.listeners = listeners;
+    ConfiguredMount m;
+    m.path = "pki/";
+    m.type = "pki";
+    options.mounts = {m};
+    FactoryLog* log = &log_;
+    auto started = DevServer::Start(options, [log](const DataLayout&) {
+      return Result<std::unique_ptr<MountBackendFactory>>(std::make_unique<FakeFactory>(log, nullptr));
+    });
+    ASSERT_FALSE(started.ok());
+    EXPECT_NE(started.status().message().find(expected), std::string::npos) << started.status().message();
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/data")) << expected;
+    std::lock_guard<std::mutex> lock(log_.mu);
+    EXPECT_TRUE(log_.started.empty());
+  }
+}
+
+TEST_F(HttpTest, TheRootTokenFileIsWrittenOnceTheServerStartsAndReadAfterwards) {
+  const std::string path = dir_ + "/data/root-token";
+  auto start = [&]() {
+    DevServerOptions options;
+    options.data_dir = dir_ + "/data";
+    options.root_token_file = path;
+    options.root_token = "ignored-when-a-file-is-set";
+    options.listen_port = 0;
+    FactoryLog* log = &log_;
+    return DevServer::Start(options, [log](const DataLayout&) {
+      return Result<std::unique_ptr<MountBackendFactory>>(std::make_unique<FakeFactory>(log, nullptr));
+    });
+  };
+  auto first = start();
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(first.value()->root_token_generated());
+  const std::string token = first.value()->root_token();
+  EXPECT_EQ(token.rfind("hvs.", 0), 0u);
+  std::ifstream in(path);
+  std::string stored;
+  in >> stored;
+  EXPECT_EQ(stored, token);
+  EXPECT_EQ(std::filesystem::status(path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ASSERT_TRUE(first.value()->Stop().ok());
+  first.value().reset();
+
+  auto second = start();
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_FALSE(second.value()->root_token_generated());
+  EXPECT_EQ(second.value()->root_token(), token);
+  Client c(second.value()->http().port());
+  EXPECT_EQ(c.Send("GET", "/v1/sys/mounts", "", token).result_int(), 200);
+  EXPECT_EQ(c.Send("GET", "/v1/sys/mounts", "", "ignored-when-a-file-is-set").result_int(), 403);
 }
 
 TEST_F(HttpTest, MountsPersistAcrossRestart) {

@@ -19,6 +19,7 @@
 
 #include "plugin/automtls.h"
 #include "src/server/http_server.h"
+#include "src/server/server_log.h"
 
 namespace pki::server {
 namespace {
@@ -182,7 +183,14 @@ TEST_F(TlsTest, TlsAndPlainListenersServeTheSameHandler) {
 
 TEST_F(TlsTest, PlainHttpToTheTlsPortGetsNoAnswer) {
   StartOk({TlsListener()});
+  const LogLevel level = GetLogLevel();
+  SetLogLevel(LogLevel::kDebug);
+  testing::internal::CaptureStderr();
   EXPECT_ANY_THROW(PlainGet(server_->port(), "/v1/sys/health"));
+  const std::string log = testing::internal::GetCapturedStderr();
+  SetLogLevel(level);
+  // The failed handshake is logged at debug level with the client's address (saved when it was accepted).
+  EXPECT_NE(log.find("TLS handshake error from 127.0.0.1:"), std::string::npos) << log;
   // The listener still serves TLS clients afterwards.
   EXPECT_EQ(TlsClient(server_->port(), server_id_.cert_pem).Send("GET", "/").result_int(), 200);
 }
@@ -281,6 +289,38 @@ TEST_F(TlsTest, SilentClientsAreDisconnectedAfterTheHandshakeTimeout) {
   auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
   EXPECT_GE(waited.count(), 800);
   EXPECT_LT(waited.count(), 5000);
+}
+
+// After the handshake the header timeout applies, as on a plain listener: a client that completes the handshake
+// and then sends nothing, or trickles its header, is disconnected.
+TEST_F(TlsTest, AClientSilentAfterTheHandshakeIsClosedAfterTheHeaderTimeout) {
+  ListenerOptions l = TlsListener();
+  l.header_timeout = std::chrono::milliseconds(700);
+  l.idle_timeout = std::chrono::seconds(30);
+  StartOk({l});
+  net::io_context ioc;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.set_verify_mode(ssl::verify_none);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  beast::get_lowest_layer(stream).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  stream.handshake(ssl::stream_base::client);
+  auto begin = std::chrono::steady_clock::now();
+  // A header byte every 200 ms: each read makes progress, only the deadline for the whole header ends it.
+  const std::string head = "GET / HTTP/1.1\r\nHost: x\r\n";
+  boost::system::error_code ec;
+  for (char c : head) {
+    net::write(stream, net::buffer(&c, 1), ec);
+    if (ec) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (std::chrono::steady_clock::now() - begin > std::chrono::milliseconds(1500)) break;
+  }
+  char byte;
+  stream.read_some(net::buffer(&byte, 1), ec);  // the server has closed (or closes now)
+  EXPECT_TRUE(ec);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - begin);
+  EXPECT_LT(waited.count(), 5000);
+  // A trickle within the deadline would have been answered: the same bytes at once are.
+  EXPECT_EQ(TlsClient(server_->port(), server_id_.cert_pem).Send("GET", "/").result_int(), 200);
 }
 
 TEST_F(TlsTest, ReloadTlsServesNewCertificatesToNewConnections) {
