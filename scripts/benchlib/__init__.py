@@ -1,0 +1,1 @@
+"""Scenario modules of scripts/bench: each module (except common) exposes SCENARIOS = [(name, function(bench))]."""

@@ -1,0 +1,218 @@
+"""Issuance and signing through pki-server over HTTP (plugin out of process), each beside its OpenSSL ceiling
+measured right before and right after it on the same threads, and the cfssl peer signing the same CSRs.
+
+Scenarios: issue_ec256_stored, issue_ec256_nostore, issue_rsa2048_stored (wrk POST /v1/pki/issue/<role>),
+peer_cfssl_sign (cfssl serve, POST /api/v1/cfssl/sign), sign_ec256_stored (wrk POST /v1/pki/sign/<role> with
+distinct client CSRs). wrk -t2 -c16, HTTP/1.1 keep-alive; every response must be 2xx."""
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from benchlib.common import BenchError, PkiDevServer, log, wrk_cycling_post_script, wrk_static_post_script
+
+THREADS = 2
+CONNECTIONS = 16
+
+
+def _durations(bench):
+    """(load seconds, ceiling seconds before and after)."""
+    return (3, 1.5) if bench.quick else (10, 3)
+
+
+def _csr_count(bench):
+    # Enough distinct CSRs for a few seconds at several thousand signs/s; past that the file wraps (reported).
+    return 20000 if bench.quick else 60000
+
+
+def _setup_pki(server):
+    """A P-256 root and the roles the scenarios use."""
+    server.request("POST", "pki/root/generate/internal",
+                   {"common_name": "Bench Root", "key_type": "ec", "key_bits": 256, "ttl": "720h"})
+    common = {"allowed_domains": "example.com", "allow_subdomains": True, "max_ttl": "24h", "ttl": "1h"}
+    server.request("POST", "pki/roles/ec-stored", dict(common, key_type="ec", key_bits=256, no_store=False))
+    server.request("POST", "pki/roles/ec-nostore", dict(common, key_type="ec", key_bits=256, no_store=True))
+    server.request("POST", "pki/roles/rsa-stored", dict(common, key_type="rsa", key_bits=2048, no_store=False))
+
+
+def _stored_count(server):
+    try:
+        data = server.request("LIST", "pki/certs")
+    except BenchError as e:
+        if "-> 404" in str(e):
+            return 0
+        raise
+    return len(data["data"]["keys"])
+
+
+def _check_stored(server, before, requests, stored):
+    """Every answered issue of a stored role left a record (the in-flight ones at wrk's stop may add up to
+    CONNECTIONS more); a no_store role left none."""
+    delta = _stored_count(server) - before
+    if stored and not requests <= delta <= requests + CONNECTIONS:
+        raise BenchError("stored %d certificates for %d answered requests" % (delta, requests))
+    if not stored and delta != 0:
+        raise BenchError("no_store role stored %d certificates" % delta)
+    return delta
+
+
+def _issue_scenario(bench, name, role, ceiling_kind, stored):
+    load_s, ceil_s = _durations(bench)
+    with PkiDevServer(bench, name) as server:
+        _setup_pki(server)
+        body = json.dumps({"common_name": "bench.example.com", "ttl": "1h"})
+        # One request by hand first: the role works and answers a certificate.
+        first = server.request("POST", "pki/issue/" + role, json.loads(body))
+        if "BEGIN CERTIFICATE" not in first["data"]["certificate"]:
+            raise BenchError("issue/%s answered no certificate" % role)
+        before = _stored_count(server)
+        script = wrk_static_post_script(os.path.join(bench.work, name + ".lua"), body)
+        ceil_before = bench.ceiling(ceiling_kind, ceil_s, THREADS)
+        summary = bench.wrk(server.addr + "/v1/pki/issue/" + role, script, load_s, THREADS, CONNECTIONS,
+                            headers=[server.token_header()])
+        ceil_after = bench.ceiling(ceiling_kind, ceil_s, THREADS)
+        delta = _check_stored(server, before, summary["requests"], stored)
+        rss = server.rss_kb()
+    limit = (ceil_before + ceil_after) / 2
+    bench.emit("ceiling_" + ceiling_kind, limit, "ops/s", threads=THREADS, before=ceil_before, after=ceil_after,
+               scenario=name)
+    bench.emit(name, summary["rps"], "ops/s", limit=limit, threads=THREADS, n=summary["requests"],
+               concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
+               stored=delta, server_rss_mb=rss["server"] / 1024.0, plugin_rss_mb=rss["plugin"] / 1024.0)
+
+
+def issue_ec256_stored(bench):
+    _issue_scenario(bench, "issue_ec256_stored", "ec-stored", "issue_ec256", stored=True)
+
+
+def issue_ec256_nostore(bench):
+    _issue_scenario(bench, "issue_ec256_nostore", "ec-nostore", "issue_ec256", stored=False)
+
+
+def issue_rsa2048_stored(bench):
+    _issue_scenario(bench, "issue_rsa2048_stored", "rsa-stored", "issue_rsa2048", stored=True)
+
+
+def _cfssl_bodies(bench, csr_path):
+    """The same CSRs as cfssl sign bodies ({"certificate_request": PEM}), made once per run."""
+    key = ("cfssl-bodies", csr_path)
+    if key not in bench.shared:
+        out_path = csr_path.replace(".jsonl", "-cfssl.jsonl")
+        with open(csr_path) as src, open(out_path, "w") as dst:
+            for line in src:
+                if line.strip():
+                    dst.write(json.dumps({"certificate_request": json.loads(line)["csr"]}) + "\n")
+        bench.shared[key] = out_path
+    return bench.shared[key]
+
+
+def _cfssl_ca(bench):
+    """An EC P-256 CA (openssl) and a cfssl signing config for 1 h server certificates."""
+    d = os.path.join(bench.work, "cfssl")
+    os.makedirs(d, exist_ok=True)
+    key, cert, config = (os.path.join(d, n) for n in ("ca-key.pem", "ca.pem", "config.json"))
+    bench.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", key])
+    bench.run(["openssl", "req", "-x509", "-new", "-key", key, "-sha256", "-days", "30", "-subj", "/CN=Bench cfssl Root",
+               "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+               "-out", cert])
+    with open(config, "w") as f:
+        json.dump({"signing": {"default": {"expiry": "1h",
+                                           "usages": ["digital signature", "key encipherment", "server auth"]}}}, f)
+    return key, cert, config
+
+
+def _post_json(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raise BenchError("POST %s -> %d: %s" % (url, e.code, e.read()[:500].decode(errors="replace")))
+
+
+def peer_cfssl_sign(bench):
+    load_s, _ = _durations(bench)
+    csrs = bench.csr_file(_csr_count(bench))
+    bodies = _cfssl_bodies(bench, csrs)
+    key, cert, config = _cfssl_ca(bench)
+    port = bench.free_port()
+    argv = ["cfssl", "serve", "-address", "127.0.0.1", "-port", str(port), "-ca", cert, "-ca-key", key,
+            "-config", config, "-loglevel", "2"]
+    log("$ " + " ".join(argv))
+    log_path = os.path.join(bench.work, "cfssl", "serve.log")
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = "http://127.0.0.1:%d/api/v1/cfssl/sign" % port
+        with open(bodies) as f:
+            sample = json.loads(f.readline())
+        deadline = time.time() + 30
+        while True:
+            if proc.poll() is not None:
+                raise BenchError("cfssl serve exited %s" % proc.returncode)
+            try:
+                answer = _post_json(url, sample)
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if time.time() > deadline:
+                    raise BenchError("cfssl serve did not answer")
+                time.sleep(0.1)
+        if not answer.get("success") or "BEGIN CERTIFICATE" not in answer["result"]["certificate"]:
+            raise BenchError("cfssl sign answered no certificate: %s" % json.dumps(answer)[:500])
+        script = wrk_cycling_post_script(os.path.join(bench.work, "peer_cfssl_sign.lua"))
+        summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, script_args=[bodies, THREADS])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    distinct = _csr_count(bench)
+    bench.emit("peer_cfssl_sign", summary["rps"], "ops/s", threads=THREADS, n=summary["requests"],
+               concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
+               csrs_distinct=min(distinct, summary["requests"]))
+
+
+def sign_ec256_stored(bench):
+    load_s, ceil_s = _durations(bench)
+    csrs = bench.csr_file(_csr_count(bench))
+    name = "sign_ec256_stored"
+    with PkiDevServer(bench, name) as server:
+        _setup_pki(server)
+        with open(csrs) as f:
+            first = server.request("POST", "pki/sign/ec-stored", json.loads(f.readline()))
+        if "BEGIN CERTIFICATE" not in first["data"]["certificate"]:
+            raise BenchError("sign/ec-stored answered no certificate")
+        before = _stored_count(server)
+        script = wrk_cycling_post_script(os.path.join(bench.work, name + ".lua"))
+        ceil_before = bench.ceiling("sign_ec256", ceil_s, THREADS)
+        summary = bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, load_s, THREADS, CONNECTIONS,
+                            headers=[server.token_header()], script_args=[csrs, THREADS])
+        ceil_after = bench.ceiling("sign_ec256", ceil_s, THREADS)
+        delta = _check_stored(server, before, summary["requests"], stored=True)
+        rss = server.rss_kb()
+    limit = (ceil_before + ceil_after) / 2
+    bench.emit("ceiling_sign_ec256", limit, "ops/s", threads=THREADS, before=ceil_before, after=ceil_after,
+               scenario=name)
+    peer = bench.results.get("peer_cfssl_sign")
+    extra = {}
+    if peer:
+        extra["vs_peer_cfssl_sign"] = round(summary["rps"] / peer["value"], 3)
+    bench.emit(name, summary["rps"], "ops/s", limit=limit, threads=THREADS, n=summary["requests"],
+               concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
+               stored=delta, csrs_distinct=min(_csr_count(bench), summary["requests"]),
+               server_rss_mb=rss["server"] / 1024.0, plugin_rss_mb=rss["plugin"] / 1024.0, **extra)
+
+
+SCENARIOS = [
+    ("issue_ec256_stored", issue_ec256_stored),
+    ("issue_ec256_nostore", issue_ec256_nostore),
+    ("issue_rsa2048_stored", issue_rsa2048_stored),
+    ("peer_cfssl_sign", peer_cfssl_sign),
+    ("sign_ec256_stored", sign_ec256_stored),
+]
