@@ -71,9 +71,10 @@ class Bench:
         return quick if self.quick else full
 
     def ceiling(self, kind, seconds, threads=2):
-        """`pki_bench ceiling`: OpenSSL's rate for `kind` (issue_ec256, issue_rsa2048, sign_ec256) in ops/s."""
+        """`pki_bench ceiling`: OpenSSL's rate for `kind` (issue_ec256, issue_rsa2048, sign_ec256) on `threads`
+        threads: {"ops_per_sec", "n", "threads", "seconds", "kind"}."""
         out = self.run([self.tool, "ceiling", "--kind", kind, "--threads", threads, "--seconds", seconds])
-        return json.loads(out.stdout.strip().splitlines()[-1])["ops_per_sec"]
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
     def csr_file(self, count):
         """A file of `count` distinct P-256 CSR sign bodies (pki_bench csrs), made once per run."""
