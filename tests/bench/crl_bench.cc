@@ -87,7 +87,7 @@ int Fail(const std::string& what, const Status& s) {
   return 1;
 }
 
-// Peak resident set of this process so far (VmHWM), in kB.
+// Peak resident set of this process (VmHWM: since its start or the last reset through clear_refs), in kB.
 long PeakRssKb() {
   std::ifstream status("/proc/self/status");
   std::string line;
@@ -102,7 +102,7 @@ long PeakRssKb() {
 class BenchSystemView final : public SystemView {
  public:
   int64_t DefaultLeaseTtl() const override { return 768 * 3600; }
-  int64_t MaxLeaseTtl() const override { return 768 * 3600; }
+  int64_t MaxLeaseTtl() const override { return 87600 * 3600; }  // room for a 10-year root
 };
 
 // The engine over one RocksDB directory, as a mount runs it.
@@ -132,13 +132,13 @@ struct Mount {
   // A root CA (EC P-256, as the peer's) and the role "web".
   Result<std::string> CreateCa() {
     ASSIGN_OR_RETURN(Response root, Call(Operation::kUpdate, "root/generate/internal",
-                                         {{"common_name", "Bench CRL Root"}, {"key_type", "ec"}}));
+                                         {{"common_name", "Bench CRL Root"}, {"key_type", "ec"}, {"ttl", "87600h"}}));
     RETURN_IF_ERROR(Call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).status());
     return root.data["issuer_id"].get<std::string>();
   }
 
   Result<std::string> IssueSerial(const std::string& cn) {
-    ASSIGN_OR_RETURN(Response leaf, Call(Operation::kUpdate, "issue/web", {{"common_name", cn}}));
+    ASSIGN_OR_RETURN(Response leaf, Call(Operation::kUpdate, "issue/web", {{"common_name", cn}, {"ttl", "24h"}}));
     return leaf.data["serial_number"].get<std::string>();
   }
 
@@ -330,14 +330,17 @@ int CrlBuild(int argc, char** argv) {
 
   // crl/rotate twice: the first rebuild after a bulk of revocations also prunes their delta index (as the engine's
   // first rebuild after them would); the second is the steady-state full rebuild.
+  // Peak RSS of each: Linux resets the high-water mark (VmHWM) to the current RSS on "5" to clear_refs.
   double rotate[2];
-  for (double& r : rotate) {
+  long rss_kb[2];
+  for (int i = 0; i < 2; ++i) {
+    if (i > 0) std::ofstream("/proc/self/clear_refs") << "5";
     t = Steady::now();
     auto rotated = mount.Call(Operation::kRead, "crl/rotate");
-    r = SecondsSince(t);
+    rotate[i] = SecondsSince(t);
+    rss_kb[i] = PeakRssKb();  // before the check below, whose parse holds the whole CRL decoded
     if (!rotated.ok()) return Fail("crl/rotate", rotated.status());
   }
-  const long rss_kb = PeakRssKb();  // before the check below, whose parse holds the whole CRL decoded
 
   auto der = mount.Der("crl");  // the cached DER of the CRL just built
   if (!der.ok()) return Fail("crl", der.status());
@@ -350,9 +353,10 @@ int CrlBuild(int argc, char** argv) {
                  static_cast<long long>(*expected));
     return 1;
   }
-  Json out = {{"seconds", rotate[1]},        {"first_seconds", rotate[0]}, {"entries", *entries},
-              {"max_rss_kb", rss_kb},         {"rss_after_open_kb", rss_open_kb},
-              {"open_seconds", open_seconds}, {"bytes", der->size()}};
+  Json out = {{"seconds", rotate[1]},          {"first_seconds", rotate[0]},
+              {"entries", *entries},            {"max_rss_kb", rss_kb[1]},
+              {"first_max_rss_kb", rss_kb[0]},  {"rss_after_open_kb", rss_open_kb},
+              {"open_seconds", open_seconds},   {"bytes", der->size()}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
