@@ -18,7 +18,7 @@ import time
 FULL_N = 1_000_000
 QUICK_N = 100_000
 REVOKES = 20  # revocations timed per mount in crl-delta (median reported)
-STEADY_BUILDS = 3  # full rebuilds timed after the first (median reported)
+ROUNDS = 3  # full rebuilds timed, ours and the peer's alternately, after our first (medians reported)
 
 _state = {}  # per run (keyed by the work directory): the data set, the peer's and crl-delta's results
 
@@ -88,67 +88,78 @@ default_crl_days = 3
 """
 
 
-def _peer(bench):
-    """openssl ca -gencrl over an index.txt of the same revoked serials, signed by an EC P-256 CA as ours."""
+def _peer_setup(bench):
+    """The peer's directory: openssl ca's index.txt of the data set's revoked serials, an EC P-256 CA as ours."""
+    _, index, _ = _dataset(bench)
+    peer = os.path.join(bench.work, "crl", "peer")
+    os.makedirs(peer, exist_ok=True)
+    os.replace(index, os.path.join(peer, "index.txt"))
+    with open(os.path.join(peer, "ca.cnf"), "w") as f:
+        f.write(PEER_CNF)
+    with open(os.path.join(peer, "crlnumber"), "w") as f:
+        f.write("1000\n")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Peer Root", "-days", "30"],
+                   cwd=peer, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return peer
+
+
+def _peer_check(bench, peer):
+    """The peer's CRL must verify and hold every entry, or the comparison means nothing. Returns its entries."""
+    out = subprocess.run(["openssl", "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-text"],
+                         cwd=peer, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    entries = out.stdout.count("Serial Number:")
+    if "verify OK" not in out.stderr or entries != _n(bench):
+        raise RuntimeError("openssl ca -gencrl: CRL not verified or %d entries instead of %d" % (entries, _n(bench)))
+    return entries
+
+
+def _side_by_side(bench):
+    """Our full rebuild and the peer's, alternated ROUNDS times (each in its own process) so that both see the same
+    machine: the median time and the highest peak RSS of each. Our first rebuild after the load runs before them
+    (it also prunes the loaded revocations' delta index, as the engine's first rebuild after them would)."""
     st = _st(bench)
-    if "peer" not in st:
-        _, index, _ = _dataset(bench)
-        peer = os.path.join(bench.work, "crl", "peer")
-        os.makedirs(peer, exist_ok=True)
-        os.replace(index, os.path.join(peer, "index.txt"))
-        with open(os.path.join(peer, "ca.cnf"), "w") as f:
-            f.write(PEER_CNF)
-        with open(os.path.join(peer, "crlnumber"), "w") as f:
-            f.write("1000\n")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Peer Root", "-days", "30"],
-                       cwd=peer, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        seconds, rss_kb = _run_measured(["openssl", "ca", "-gencrl", "-config", "ca.cnf", "-out", "crl.pem"], peer)
-        # Its CRL must verify and hold every entry, or the comparison means nothing.
-        out = subprocess.run(["openssl", "crl", "-in", "crl.pem", "-CAfile", "ca.pem", "-noout", "-text"],
-                             cwd=peer, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        entries = out.stdout.count("Serial Number:")
-        if "verify OK" not in out.stderr or entries != _n(bench):
-            raise RuntimeError("openssl ca -gencrl: CRL not verified or %d entries instead of %d" % (entries, _n(bench)))
-        st["peer"] = {"seconds": seconds, "rss_kb": rss_kb, "entries": entries,
-                      "bytes": os.path.getsize(os.path.join(peer, "crl.pem"))}
-    return st["peer"]
+    if "full" not in st:
+        d, _, _ = _dataset(bench)
+        peer = _peer_setup(bench)
+        first = _tool_json(bench, "crl-build", "--dir", d)
+        ours, theirs = [], []
+        for _ in range(ROUNDS):
+            theirs.append(_run_measured(["openssl", "ca", "-gencrl", "-config", "ca.cnf", "-out", "crl.pem"], peer))
+            ours.append(_tool_json(bench, "crl-build", "--dir", d))
+        entries = _peer_check(bench, peer)
+        st["peer"] = {"seconds": _median([t for t, _ in theirs]), "rss_kb": max(r for _, r in theirs),
+                      "entries": entries, "bytes": os.path.getsize(os.path.join(peer, "crl.pem"))}
+        st["full"] = {"seconds": _median([r["seconds"] for r in ours]), "first_seconds": first["seconds"],
+                      "max_rss_kb": max(r["max_rss_kb"] for r in ours),
+                      "rss_after_open_kb": max(r["rss_after_open_kb"] for r in ours),
+                      "entries": ours[-1]["entries"], "bytes": ours[-1]["bytes"]}
+    return st
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
 
 
 def _delta(bench):
     st = _st(bench)
     if "delta" not in st:
         d, _, _ = _dataset(bench)
-        _full(bench)  # crl-delta adds revocations: the full build measures the loaded set first
+        _side_by_side(bench)  # crl-delta adds revocations: the full builds measure the loaded set first
         st["delta"] = _tool_json(bench, "crl-delta", "--dir", d, "--revokes", str(REVOKES))
     return st["delta"]
 
 
-def _full(bench):
-    """crl-build once after the load (its rebuild also prunes the loaded revocations' delta index), then
-    STEADY_BUILDS more, each in its own process: the median time and the highest peak RSS of those."""
-    st = _st(bench)
-    if "full" not in st:
-        d, _, _ = _dataset(bench)
-        first = _tool_json(bench, "crl-build", "--dir", d)
-        runs = [_tool_json(bench, "crl-build", "--dir", d) for _ in range(STEADY_BUILDS)]
-        seconds = sorted(r["seconds"] for r in runs)
-        st["full"] = {"seconds": seconds[len(seconds) // 2], "first_seconds": first["seconds"],
-                      "max_rss_kb": max(r["max_rss_kb"] for r in runs),
-                      "rss_after_open_kb": max(r["rss_after_open_kb"] for r in runs),
-                      "entries": runs[-1]["entries"], "bytes": runs[-1]["bytes"]}
-    return st["full"]
-
-
 def peer_openssl_ca_crl(bench):
-    p = _peer(bench)
+    p = _side_by_side(bench)["peer"]
     bench.emit("peer_openssl_ca_crl_1m", round(p["seconds"], 3), "s", n=p["entries"], threads=1,
                max_rss_mb=round(p["rss_kb"] / 1024, 1), bytes_pem=p["bytes"])
 
 
 def crl_full(bench):
-    p = _peer(bench)  # measured first, so the data set's load is not in either figure
-    f = _full(bench)
+    st = _side_by_side(bench)
+    p, f = st["peer"], st["full"]
     rss_mb = f["max_rss_kb"] / 1024
     bench.emit("crl_full_1m", round(f["seconds"], 3), "s", n=f["entries"], threads=1,
                entries=f["entries"], max_rss_mb=round(rss_mb, 1),
