@@ -2,9 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "src/core/clock.h"
 #include "src/server/server_log.h"
@@ -55,6 +57,10 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
   http.port = options.listen_port;
   http.threads = options.threads;
   http.worker_threads = options.worker_threads;
+  if (http.worker_threads <= 0) {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    http.worker_threads = std::max(kMinDefaultWorkers, kDefaultWorkersPerCore * cores);
+  }
   http.run_inline = &VaultApi::ServesInline;
   ASSIGN_OR_RETURN(server->http_, HttpServer::Listen(http));
 

@@ -48,6 +48,9 @@ struct DataLayout {
   static DataLayout For(const std::string& root);
 };
 
+inline constexpr int kDefaultWorkersPerCore = 16;
+inline constexpr int kMinDefaultWorkers = 32;
+
 struct DevServerOptions {
   std::string data_dir = "./data";
   std::string root_token;  // empty: a random token (see root_token_generated())
@@ -57,7 +60,10 @@ struct DevServerOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8200;  // 0: any free port
   int threads = 0;              // I/O threads; 0: hardware concurrency, at least 2
-  int worker_threads = 0;       // request handler threads; 0: hardware concurrency, at least 2
+  // Request handler threads; 0: kDefaultWorkersPerCore per hardware thread, at least kMinDefaultWorkers. A
+  // worker mostly waits (for a plugin's answer over gRPC, for fsync), so there are many more than cores: with 2
+  // workers on 2 cores, issuance ran at ~1,300/s (stored) and ~1,800/s (no_store); with 32, ~2,450 and ~3,400.
+  int worker_threads = 0;
   // Where to listen, plain or TLS. Empty: one plain listener on listen_host:listen_port.
   std::vector<ListenerOptions> listeners;
   // First start (no mount table in storage yet): mount PKI at pki/. Dev mode; a config file lists its mounts.
