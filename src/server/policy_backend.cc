@@ -85,7 +85,11 @@ Result<Response> PolicyBackend::Write(const std::string& raw_name, const Json& d
   if (!name.empty() && name != raw_name) r.warnings.push_back("policy name was converted to " + name);
   auto text_of = [&](const char* key) -> Result<std::string> {
     if (!data.is_object() || !data.contains(key) || data[key].is_null()) return std::string();
-    if (!data[key].is_string()) return Status::BadRequest("'" + std::string(key) + "' must be a string");
+    if (!data[key].is_string()) {
+      std::string message = "'";
+      message.append(key).append("' must be a string");
+      return Status::BadRequest(message);
+    }
     return data[key].get<std::string>();
   };
   ASSIGN_OR_RETURN(std::string text, text_of("policy"));

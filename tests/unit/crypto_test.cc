@@ -77,6 +77,13 @@ TEST(Serials, FormatAndParse) {
   EXPECT_FALSE(ParseSerial("3a:zz").ok());
   EXPECT_FALSE(ParseSerial("../etc").ok());
   EXPECT_FALSE(ParseSerial("").ok());
+  EXPECT_FALSE(ParseSerial("::").ok());
+  EXPECT_EQ(*ParseSerial("abc"), std::string("\x0a\xbc", 2));  // an odd count: a leading 0 implied
+  EXPECT_EQ(*ParseSerial("0"), std::string(1, '\0'));            // zero keeps one byte
+  EXPECT_EQ(*ParseSerial("00:00"), std::string(1, '\0'));
+  EXPECT_TRUE(ParseSerial(std::string(80, 'f')).ok());           // 40 bytes, the longest accepted
+  EXPECT_FALSE(ParseSerial(std::string(81, 'f')).ok());
+  EXPECT_EQ(ParseSerial(std::string(80, 'f'))->size(), 40u);
 }
 
 TEST(Times, FormatsRfc3339) {
