@@ -1,5 +1,7 @@
 #include "src/cli/cli_output.h"
 
+#include "src/core/duration.h"
+
 #include <algorithm>
 #include <exception>
 #include <optional>
@@ -54,14 +56,11 @@ std::string Columns(const std::vector<std::vector<std::string>>& rows) {
 }
 
 std::string HumanDuration(int64_t seconds) {
-  if (seconds == 0) return "0s";
-  std::string out = seconds < 0 ? "-" : "";
-  uint64_t s = seconds < 0 ? 0 - static_cast<uint64_t>(seconds) : static_cast<uint64_t>(seconds);
-  const uint64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
-  if (h > 0) out += std::to_string(h) + "h";
-  if (m > 0 || (h > 0 && sec > 0)) out += std::to_string(m) + "m";
-  if (sec > 0 || (h == 0 && m == 0)) out += std::to_string(sec) + "s";
-  return out;
+  // vault's humanDuration: Go's Duration.String() with a trailing "0s" after minutes and a "0m" after hours cut.
+  std::string s = FormatGoDuration(seconds);
+  if (s.size() > 3 && s.compare(s.size() - 3, 3, "m0s") == 0) s.resize(s.size() - 2);
+  if (size_t h = s.find("h0m"); h != std::string::npos && h > 0) s.erase(h + 1, 2);
+  return s;
 }
 
 namespace {
