@@ -135,23 +135,23 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
     return RenderErrors(405, {});
   }
   const std::string request_id = NewUuid();
+  const std::string token = TokenStore::ClientToken(http);
   AuditLog* const audit = Unaudited(call.path) ? nullptr : audit_;
 
   // As Vault, the token is checked before routing fails: an unknown path without a token is 403, not 404.
   const bool open = target && MatchesSpecialPath(*target->unauthenticated, target->relative);
   Authorization auth;
   if (!open) {
-    auth = Authorize(http, call, target ? &*target : nullptr);
-  } else if (audit != nullptr && !TokenStore::ClientToken(http).empty()) {
+    auth = Authorize(token, call, target ? &*target : nullptr);
+  } else if (audit != nullptr && !token.empty()) {
     // Open paths take no use of a token, but the audit log still names the caller that sent one.
-    auth.token = tokens_->Lookup(TokenStore::ClientToken(http));
+    auth.token = tokens_->Lookup(token);
   }
 
   // The request's audit record, rendered once for both of its lines.
   std::optional<AuditLog::Record> record;
   if (audit != nullptr) {
     std::optional<AuditAuth> who;
-    const std::string token = TokenStore::ClientToken(http);
     if (auth.token) {
       who = AuditAuth{token, auth.token->accessor, auth.token->display_name, auth.token->policies, "service"};
     }
@@ -214,7 +214,7 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   req.mount_point = target->mount_point;
   // Only the server's own backends (auth/token/, sys/capabilities-self) see the caller's token; mounted engines
   // never do.
-  if (auth.token && !open && !target->mount) req.client_token = TokenStore::ClientToken(http);
+  if (auth.token && !open && !target->mount) req.client_token = token;
   Result<Response> result = CallBackend(*target->backend, req);
   if (auth.token && !open) RevokeIfUsedUp(*auth.token);
   if (!result.ok() && result.status().code() == StatusCode::kInternal) {
@@ -227,14 +227,14 @@ HttpResponse VaultApi::Dispatch(const HttpRequest& http) const {
   return out;
 }
 
-Authorization VaultApi::Authorize(const HttpRequest& http, const LogicalCall& call, const Target* target) const {
+Authorization VaultApi::Authorize(const std::string& token, const LogicalCall& call, const Target* target) const {
   Authorization out;
   auto internal = [&](const Status& st) {
     LogLine(LogLevel::kError, "authorizing a request to " + call.path + ": " + st.message());
     out.refusal = InternalError();
     return out;
   };
-  auto found = tokens_->Find(TokenStore::ClientToken(http));
+  auto found = tokens_->Find(token);
   if (!found.ok()) return internal(found.status());
   if (!found->has_value()) {
     out.refusal = PermissionDenied();

@@ -91,7 +91,7 @@ class VaultApi {
   std::optional<Target> Route(const std::string& path) const;
   HttpResponse Dispatch(const HttpRequest& req) const;
   // Checks the request's token and policies (see the class comment). `target` is null for unknown paths.
-  Authorization Authorize(const HttpRequest& http, const LogicalCall& call, const Target* target) const;
+  Authorization Authorize(const std::string& token, const LogicalCall& call, const Target* target) const;
   // Revokes `entry` if it is used up, logging a failure (the request's answer stands).
   void RevokeIfUsedUp(const TokenEntry& entry) const;
   // Calls the backend, turning an escaped exception into a 500 rather than a dead server thread.
