@@ -877,15 +877,21 @@ std::string FormatRfc3339(int64_t unix_seconds) {
 }
 
 Result<std::string> HexDecode(const std::string& text) {
-  std::string hex;
+  std::string out;
+  out.reserve(text.size() / 2);
+  int high = -1;  // the first digit of a byte, while its second is awaited
   for (char c : text) {
     if (c == ':') continue;
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return Status::BadRequest("invalid hex string: " + text);
-    hex.push_back(c);
+    const int v = HexNibble(c);
+    if (v < 0) return Status::BadRequest("invalid hex string: " + text);
+    if (high < 0) {
+      high = v;
+    } else {
+      out.push_back(static_cast<char>((high << 4) | v));
+      high = -1;
+    }
   }
-  if (hex.empty() || hex.size() % 2) return Status::BadRequest("invalid hex string: " + text);
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  if (out.empty() || high >= 0) return Status::BadRequest("invalid hex string: " + text);
   return out;
 }
 

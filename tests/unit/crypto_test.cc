@@ -84,6 +84,12 @@ TEST(Serials, FormatAndParse) {
   EXPECT_TRUE(ParseSerial(std::string(80, 'f')).ok());           // 40 bytes, the longest accepted
   EXPECT_FALSE(ParseSerial(std::string(81, 'f')).ok());
   EXPECT_EQ(ParseSerial(std::string(80, 'f'))->size(), 40u);
+  EXPECT_EQ(*HexDecode("0a:BC:ff"), std::string("\x0a\xbc\xff", 3));
+  EXPECT_EQ(*HexDecode("0abcff"), std::string("\x0a\xbc\xff", 3));
+  EXPECT_FALSE(HexDecode("abc").ok());  // odd
+  EXPECT_FALSE(HexDecode("").ok());
+  EXPECT_FALSE(HexDecode("::").ok());
+  EXPECT_FALSE(HexDecode("0g").ok());
 }
 
 TEST(Times, FormatsRfc3339) {
