@@ -249,16 +249,6 @@ Result<ConfiguredPolicy> ParsePolicyEntry(const std::string& name, const Json& b
 // Tokens shorter than this are refused: a configured token is a long-lived credential.
 constexpr size_t kMinConfiguredTokenLength = 16;
 
-Result<std::string> ReadTokenFile(const std::string& path, const std::string& key) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return KeyError(key, "cannot read " + path + ": " + std::strerror(errno));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t begin = text.find_first_not_of(" \t\r\n");
-  if (begin == std::string::npos) return KeyError(key, path + " is empty");
-  const size_t end = text.find_last_not_of(" \t\r\n");
-  return text.substr(begin, end - begin + 1);
-}
-
 Result<ConfiguredToken> ParseToken(const Json& j, const std::string& name) {
   if (!j.is_object()) return KeyError(name, "must be an object");
   ObjectReader r(j, name);
@@ -269,7 +259,10 @@ Result<ConfiguredToken> ParseToken(const Json& j, const std::string& name) {
     ASSIGN_OR_RETURN(t.id, r.String("id", /*required=*/true));
   } else {
     ASSIGN_OR_RETURN(std::string path, r.String("id_file", /*required=*/true));
-    ASSIGN_OR_RETURN(t.id, ReadTokenFile(path, r.Name("id_file")));
+    auto read = ReadTokenFile(path, "token file");
+    if (!read.ok()) return KeyError(r.Name("id_file"), read.status().message());
+    if (!*read) return KeyError(r.Name("id_file"), "cannot read " + path + ": " + std::strerror(ENOENT));
+    t.id = std::move(**read);
   }
   if (t.id.size() < kMinConfiguredTokenLength) {
     return KeyError(name, "the token must be at least " + std::to_string(kMinConfiguredTokenLength) + " characters");
@@ -434,11 +427,11 @@ Result<ServerConfig> LoadServerConfigFile(const std::string& path) {
   return config;
 }
 
-Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path) {
+Result<std::optional<std::string>> ReadTokenFile(const std::string& path, const std::string& what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>();
-    return Status::Internal("cannot open the root token file " + path + ": " + std::strerror(errno));
+    return Status::Internal("cannot open the " + what + " " + path + ": " + std::strerror(errno));
   }
   std::string token;
   char buf[256];
@@ -448,19 +441,19 @@ Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path) {
   struct stat st {};
   const bool open_mode = ::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0;
   ::close(fd);
-  if (n < 0) return Status::Internal("cannot read the root token file " + path + ": " + std::strerror(read_errno));
+  if (n < 0) return Status::Internal("cannot read the " + what + " " + path + ": " + std::strerror(read_errno));
   while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
   size_t start = 0;
   while (start < token.size() && std::isspace(static_cast<unsigned char>(token[start]))) ++start;
   token = token.substr(start);
-  if (token.empty()) return Status::BadRequest("the root token file " + path + " is empty");
+  if (token.empty()) return Status::BadRequest("the " + what + " " + path + " is empty");
   for (char c : token) {
     if (std::isspace(static_cast<unsigned char>(c)) || std::iscntrl(static_cast<unsigned char>(c))) {
-      return Status::BadRequest("the root token file " + path + " holds more than one token");
+      return Status::BadRequest("the " + what + " " + path + " holds more than one token");
     }
   }
   if (open_mode) {
-    LogLine(LogLevel::kWarn, "the root token file " + path + " is accessible to other users; 0600 is recommended");
+    LogLine(LogLevel::kWarn, "the " + what + " " + path + " is accessible to other users; 0600 is recommended");
   }
   return std::optional<std::string>(std::move(token));
 }

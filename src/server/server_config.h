@@ -78,9 +78,13 @@ struct RootTokenFile {
 // file that appeared meanwhile. The parent directory must exist. Messages name the file, never the token.
 // The steps, for a caller that writes the file only once everything else has started (DevServer):
 Result<RootTokenFile> LoadOrCreateRootToken(const std::string& path);
-// The token in `path`; nullopt when the file does not exist. Empty or several tokens: BadRequest. A file others
-// can access logs a warning.
-Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path);
+// The token in `path` (surrounding whitespace ignored); nullopt when the file does not exist. Empty or several
+// tokens: BadRequest. A file others can access logs a warning. `what` names the file in messages.
+Result<std::optional<std::string>> ReadTokenFile(const std::string& path, const std::string& what);
+// ReadTokenFile of the root token's file.
+inline Result<std::optional<std::string>> ReadRootTokenFile(const std::string& path) {
+  return ReadTokenFile(path, "root token file");
+}
 // A new random root token, "hvs." and 24 alphanumerics.
 Result<std::string> NewRootToken();
 // Whether `path` could be created: its directory exists and is writable (checked before anything else changes).
