@@ -682,14 +682,17 @@ int64_t Asn1TimeToUnix(const ASN1_TIME* t) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-CertInfo InspectCertificate(const X509* cert) {
-  CertInfo info;
-  const ASN1_INTEGER* serial = X509_get0_serialNumber(cert);
-  ossl::Bignum bn(ASN1_INTEGER_to_BN(serial, nullptr));
+std::string SerialBytes(const X509* cert) {
+  ossl::Bignum bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   std::string bytes(static_cast<size_t>(BN_num_bytes(bn.get())), '\0');
   BN_bn2bin(bn.get(), reinterpret_cast<unsigned char*>(bytes.data()));
   if (bytes.empty()) bytes.push_back('\0');
-  info.serial = bytes;
+  return bytes;
+}
+
+CertInfo InspectCertificate(const X509* cert) {
+  CertInfo info;
+  info.serial = SerialBytes(cert);
   info.not_before = Asn1TimeToUnix(X509_get0_notBefore(cert));
   info.not_after = Asn1TimeToUnix(X509_get0_notAfter(cert));
   info.common_name = CommonNameOf(X509_get_subject_name(cert));

@@ -192,6 +192,8 @@ Result<std::string> CreateCsrPem(const CsrTemplate& t, const EVP_PKEY* key);
 
 // Seconds since the epoch of an ASN1_TIME.
 int64_t Asn1TimeToUnix(const ASN1_TIME* t);
+// The certificate's serial number as big-endian bytes without leading zeros ("\0" for zero).
+std::string SerialBytes(const X509* cert);
 // RFC 3339 "2006-01-02T15:04:05Z" for a Unix time (UTC).
 std::string FormatRfc3339(int64_t unix_seconds);
 

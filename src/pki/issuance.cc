@@ -78,7 +78,6 @@ Result<PrivateKeyFormat> ParsePrivateKeyFormat(const std::string& format) {
 Result<Json> CertificateResponse(const X509* cert, const std::vector<ChainCert>& issuer_chain, OutputFormat format,
                                  bool remove_roots_from_chain, const EVP_PKEY* private_key,
                                  PrivateKeyFormat key_format) {
-  CertInfo info = InspectCertificate(cert);
   std::vector<const ChainCert*> chain;
   for (const auto& c : issuer_chain) {
     if (remove_roots_from_chain && c.self_signed) continue;
@@ -124,9 +123,10 @@ Result<Json> CertificateResponse(const X509* cert, const std::vector<ChainCert>&
       break;
     }
   }
-  data["serial_number"] = FormatSerial(info.serial);
-  data["expiration"] = info.not_after;
-  data["not_before"] = info.not_before;
+  // Only these three fields of the new certificate: InspectCertificate would also decode its extensions and key.
+  data["serial_number"] = FormatSerial(SerialBytes(cert));
+  data["expiration"] = Asn1TimeToUnix(X509_get0_notAfter(cert));
+  data["not_before"] = Asn1TimeToUnix(X509_get0_notBefore(cert));
   if (private_key) {
     data["private_key"] = key_text;
     data["private_key_type"] = key_type;

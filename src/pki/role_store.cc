@@ -31,9 +31,20 @@ Result<std::optional<RoleEntry>> RoleStore::Get(const std::string& name) const {
   Status st = storage_->Get(Key(name), &value);
   if (st.IsNotFound()) return std::optional<RoleEntry>();
   if (!st.ok()) return st.Annotate("failed to load role " + name);
+  std::shared_ptr<const Parsed> hit;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = memo_.find(name);
+    if (it != memo_.end()) hit = it->second;
+  }
+  if (hit && hit->stored == value) return std::optional<RoleEntry>(hit->role);
   Result<RoleEntry> role = ParseStoredRole(value);
   if (!role.ok()) return role.status().Annotate("failed decoding role " + name);
   role->name = name;
+  auto parsed = std::make_shared<const Parsed>(Parsed{std::move(value), role.value()});
+  std::lock_guard<std::mutex> lock(mu_);
+  if (memo_.size() >= kMaxMemo && !memo_.count(name)) memo_.clear();
+  memo_[name] = std::move(parsed);
   return std::optional<RoleEntry>(std::move(role).value());
 }
 

@@ -2,9 +2,12 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "src/core/status.h"
@@ -19,8 +22,10 @@ bool IsValidRoleName(std::string_view name);
 // Ok for a valid role name, else BadRequest naming it.
 Status ValidateRoleName(std::string_view name);
 
-// Reads and writes roles. Holds no state besides the Storage pointer, so it is safe for concurrent use whenever the
-// Storage is (every Storage implementation is). Writes are last-writer-wins, as in Vault.
+// Reads and writes roles; safe for concurrent use whenever the Storage is (every Storage implementation is). Writes
+// are last-writer-wins, as in Vault. Storage stays the only source of truth: every Get reads the stored entry, and
+// only the parsing of it is memoised (per name, keyed by the stored bytes), so a role changed behind the store's
+// back (another plugin instance on host storage, a restore) is seen at once with no invalidation to miss.
 class RoleStore {
  public:
   // The storage key prefix of roles (CONTRACT section 4).
@@ -44,7 +49,15 @@ class RoleStore {
   Result<std::vector<std::string>> List(const std::string& after, int64_t limit) const;
 
  private:
+  struct Parsed {
+    std::string stored;  // the entry's bytes in storage
+    RoleEntry role;
+  };
+  static constexpr size_t kMaxMemo = 256;  // roles whose parse is kept; beyond it the memo starts afresh
+
   Storage* storage_;  // not owned
+  mutable std::mutex mu_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Parsed>> memo_;  // by role name
 };
 
 }  // namespace pki

@@ -32,6 +32,25 @@ TEST(Keys, GeneratesEveryVaultKeyType) {
   EXPECT_FALSE(GenerateKey(KeyType::kEc, 255).ok());
 }
 
+TEST(Keys, EcKeysNameTheirCurveAndAreDistinct) {
+  // SEC1 ECPrivateKey with the curve as a named OID (prime256v1: 06 08 2A 86 48 CE 3D 03 01 07), not explicit
+  // parameters; and two keys from the shared group are different keys.
+  auto a = GenerateKey(KeyType::kEc, 256);
+  auto b = GenerateKey(KeyType::kEc, 256);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE(SamePublicKey(a->get(), b->get()));
+  auto der = PrivateKeyToDer(a->get(), PrivateKeyFormat::kTraditional);
+  ASSERT_TRUE(der.ok());
+  const std::string oid("\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 10);
+  EXPECT_NE(der->find(oid), std::string::npos);
+  auto p384 = GenerateKey(KeyType::kEc, 384);
+  ASSERT_TRUE(p384.ok());
+  auto back = ParsePrivateKeyPem(*PrivateKeyToPem(p384->get(), PrivateKeyFormat::kTraditional));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(InspectKey(back->get())->bits, 384);
+  EXPECT_TRUE(SamePublicKey(back->get(), p384->get()));
+}
+
 TEST(Keys, EncodingsMatchVaultsPemTypes) {
   auto rsa = GenerateKey(KeyType::kRsa, 2048);
   auto ec = GenerateKey(KeyType::kEc, 256);

@@ -436,6 +436,32 @@ TEST(RoleStoreTest, RoundTripThroughStorage) {
   EXPECT_TRUE(store.Delete("web").ok());
 }
 
+TEST(RoleStoreTest, MemoisedParseFollowsStorageWrittenBehindItsBack) {
+  MemoryStorage storage;
+  RoleStore store(&storage);
+  auto role = Post({{"allowed_domains", "example.com"}, {"key_type", "ec"}, {"max_ttl", "24h"}});
+  ASSERT_TRUE(role.ok());
+  ASSERT_TRUE(store.Put("web", *role).ok());
+  ASSERT_EQ((*store.Get("web"))->max_ttl, 86400);
+  ASSERT_EQ((*store.Get("web"))->max_ttl, 86400);  // the second read is served by the memo
+
+  // Another writer (a second plugin instance over host storage, a restore) replaces the entry directly.
+  RoleEntry changed = *role;
+  changed.max_ttl = 3600;
+  changed.allowed_domains = {"example.org"};
+  ASSERT_TRUE(storage.Put("roles/web", SerializeRole(changed)).ok());
+  auto seen = store.Get("web");
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  EXPECT_EQ((*seen)->max_ttl, 3600);
+  EXPECT_EQ((*seen)->allowed_domains, std::vector<std::string>{"example.org"});
+  EXPECT_EQ((*seen)->name, "web");
+
+  ASSERT_TRUE(storage.Put("roles/web", "{not json").ok());
+  EXPECT_FALSE(store.Get("web").ok()) << "a corrupt entry is an error, not the memoised role";
+  ASSERT_TRUE(storage.Delete("roles/web").ok());
+  EXPECT_FALSE(store.Get("web")->has_value());
+}
+
 TEST(RoleStoreTest, StoredFormIsTolerantAndStrict) {
   auto sparse = ParseStoredRole(R"({"allowed_domains":["a.com"],"key_type":"ec","key_bits":256})");
   ASSERT_TRUE(sparse.ok());
