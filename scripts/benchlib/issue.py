@@ -3,7 +3,10 @@ measured right before and right after it on the same threads, and the cfssl peer
 
 Scenarios: issue_ec256_stored, issue_ec256_nostore, issue_rsa2048_stored (wrk POST /v1/pki/issue/<role>),
 peer_cfssl_sign (cfssl serve, POST /api/v1/cfssl/sign), sign_ec256_stored (wrk POST /v1/pki/sign/<role> with
-distinct client CSRs). wrk -t2 -c16, HTTP/1.1 keep-alive; every response must be 2xx."""
+distinct client CSRs). wrk -t2, HTTP/1.1 keep-alive; every response must be 2xx. Each scenario's headline runs at
+CONNECTIONS concurrent connections, then a sweep over SWEEP (quick: QUICK_SWEEP) emits <name>_c<N> lines for the
+throughput-against-concurrency plot. fsync_latency (first) is the storage's durable-write floor: a stored
+certificate waits for one fdatasync, so with N requests in flight stored issuance cannot pass N / fsync_latency."""
 
 import json
 import os
@@ -15,7 +18,9 @@ import urllib.request
 from benchlib.common import BenchError, PkiDevServer, log, wrk_cycling_post_script, wrk_static_post_script
 
 THREADS = 2
-CONNECTIONS = 16
+CONNECTIONS = 64              # headline concurrency (wrk connections)
+SWEEP = (1, 4, 16, 256)       # further concurrencies of the sweep (3 s each)
+QUICK_SWEEP = (4, 16)         # --quick: 1 s each
 
 
 def _durations(bench):
@@ -62,11 +67,46 @@ def _stored_count(server):
     return len(data["data"]["keys"])
 
 
-def _check_stored(server, before, requests, stored):
-    """Every answered issue of a stored role left a record (the in-flight ones at wrk's stop may add up to
-    CONNECTIONS more); a no_store role left none."""
+def _sweep_points(bench):
+    """(concurrency, seconds) of the sweep runs after a headline run."""
+    return [(c, 1) for c in QUICK_SWEEP] if bench.quick else [(c, 3) for c in SWEEP]
+
+
+def _emit_sweep(bench, name, points, limit=None, peer=None):
+    """<name>_c<N> lines; with `peer` (a scenario name), vs_<peer> from its sweep line at the same concurrency."""
+    for c, summary in points:
+        extra = {}
+        peer_line = bench.results.get("%s_c%d" % (peer, c)) if peer else None
+        if peer_line:
+            extra["vs_" + peer] = round(summary["rps"] / peer_line["value"], 3)
+        bench.emit("%s_c%d" % (name, c), summary["rps"], "ops/s", limit=limit, threads=THREADS,
+                   n=summary["requests"], concurrency=c, p50_ms=summary["p50_us"] / 1000.0,
+                   p99_ms=summary["p99_us"] / 1000.0, **extra)
+
+
+def fsync_latency(bench):
+    """Mean fdatasync of a 300-byte append in the work directory (the file system the servers' data dirs use)."""
+    path = os.path.join(bench.work, "fsync-probe")
+    count = 100 if bench.quick else 300
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        start = time.perf_counter()
+        for _ in range(count):
+            os.write(fd, b"x" * 300)
+            os.fdatasync(fd)
+        mean_ms = (time.perf_counter() - start) / count * 1000.0
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    bench.emit("fsync_latency", mean_ms, "ms", threads=1, n=count,
+               stored_ceiling_at_headline=round(CONNECTIONS / (mean_ms / 1000.0)))
+
+
+def _check_stored(server, before, requests, stored, in_flight):
+    """Every answered issue of a stored role left a record (requests in flight when a wrk run stopped, at most
+    `in_flight` over all runs, may add some more); a no_store role left none."""
     delta = _stored_count(server) - before
-    if stored and not requests <= delta <= requests + CONNECTIONS:
+    if stored and not requests <= delta <= requests + in_flight:
         raise BenchError("stored %d certificates for %d answered requests" % (delta, requests))
     if not stored and delta != 0:
         raise BenchError("no_store role stored %d certificates" % delta)
@@ -89,12 +129,18 @@ def _issue_scenario(bench, name, role, ceiling_kind, stored):
         summary = bench.wrk(server.addr + "/v1/pki/issue/" + role, script, load_s, THREADS, CONNECTIONS,
                             headers=[server.token_header()])
         ceil_after = bench.ceiling(ceiling_kind, ceil_s, THREADS)
-        delta = _check_stored(server, before, summary["requests"], stored)
         rss = server.rss_kb()
+        points = []
+        if ceiling_kind != "issue_rsa2048":  # keygen-bound: concurrency changes nothing worth the minutes
+            points = [(c, bench.wrk(server.addr + "/v1/pki/issue/" + role, script, secs, THREADS, c,
+                                    headers=[server.token_header()])) for c, secs in _sweep_points(bench)]
+        requests = summary["requests"] + sum(p["requests"] for _, p in points)
+        delta = _check_stored(server, before, requests, stored, CONNECTIONS + sum(c for c, _ in points))
     limit = _emit_ceiling(bench, ceiling_kind, ceil_before, ceil_after, name)
     bench.emit(name, summary["rps"], "ops/s", limit=limit, threads=THREADS, n=summary["requests"],
                concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
                stored=delta, server_rss_mb=rss["server"] / 1024.0, plugin_rss_mb=rss["plugin"] / 1024.0)
+    _emit_sweep(bench, name, points, limit)
 
 
 def issue_ec256_stored(bench):
@@ -178,6 +224,8 @@ def peer_cfssl_sign(bench):
             raise BenchError("cfssl sign answered no certificate: %s" % json.dumps(answer)[:500])
         script = wrk_cycling_post_script(os.path.join(bench.work, "peer_cfssl_sign.lua"))
         summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, script_args=[bodies, THREADS])
+        points = [(c, bench.wrk(url, script, secs, THREADS, c, script_args=[bodies, THREADS]))
+                  for c, secs in _sweep_points(bench)]
     finally:
         proc.terminate()
         try:
@@ -189,6 +237,7 @@ def peer_cfssl_sign(bench):
     bench.emit("peer_cfssl_sign", summary["rps"], "ops/s", threads=THREADS, n=summary["requests"],
                concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
                csrs_distinct=min(distinct, summary["requests"]))
+    _emit_sweep(bench, "peer_cfssl_sign", points)
 
 
 def sign_ec256_stored(bench):
@@ -207,8 +256,12 @@ def sign_ec256_stored(bench):
         summary = bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, load_s, THREADS, CONNECTIONS,
                             headers=[server.token_header()], script_args=[csrs, THREADS])
         ceil_after = bench.ceiling("sign_ec256", ceil_s, THREADS)
-        delta = _check_stored(server, before, summary["requests"], stored=True)
         rss = server.rss_kb()
+        points = [(c, bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, secs, THREADS, c,
+                                headers=[server.token_header()], script_args=[csrs, THREADS]))
+                  for c, secs in _sweep_points(bench)]
+        delta = _check_stored(server, before, summary["requests"] + sum(p["requests"] for _, p in points),
+                              True, CONNECTIONS + sum(c for c, _ in points))
     limit = _emit_ceiling(bench, "sign_ec256", ceil_before, ceil_after, name)
     peer = bench.results.get("peer_cfssl_sign")
     extra = {}
@@ -218,9 +271,11 @@ def sign_ec256_stored(bench):
                concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
                stored=delta, csrs_distinct=min(_csr_count(bench), summary["requests"]),
                server_rss_mb=rss["server"] / 1024.0, plugin_rss_mb=rss["plugin"] / 1024.0, **extra)
+    _emit_sweep(bench, name, points, limit, peer="peer_cfssl_sign")
 
 
 SCENARIOS = [
+    ("fsync_latency", fsync_latency),
     ("issue_ec256_stored", issue_ec256_stored),
     ("issue_ec256_nostore", issue_ec256_nostore),
     ("issue_rsa2048_stored", issue_rsa2048_stored),

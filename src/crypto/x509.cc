@@ -1,5 +1,7 @@
 #include "src/crypto/x509.h"
 
+#include "src/crypto/csr_fast.h"
+
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -761,26 +763,41 @@ Result<CsrInfo> ParseCsrPem(const std::string& pem) {
   ERR_clear_error();
   if (pem.empty()) return Status::BadRequest("\"csr\" is empty");
   if (pem.find("-----BEGIN") == std::string::npos) return Status::BadRequest("csr contains no data");
-  ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  X509_REQ* raw = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
-  if (!raw) {
-    std::string why = ossl::LastError();
-    return Status::BadRequest("certificate request could not be parsed: " + why);
-  }
   CsrInfo info;
-  info.req.reset(raw);
-  EVP_PKEY* pub = X509_REQ_get_pubkey(raw);
-  if (!pub) return Status::BadRequest("certificate request could not be parsed: no public key");
-  info.public_key.reset(pub);
-  if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA_PSS) {
-    return Status::BadRequest(
-        "Refusing to sign CSR with empty PublicKey. This usually means the SubjectPublicKeyInfo field has an OID not "
-        "recognized by Go, such as 1.2.840.113549.1.1.10 for rsaPSS.");
+  {
+    // The DER of the first CSR block ("CERTIFICATE REQUEST" or the older "NEW CERTIFICATE REQUEST").
+    ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_bytes_read_bio(&data, &len, nullptr, PEM_STRING_X509_REQ, bio.get(), nullptr, nullptr) == 1) {
+      info.req = ParseVerifiedCsrFast(std::string(reinterpret_cast<char*>(data), static_cast<size_t>(len)),
+                                      &info.public_key);
+      OPENSSL_free(data);
+    }
+    ERR_clear_error();
   }
-  if (X509_REQ_verify(raw, pub) != 1) {
-    ossl::LastError();
-    return Status::BadRequest("request signature invalid");
+  if (!info.req) {  // OpenSSL's own path: keys and signatures the fast one leaves alone, and every refusal
+    ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    X509_REQ* raw = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
+    if (!raw) {
+      std::string why = ossl::LastError();
+      return Status::BadRequest("certificate request could not be parsed: " + why);
+    }
+    info.req.reset(raw);
+    EVP_PKEY* pub = X509_REQ_get_pubkey(raw);
+    if (!pub) return Status::BadRequest("certificate request could not be parsed: no public key");
+    info.public_key.reset(pub);
+    if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA_PSS) {
+      return Status::BadRequest(
+          "Refusing to sign CSR with empty PublicKey. This usually means the SubjectPublicKeyInfo field has an OID "
+          "not recognized by Go, such as 1.2.840.113549.1.1.10 for rsaPSS.");
+    }
+    if (X509_REQ_verify(raw, pub) != 1) {
+      ossl::LastError();
+      return Status::BadRequest("request signature invalid");
+    }
   }
+  X509_REQ* raw = info.req.get();
   const X509_NAME* subj = X509_REQ_get_subject_name(raw);
   for (int i = 0; i < X509_NAME_entry_count(subj); ++i) {
     const X509_NAME_ENTRY* e = X509_NAME_get_entry(subj, i);

@@ -1,5 +1,6 @@
 // The OpenSSL layer: keys, serials, time formats, base64, the key sealer, certificates and CSRs.
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 
 #include <filesystem>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include <set>
 
+#include "src/crypto/csr_fast.h"
 #include "src/crypto/keys.h"
 #include "src/crypto/sealer.h"
 #include "src/crypto/x509.h"
@@ -236,6 +238,74 @@ TEST(Csr, CreateParseAndRejectTampering) {
                 .status()
                 .code(),
             StatusCode::kBadRequest);
+}
+
+
+// The DER inside a PEM block.
+std::string PemBody(const std::string& pem) {
+  ossl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  unsigned char* data = nullptr;
+  long len = 0;
+  if (PEM_bytes_read_bio(&data, &len, nullptr, PEM_STRING_X509_REQ, bio.get(), nullptr, nullptr) != 1) return "";
+  std::string der(reinterpret_cast<char*>(data), static_cast<size_t>(len));
+  OPENSSL_free(data);
+  return der;
+}
+
+TEST(Csr, FastRouteCoversEcAndRsaAndAgreesWithOpenSsl) {
+  struct Case {
+    KeyType type;
+    int bits;
+    bool fast;  // whether ParseVerifiedCsrFast takes it
+  } cases[] = {{KeyType::kEc, 256, true}, {KeyType::kEc, 384, true}, {KeyType::kRsa, 2048, true},
+               {KeyType::kEd25519, 0, false}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(KeyTypeName(c.type)) + std::to_string(c.bits));
+    auto key = GenerateKey(c.type, c.bits);
+    CsrTemplate t;
+    t.subject = {{"O", "Org"}, {"CN", "csr.test"}};
+    t.dns_names = {"a.test", "b.test"};
+    t.email_addresses = {"x@a.test"};
+    t.key_usage = KeyUsageMask({"DigitalSignature"});
+    auto pem = CreateCsrPem(t, key->get());
+    ASSERT_TRUE(pem.ok());
+    const std::string der = PemBody(*pem);
+    ossl::PKey fast_key;
+    ossl::X509Req fast = ParseVerifiedCsrFast(der, &fast_key);
+    EXPECT_EQ(fast != nullptr, c.fast);
+    if (fast) {
+      EXPECT_TRUE(SamePublicKey(fast_key.get(), key->get()));
+      // The assembled request says what OpenSSL's own parse says.
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+      ossl::X509Req slow(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+      ASSERT_TRUE(slow);
+      EXPECT_EQ(X509_NAME_cmp(X509_REQ_get_subject_name(fast.get()), X509_REQ_get_subject_name(slow.get())), 0);
+      EXPECT_EQ(X509_REQ_get_attr_count(fast.get()), X509_REQ_get_attr_count(slow.get()));
+      EXPECT_EQ(X509_REQ_get_version(fast.get()), X509_REQ_get_version(slow.get()));
+    }
+    auto csr = ParseCsrPem(*pem);
+    ASSERT_TRUE(csr.ok()) << csr.status().message();
+    EXPECT_EQ(csr->common_name, "csr.test");
+    EXPECT_EQ(csr->dns_names, (std::vector<std::string>{"a.test", "b.test"}));
+    EXPECT_EQ(csr->email_addresses, std::vector<std::string>{"x@a.test"});
+    EXPECT_EQ(csr->key_usage, KeyUsageMask({"DigitalSignature"}));
+    EXPECT_EQ(csr->subject, (DistinguishedName{{"O", "Org"}, {"CN", "csr.test"}}));
+    EXPECT_TRUE(SamePublicKey(csr->public_key.get(), key->get()));
+
+    // The older PEM label is read too.
+    std::string old_label = DerToPem(der, "NEW CERTIFICATE REQUEST");
+    EXPECT_TRUE(ParseCsrPem(old_label).ok());
+
+    // A changed byte in the signed part: neither route accepts it, and the refusal is OpenSSL's path's.
+    std::string tampered = der;
+    size_t at = tampered.find("csr.test");
+    ASSERT_NE(at, std::string::npos);
+    tampered[at] = 'k';
+    ossl::PKey unused;
+    EXPECT_FALSE(ParseVerifiedCsrFast(tampered, &unused));
+    auto refused = ParseCsrPem(DerToPem(tampered, "CERTIFICATE REQUEST"));
+    EXPECT_EQ(refused.status().message(), "request signature invalid");
+  }
 }
 
 }  // namespace
