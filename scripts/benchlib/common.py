@@ -23,10 +23,11 @@ def log(msg):
 class Bench:
     """What a scenario function gets. Scenarios run one at a time on the driver's thread."""
 
-    def __init__(self, root, quick, results_path, work):
+    def __init__(self, root, quick, results_path, work, bin_dir=None, out_dir=None):
         self.quick = quick              # --quick: reduced scale, same names
         self.root = root                # repository root
-        self.bin_dir = os.path.join(root, "build", "release", "bin")
+        self.bin_dir = bin_dir or os.path.join(root, "build", "release", "bin")
+        self.out_dir = out_dir or os.path.join(root, "build", "bench")  # results, plots, cached data sets
         self.tool = os.path.join(self.bin_dir, "pki_bench")
         self.work = work                # scratch directory for this run, removed at the end
         self.results_path = results_path
