@@ -318,7 +318,7 @@ class PeerResponder:
     at a time, to its end: with keep-alive, 2 of wrk's 16 connections are served and the others wait, so it is
     driven with "Connection: close" (its faster mode here: a fresh connection per request, as it was built for).
     And a worker whose client goes away mid-request (wrk stops with requests in flight) then spins on the closed
-    socket for good, so it is started afresh before each timed run (restart)."""
+    socket for good, so it runs only during its own timed runs: started afresh before each, stopped right after."""
 
     HEADERS = ("Connection: close",)
 
@@ -334,8 +334,11 @@ class PeerResponder:
         return self
 
     def restart(self):
-        self.__exit__()
+        self.stop()
         self.start()
+
+    def stop(self):
+        self.__exit__()
 
     def start(self):
         argv = ["openssl", "ocsp", "-index", self.ds["index"], "-port", str(self.port),
@@ -408,20 +411,27 @@ def _side_by_side(bench):
             st["peer_start_seconds"] = peer.start_seconds
             # Untimed: each responder first answers the requests for a second, as a responder in service would
             # have (ours then holds the signed answers in its cache; the peer's pages are in memory).
+            # The peer runs only during its own runs: started before each, stopped right after (its workers spin
+            # once wrk has gone, and would take the CPU from ours).
+            peer.stop()
             for who, target, headers in (("peer", peer, PeerResponder.HEADERS), ("ours", ours, ())):
                 if who == "peer":
-                    peer.restart()
+                    peer.start()
                 bench.wrk(target.url, script, WARMUP_SECONDS, threads=THREADS, connections=CONNECTIONS,
                           headers=headers, script_args=(ds["requests"], THREADS))
+                if who == "peer":
+                    peer.stop()
             runs = {"ours": [], "peer": []}
             rss = {}
             for _ in range(ROUNDS):
                 for who, target, headers in (("peer", peer, PeerResponder.HEADERS), ("ours", ours, ())):
                     if who == "peer":
-                        peer.restart()
+                        peer.start()
                     runs[who].append(bench.wrk(target.url, script, secs, threads=THREADS, connections=CONNECTIONS,
                                                headers=headers, script_args=(ds["requests"], THREADS)))
                     rss[who] = target.rss()
+                    if who == "peer":
+                        peer.stop()
         st["ours"] = dict(_combine(runs["ours"]), **rss["ours"])
         st["peer"] = dict(_combine(runs["peer"]), **rss["peer"])
     return st
