@@ -8,8 +8,9 @@ replaced by the data set's, the server started again. `pki_bench ocsp-reqs` writ
 CertID each, no nonce, as browsers send them) for distinct serials of the data set, 90% good / 10% revoked, in a
 shuffled order. Before any timing, a sample of answers from each responder is checked with OpenSSL
 (`pki_bench ocsp-verify`: signed by the CA, current, the expected status) and one good and one revoked answer with
-`openssl ocsp -respin`. Then wrk (-t2 -c16, HTTP/1.1 keep-alive) POSTs the requests in turn to each responder,
-alternating ROUNDS times; every answer must be HTTP 200.
+`openssl ocsp -respin`. Then wrk (-t2 -c16, HTTP/1.1) POSTs the requests in turn to each responder: one untimed
+WARMUP_SECONDS run each, then ROUNDS timed runs each, alternating (the peer with "Connection: close", started before
+and stopped after each of its runs: see PeerResponder); every answer must be HTTP 200.
 
 Emits peer_openssl_ocsp and ocsp_post (with vs_peer_openssl_ocsp). --quick runs at 50k stored under the same names
 (`stored` says the real count; `n` is the number of requests answered). Standard library only.
