@@ -1,13 +1,10 @@
 #include "plugin/publish.h"
 
-#include <httplib.h>
 #include <netdb.h>
 #include <sys/socket.h>
 
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -17,22 +14,21 @@
 #include "plugin/vault_http.h"
 #include "src/core/text.h"
 #include "src/crypto/x509.h"
+#include "src/server/http_server.h"
 
 namespace pki::plugin {
 namespace {
 
-// A handful of workers: relying parties fetch a CRL now and then and OCSP answers come from a cache; more
-// connections wait in the accept backlog rather than pile threads onto the plugin.
-constexpr size_t kWorkers = 4;
+// Workers for CRL fetches (megabytes read from storage); OCSP and the CA are answered on the I/O threads.
+constexpr int kWorkers = 4;
+// A request's headers and body must arrive within this of its start; an answer must be written within this.
 constexpr auto kReadTimeout = std::chrono::seconds(5);
 constexpr auto kWriteTimeout = std::chrono::seconds(5);
-// An idle keep-alive connection holds a worker (and so Stop) this long at most.
-constexpr time_t kKeepAliveSeconds = 2;
+// An idle keep-alive connection is closed after this.
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
 // A cap on what one request may make us buffer; the engine enforces OCSP's own (smaller) limit with an OCSP answer.
 constexpr size_t kMaxBodyBytes = 64 * 1024;
-constexpr auto kStartWait = std::chrono::seconds(5);
-// How long Stop waits for connections still reading or writing (past the keep-alive and I/O timeouts above, only a
-// client trickling bytes on purpose is left) before it leaves them to finish on their own.
+// How long Stop lets connections still reading or writing finish before it drops them.
 constexpr auto kStopGrace = std::chrono::seconds(3);
 
 constexpr char kJsonType[] = "application/json";
@@ -76,7 +72,7 @@ PublishedReply Render(const Result<Response>& result) {
 }
 
 Result<Response> CallEngine(LogicalBackend& engine, Request req) {
-  // The request boundary on the listener's threads: nothing may escape into cpp-httplib.
+  // The request boundary on the listener's threads: nothing may escape into the HTTP server.
   try {
     return engine.HandleRequest(req);
   } catch (const std::exception& e) {
@@ -147,8 +143,8 @@ PublishedReply ServePublication(LogicalBackend& engine, std::string_view method,
   return Render(CallEngine(engine, std::move(req)));
 }
 
-// The accept loop's state, shared between the Publisher and its serving thread: the thread keeps it alive until
-// every worker has finished, even when Stop has stopped waiting for them.
+// What the listener's threads share with the Publisher: the engine and the gate that keeps requests out of it once
+// Stop has begun.
 struct Publisher::Shared {
   explicit Shared(LogicalBackend* e) : engine(e) {}
 
@@ -168,28 +164,29 @@ struct Publisher::Shared {
   }
 
   LogicalBackend* const engine;  // outlives every request that passes the gate below
-  httplib::Server server;
 
   std::mutex mu;
-  std::condition_variable cv;  // signals in_engine reaching 0 and finished
+  std::condition_variable cv;  // signals in_engine reaching 0
   int in_engine = 0;           // guarded by mu: requests inside the engine
   bool closed = false;         // guarded by mu: Stop has begun; no request enters the engine any more
-  bool finished = false;       // guarded by mu: the accept loop has returned and joined its workers
 };
 
 namespace {
 
-void Reply(const PublishedReply& r, httplib::Response& res) {
+server::HttpResponse ToHttp(PublishedReply r) {
+  server::HttpResponse res;
   res.status = r.status;
-  if (!r.cache_control.empty()) res.set_header("Cache-Control", r.cache_control);
-  if (!r.content_type.empty()) res.set_content(r.body, r.content_type);
+  res.content_type = std::move(r.content_type);
+  res.body = std::move(r.body);
+  if (!r.cache_control.empty()) res.headers.emplace_back("Cache-Control", std::move(r.cache_control));
+  return res;
 }
 
-// Only SO_REUSEADDR (a restarted plugin rebinds at once despite TIME_WAIT). cpp-httplib's default adds
-// SO_REUSEPORT, under which a second process could bind a taken port and silently share its connections.
-void ListenerSocketOptions(socket_t sock) {
-  int yes = 1;
-  setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+// OCSP answers (a cache lookup, a signature on a miss) and the CA certificate are answered on the I/O threads; CRLs,
+// which may be megabytes read from storage, go to the workers.
+bool AnsweredInline(const server::HttpRequest& req) {
+  const std::string_view t = req.target;
+  return t == "/ocsp" || t.rfind("/ocsp/", 0) == 0 || t == "/ca";
 }
 
 Status CheckResolvable(const std::string& host) {
@@ -215,70 +212,30 @@ Status Publisher::Start() {
   const std::string where = "publish_address " + address_.ToString();
   if (Status s = CheckResolvable(address_.host); !s.ok()) return Status::BadRequest(where + ": " + s.message());
 
-  httplib::Server& server = shared_->server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
-  server.set_socket_options(ListenerSocketOptions);
-  server.set_read_timeout(kReadTimeout);
-  server.set_write_timeout(kWriteTimeout);
-  server.set_keep_alive_timeout(kKeepAliveSeconds);
-  server.set_payload_max_length(kMaxBodyBytes);
+  server::ListenerOptions listener;
+  listener.host = address_.host;
+  listener.port = static_cast<uint16_t>(address_.port);
+  listener.max_body_bytes = kMaxBodyBytes;
+  listener.header_timeout = kReadTimeout;
+  listener.read_timeout = kReadTimeout;
+  listener.write_timeout = kWriteTimeout;
+  listener.request_timeout = kReadTimeout;
+  listener.idle_timeout = kIdleTimeout;
+  server::HttpServer::Options options;
+  options.listeners = {listener};
+  options.threads = 0;  // one I/O thread per core
+  options.worker_threads = kWorkers;
+  options.run_inline = AnsweredInline;
+  auto server = server::HttpServer::Listen(options);
+  if (!server.ok()) return Status::BadRequest(where + ": " + server.status().message());
+  server_ = std::move(server).value();
+  port_ = server_->port();
 
-  Shared* shared = shared_.get();  // not a shared_ptr: the server holds these handlers, and would hold itself
-  auto handler = [shared](const httplib::Request& req, httplib::Response& res) {
-    Reply(shared->Serve(req.method, req.target, req.body), res);
-  };
-  // Every request is routed by ServePublication on the raw target (cpp-httplib's own path decoding is laxer than
-  // the API's: it also takes %uXXXX). Requests without a body are answered before cpp-httplib's regex routing;
-  // those with one once it has read the body (answering earlier would leave the body to be misread as the next
-  // request on the connection).
-  server.set_pre_routing_handler([shared](const httplib::Request& req, httplib::Response& res) {
-    const std::string& m = req.method;
-    const bool body = req.has_header("Transfer-Encoding") ||
-                      (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-    if (body || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE" || m == "OPTIONS") {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    Reply(shared->Serve(req.method, req.target, req.body), res);
-    return httplib::Server::HandlerResponse::Handled;
+  Shared* shared = shared_.get();  // outlives the server: Stop shuts it down before the Publisher goes
+  server_->Serve([shared](const server::HttpRequest& req) {
+    // Nothing may escape into the listener: ServePublication turns the engine's exceptions into answers.
+    return ToHttp(shared->Serve(req.method, req.target, req.body));
   });
-  // [\s\S], not '.', which would miss a path holding a decoded newline and leave it to cpp-httplib's bare 404.
-  const std::string any = "[\\s\\S]*";
-  server.Get(any, handler);  // GET (and HEAD) with a body
-  server.Post(any, handler);
-  server.Put(any, handler);
-  server.Patch(any, handler);
-  server.Delete(any, handler);
-  server.Options(any, handler);
-
-  errno = 0;
-  int port = address_.port == 0 ? server.bind_to_any_port(address_.host)
-                                : (server.bind_to_port(address_.host, address_.port) ? address_.port : -1);
-  if (port < 0) {
-    const int err = errno;
-    return Status::BadRequest(
-        where + ": cannot listen: " + (err != 0 ? std::string(std::strerror(err)) : std::string("bind failed")));
-  }
-  port_ = port;
-
-  std::shared_ptr<Shared> keep = shared_;
-  serving_ = std::thread([keep] {
-    keep->server.listen_after_bind();
-    std::lock_guard lock(keep->mu);
-    keep->finished = true;
-    keep->cv.notify_all();
-  });
-  // cpp-httplib's stop() does nothing until the accept loop has begun: wait for it, so that a Stop right after
-  // Start cannot miss it and leave the loop running.
-  const auto deadline = std::chrono::steady_clock::now() + kStartWait;
-  for (;;) {
-    if (server.is_running()) break;
-    {
-      std::lock_guard lock(shared_->mu);
-      if (shared_->finished) break;
-    }
-    if (std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
   Log(LogLevel::kInfo, "publishing CRLs, CA and OCSP", {{"address", PublishAddress{address_.host, port_}.ToString()}});
   return Status::Ok();
 }
@@ -286,29 +243,20 @@ Status Publisher::Start() {
 void Publisher::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  if (!serving_.joinable()) return;  // Start failed: nothing was served
-  // Closes the listening socket (the port is free from here on) and ends the accept loop, which then joins its
-  // workers: they finish what they are serving.
-  shared_->server.stop();
-  bool finished = false;
+  if (!server_) return;  // Start failed: nothing was served
   {
-    std::unique_lock lock(shared_->mu);
-    shared_->closed = true;
-    // Requests inside the engine are bounded by the engine's own work: always waited for, as the engine is torn
-    // down after Stop returns.
-    shared_->cv.wait(lock, [&] { return shared_->in_engine == 0; });
-    finished = shared_->cv.wait_for(lock, kStopGrace, [&] { return shared_->finished; });
+    std::lock_guard lock(shared_->mu);
+    shared_->closed = true;  // a request not yet inside the engine is answered 503 from here on
   }
-  if (finished) {
-    serving_.join();
-  } else {
-    // A client still holds a connection (reading a request it trickles in). It can no longer reach the engine
-    // (the gate above answers 503), so the mount need not wait for it: the thread ends on cpp-httplib's timeouts
-    // and keeps the shared state alive until then.
-    Log(LogLevel::kWarn, "publication listener stopped with connections still open; they are closed on timeout",
-        {{"address", PublishAddress{address_.host, port_}.ToString()}});
-    serving_.detach();
-  }
+  // Closes the listening socket (the port is free from here on) and idle connections, and lets requests in flight
+  // finish. One still being read after the grace (a client trickling bytes) is dropped unanswered; requests inside
+  // the engine are always waited for, as the engine is torn down after Stop returns.
+  server_->Shutdown(kStopGrace);
+  // Destroyed here rather than with the Publisher: Shutdown may stop the I/O threads before they have run the
+  // acceptor's close, and the listening socket is certainly closed only once the server is gone.
+  server_.reset();
+  std::unique_lock lock(shared_->mu);
+  shared_->cv.wait(lock, [&] { return shared_->in_engine == 0; });
 }
 
 }  // namespace pki::plugin

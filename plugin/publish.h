@@ -11,16 +11,22 @@
 // Each answer carries the same status, content type, bytes (and the engine's Cache-Control, if any) as the same
 // path on the host's API. Another path is
 // 404; another method on a listed path, or a method other than GET and POST, is 405. No token is asked for: the
-// engine serves these paths unauthenticated anyway. Served with cpp-httplib on a small thread pool.
+// engine serves these paths unauthenticated anyway. Served with the API server's Boost.Beast listener
+// (src/server/http_server.h): HTTP/1.1 keep-alive on non-blocking I/O threads, one per core, which answer OCSP and the
+// CA themselves (a cache lookup, or one signature); CRLs, which may be megabytes read from storage, go to a few
+// worker threads.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "src/core/status.h"
 #include "src/engine/request.h"
+
+namespace pki::server {
+class HttpServer;
+}
 
 namespace pki::plugin {
 
@@ -51,7 +57,9 @@ PublishedReply ServePublication(LogicalBackend& engine, std::string_view method,
 // engine and none will enter it again, so the engine may be destroyed right after; the engine must outlive Stop.
 // Start and Stop are called from one thread at a time (BackendService calls them under its exclusive lock);
 // requests are served on the listener's own threads and never take BackendService's lock, so stopping under that
-// lock cannot deadlock with a request in flight.
+// lock cannot deadlock with a request in flight. A client still sending its request when Stop begins has a grace of
+// a few seconds to finish it (it is then answered 503: the engine is no longer entered); after that its connection
+// is dropped unanswered.
 class Publisher {
  public:
   Publisher(LogicalBackend* engine, PublishAddress address);
@@ -69,12 +77,12 @@ class Publisher {
   // The bound port (the chosen one when the address asked for port 0); 0 before Start.
   int port() const { return port_; }
 
-  struct Shared;  // what the serving threads share with the Publisher (server, engine gate)
+  struct Shared;  // what the serving threads share with the Publisher (the engine gate)
 
  private:
   const PublishAddress address_;
   std::shared_ptr<Shared> shared_;
-  std::thread serving_;  // runs the accept loop; joined by Stop, or detached when a client holds it (see Stop)
+  std::unique_ptr<server::HttpServer> server_;  // set by a successful Start; shut down by Stop
   int port_ = 0;
   bool started_ = false;
   bool stopped_ = false;

@@ -18,6 +18,8 @@ namespace pki {
 namespace {
 
 constexpr char kOcspResponseType[] = "application/ocsp-response";
+// Where crl_service keeps the CRL/OCSP configuration (ReadCrlConfig's key): its bytes validate cached answers.
+constexpr char kCrlConfigKey[] = "config/crl";
 // Vault's limit on an OCSP request, GET or POST.
 constexpr size_t kMaxRequestBytes = 2048;
 
@@ -32,33 +34,52 @@ Response OcspError(int ocsp_status, int http_status) {
 }
 
 // Signed answers to requests without a nonce (most relying parties send none, and such answers are the same for
-// everyone), reused until they expire from the cache or the issuer's revocation count moves, so signing happens
-// only on a miss. Bounded by bytes (keys and answers), least recently used out first: requests naming many random
-// serials cannot grow it. Thread-safe.
+// everyone), keyed by the request's DER bytes, so that signing happens only on a miss. An entry is served only while
+// everything its answer depends on is unchanged (the caller checks, see AnswerOrError): the stored CRL/OCSP
+// configuration (byte for byte), the CA store's snapshot (issuers, their usages and keys; a new snapshot object after
+// any change), the revocation count of the answering CRL group, and its expiry. Bounded by bytes (keys, answers and
+// the configuration each holds), least recently used out first: requests naming many random serials cannot grow
+// it. Thread-safe.
 class OcspCache {
  public:
   struct Entry {
-    std::string der;
-    uint64_t seq = 0;     // the issuer's revocation count when signed
-    int64_t expires = 0;  // unix seconds
+    std::shared_ptr<const std::string> der;    // the signed answer
+    std::string group;                         // the CRL group that answered
+    uint64_t seq = 0;                          // its revocation count when signed
+    std::shared_ptr<const CaSnapshot> cas;     // the CA store's snapshot it was answered under (held: no reuse)
+    std::string config;                        // the stored config/crl bytes it was answered under
+    int64_t expires = 0;                       // unix seconds
   };
 
-  std::optional<Entry> Get(const std::string& key, uint64_t seq, int64_t now) {
+  // What a lookup hands back: the answer and what the caller must still check (the group's revocation count).
+  struct Hit {
+    std::shared_ptr<const std::string> der;
+    std::string group;
+    uint64_t seq = 0;
+    int64_t expires = 0;
+  };
+
+  // The entry for `key` if it is unexpired at `now` and was answered under the CA snapshot `cas` and the stored
+  // configuration `config`. An expired entry is dropped; one from another snapshot or configuration is left for
+  // Put to replace.
+  std::optional<Hit> Get(const std::string& key, int64_t now, const CaSnapshot* cas, const std::string& config) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(key);
     if (it == index_.end()) return std::nullopt;
-    if (it->second->second.seq != seq || now >= it->second->second.expires) {
+    const Entry& e = it->second->second;
+    if (now >= e.expires) {
       Erase(it);
       return std::nullopt;
     }
+    if (e.cas.get() != cas || e.config != config) return std::nullopt;
     lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->second;
+    return Hit{e.der, e.group, e.seq, e.expires};
   }
 
   void Put(const std::string& key, Entry entry) {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = index_.find(key); it != index_.end()) Erase(it);
-    bytes_ += 2 * key.size() + entry.der.size();
+    bytes_ += Cost(key, entry);
     lru_.emplace_front(key, std::move(entry));
     index_[key] = lru_.begin();
     while (bytes_ > kCacheBytes && !lru_.empty()) Erase(index_.find(lru_.back().first));
@@ -66,8 +87,11 @@ class OcspCache {
 
  private:
   using Lru = std::list<std::pair<std::string, Entry>>;
+  static size_t Cost(const std::string& key, const Entry& e) {
+    return 2 * key.size() + e.der->size() + e.group.size() + e.config.size();
+  }
   void Erase(std::unordered_map<std::string, Lru::iterator>::iterator it) {
-    bytes_ -= 2 * it->first.size() + it->second->second.der.size();
+    bytes_ -= Cost(it->first, it->second->second);
     lru_.erase(it->second);
     index_.erase(it);
   }
@@ -78,15 +102,13 @@ class OcspCache {
   std::unordered_map<std::string, Lru::iterator> index_;  // guarded by mu_
 };
 
-// What a nonce-less answer depends on besides the revocation count: the responder, each id, and the settings
-// that shape the answer.
-std::string CacheKey(const std::string& issuer_id, const OcspRequestInfo& request, const CrlConfig& config) {
-  std::string key = issuer_id + "|" + config.ocsp_expiry + "|" + (config.ocsp_unknown_good ? "g" : "u");
-  for (const auto& id : request.ids) {
-    key += "|" + std::to_string(EVP_MD_get_type(id.hash)) + ":" + id.issuer_name_hash + id.issuer_key_hash + ":" +
-           id.serial;
-  }
-  return key;
+// The stored CRL/OCSP configuration's bytes ("" when none is stored): what ReadCrlConfig parses.
+Result<std::string> StoredCrlConfig(Storage* storage) {
+  std::string bytes;
+  Status s = storage->Get(kCrlConfigKey, &bytes);
+  if (s.IsNotFound()) return std::string();
+  RETURN_IF_ERROR(s);
+  return bytes;
 }
 
 Response OcspAnswer(std::string der, int64_t max_age) {
@@ -121,6 +143,20 @@ class OcspHandlers {
   }
 
   Result<Response> AnswerOrError(const std::string& der) {
+    // What a cached answer must still match, read before anything else: whatever changes after these reads makes
+    // the entry stored below unusable, never a stale one usable.
+    ASSIGN_OR_RETURN(std::string config_bytes, StoredCrlConfig(ctx_.storage));
+    ASSIGN_OR_RETURN(std::shared_ptr<const CaSnapshot> cas_snapshot, cas_->Snapshot());
+    const int64_t now = ctx_.clock->Now();
+    if (der.size() <= kMaxRequestBytes) {
+      // The same request bytes answered before, under the same configuration and CA store, and no revocation in
+      // the answering group since (read now: every revocation acknowledged before this request is seen).
+      if (auto hit = cache_.Get(der, now, cas_snapshot.get(), config_bytes)) {
+        ASSIGN_OR_RETURN(uint64_t seq_now, RevocationStore(ctx_.storage).Sequence(hit->group));
+        if (seq_now == hit->seq) return OcspAnswer(*hit->der, hit->expires - now);
+      }
+    }
+
     ASSIGN_OR_RETURN(CrlConfig config, ReadCrlConfig(ctx_.storage));
     if (config.ocsp_disable) return OcspError(kOcspUnauthorized, 401);
     if (der.empty() || der.size() > kMaxRequestBytes) return OcspError(kOcspMalformedRequest, 400);
@@ -151,17 +187,11 @@ class OcspHandlers {
     if (!responder->entry.HasUsage(kUsageOcspSigning)) return OcspError(kOcspUnauthorized, 401);
 
     ASSIGN_OR_RETURN(int64_t ocsp_expiry, ParseDurationSeconds(config.ocsp_expiry));
-    const int64_t now = ctx_.clock->Now();
     RevocationStore revocations(ctx_.storage);
     // Issuers sharing the responder's subject and key are one CRL group: their certificates and revocations are
     // answered together, whichever of them signs.
     ASSIGN_OR_RETURN(std::string group, CrlGroupOf(*cas_, responder->entry.issuer_id));
     ASSIGN_OR_RETURN(uint64_t seq, revocations.Sequence(group));
-    std::string cache_key;
-    if (!request->nonce) {
-      cache_key = CacheKey(group, *request, config);
-      if (auto hit = cache_.Get(cache_key, seq, now)) return OcspAnswer(std::move(hit->der), hit->expires - now);
-    }
     std::vector<OcspSingleAnswer> answers;
     for (const auto& id : request->ids) {
       OcspSingleAnswer a;
@@ -177,9 +207,10 @@ class OcspHandlers {
     // An "unknown" can turn "good" without a revocation (the serial gets issued or presented): never cached.
     bool any_unknown = std::any_of(answers.begin(), answers.end(),
                                    [](const OcspSingleAnswer& a) { return a.status == OcspStatus::kUnknown; });
-    if (cache_key.empty() || any_unknown) return Response::Raw(kOcspResponseType, std::move(response));
+    if (request->nonce || any_unknown) return Response::Raw(kOcspResponseType, std::move(response));
     int64_t life = ocsp_expiry > 0 ? std::min(kCacheSeconds, ocsp_expiry / 2) : kCacheSecondsWithoutNextUpdate;
-    cache_.Put(cache_key, OcspCache::Entry{response, seq, now + life});
+    cache_.Put(der, OcspCache::Entry{std::make_shared<const std::string>(response), group, seq,
+                                     std::move(cas_snapshot), std::move(config_bytes), now + life});
     return OcspAnswer(std::move(response), life);
   }
 

@@ -4,8 +4,10 @@
 // section 5 lines.
 //
 // A data set directory D holds db/ (RocksDB, opened exactly as the engine opens a mount's storage), the marker
-// pki_bench-crl.json (what was loaded) and, after crl-delta, empty/ (a second mount with no revocations). The CA key
-// is sealed with a fixed benchmark key (kSealerKey): these data sets hold nothing secret.
+// pki_bench-crl.json (what was loaded), the CA's certificate and key (ca.pem, ca.key, for peers answering for the
+// same CA), seal.key (the key sealing the CA key in db/: a mount's seal key file) and, after crl-delta, empty/ (a
+// second mount with no revocations). The CA key is sealed with a fixed benchmark key (kSealerKey): these data sets
+// hold nothing secret.
 //
 // Records are synthetic (tests/scale/cert_loader.h) but carry the engine's key layout: certs/<serial> and its
 // indexes through CertStore::AddRecordToBatch, and for each revoked serial the five entries RevocationStore::Add
@@ -129,10 +131,19 @@ struct Mount {
     return backend->HandleRequest(req);
   }
 
-  // A root CA (EC P-256, as the peer's) and the role "web".
-  Result<std::string> CreateCa() {
-    ASSIGN_OR_RETURN(Response root, Call(Operation::kUpdate, "root/generate/internal",
-                                         {{"common_name", "Bench CRL Root"}, {"key_type", "ec"}, {"ttl", "87600h"}}));
+  // A root CA (EC P-256, as the peer's) and the role "web". With `pem_out`, the root is generated "exported" and
+  // its certificate and private key (PEM) are written to <pem_out>.pem and <pem_out>.key, for peers that answer
+  // for the same CA (pki_bench ocsp-reqs, openssl ocsp).
+  Result<std::string> CreateCa(const std::string& pem_out = "") {
+    ASSIGN_OR_RETURN(Response root,
+                     Call(Operation::kUpdate, pem_out.empty() ? "root/generate/internal" : "root/generate/exported",
+                          {{"common_name", "Bench CRL Root"}, {"key_type", "ec"}, {"ttl", "87600h"}}));
+    if (!pem_out.empty()) {
+      std::ofstream(pem_out + ".pem") << root.data.value("certificate", "") << "\n";
+      std::ofstream key(pem_out + ".key");
+      key << root.data.value("private_key", "") << "\n";
+      if (!key.good()) return Status::Internal("cannot write " + pem_out + ".key");
+    }
     RETURN_IF_ERROR(Call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).status());
     return root.data["issuer_id"].get<std::string>();
   }
@@ -236,8 +247,13 @@ int CrlLoad(int argc, char** argv) {
 
   Mount mount;
   if (Status s = mount.Open(dir + "/db"); !s.ok()) return Fail("open", s);
-  auto issuer = mount.CreateCa();
+  auto issuer = mount.CreateCa(dir + "/ca");  // D/ca.pem, D/ca.key: the CA of this data set, for peers
   if (!issuer.ok()) return Fail("CA", issuer.status());
+  {  // The key sealing the CA key in db/, as a mount's seal key file: a plugin can open db/ as its RocksDB.
+    std::ofstream seal(dir + "/seal.key", std::ios::binary);
+    seal.write(kSealerKey, 32);
+    if (!seal.good()) return Fail("seal key", Status::Internal("cannot write " + dir + "/seal.key"));
+  }
   // One real issued certificate is the prototype of every synthetic record.
   auto proto_serial = mount.IssueSerial("load.example.com");
   if (!proto_serial.ok()) return Fail("issue", proto_serial.status());
@@ -287,13 +303,14 @@ int CrlLoad(int argc, char** argv) {
   if (Status s = mount.rocks->Flush(); !s.ok()) return Fail("flush", s);
   const double seconds = SecondsSince(start);
 
-  // The peer's input: openssl ca's index.txt with the same revoked serials and times.
+  // The peer's input: openssl's index.txt with the same revoked serials and times, and (when M > N) the stored
+  // certificates that are not revoked as valid ("V") entries, so that openssl ocsp answers them "good".
   if (flags.count("openssl-index")) {
     std::ofstream index(flags["openssl-index"], std::ios::trunc);
     const std::string rev_time = Asn1Time(revoked_at);
-    for (size_t i = 0; i < revoked; ++i) {
-      index << "R\t" << Asn1Time(set.NotAfter(i)) << '\t' << rev_time << '\t' << UpperHex(set.Serial(i))
-            << "\tunknown\t/CN=load.example.com\n";
+    for (size_t i = 0; i < stored; ++i) {
+      index << (i < revoked ? "R\t" : "V\t") << Asn1Time(set.NotAfter(i)) << '\t' << (i < revoked ? rev_time : "")
+            << '\t' << UpperHex(set.Serial(i)) << "\tunknown\t/CN=load.example.com\n";
     }
     if (!index.good()) return Fail("openssl index", Status::Internal("write failed"));
   }
@@ -446,7 +463,8 @@ int CrlDelta(int argc, char** argv) {
 
 RegisterBenchCommand register_load("crl-load", CrlLoad,
                                    "--dir D --revoked N [--stored M] [--openssl-index FILE]: a RocksDB mount data "
-                                   "set with a CA and N revoked (and openssl ca's index of the same serials)");
+                                   "set with a CA (D/ca.pem, D/ca.key), M stored of which N revoked (and openssl's "
+                                   "index of the same serials)");
 RegisterBenchCommand register_build("crl-build", CrlBuild,
                                     "--dir D: time a full CRL rebuild (crl/rotate), verify it, report peak RSS");
 RegisterBenchCommand register_delta("crl-delta", CrlDelta,

@@ -149,6 +149,41 @@ TEST_F(OcspPathTest, NoncelessAnswersAreReusedUntilARevocationOrExpiry) {
   EXPECT_TRUE(with_nonce->raw->cache_control.empty());
 }
 
+TEST_F(OcspPathTest, CachedAnswersAreNotReusedAfterAConfigOrIssuerChange) {
+  ossl::X509Ptr leaf = Issue("web");
+  std::vector<const X509*> leaves = {leaf.get()};
+  std::string der = Request(leaves, ca.get(), /*nonce=*/false);
+  auto first = Post(der);
+  ASSERT_TRUE(first.ok() && first->raw);
+  h.clock.Advance(1);
+  EXPECT_EQ(Post(der)->raw->body, first->raw->body);  // cached
+
+  // A new ocsp_expiry: answered afresh with the new nextUpdate (and cached for half of it), then reused.
+  ASSERT_TRUE(h.Write("config/crl", {{"ocsp_expiry", "1h"}}).ok());
+  auto shorter = Post(der);
+  EXPECT_NE(shorter->raw->body, first->raw->body);
+  EXPECT_EQ(shorter->raw->cache_control, "max-age=1800, public, no-transform, must-revalidate");
+  h.clock.Advance(1);
+  EXPECT_EQ(Post(der)->raw->body, shorter->raw->body);
+
+  // OCSP disabled: refused although an answer is cached. Enabled again, the configuration is the one that answer
+  // was made under, and it is still current: served again.
+  ASSERT_TRUE(h.Write("config/crl", {{"ocsp_expiry", "1h"}, {"ocsp_disable", true}}).ok());
+  EXPECT_EQ(Decode(Post(der), leaves).response_status, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+  ASSERT_TRUE(h.Write("config/crl", {{"ocsp_expiry", "1h"}, {"ocsp_disable", false}}).ok());
+  h.clock.Advance(1);
+  auto enabled = Post(der);
+  EXPECT_EQ(Decode(enabled, leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+  EXPECT_EQ(enabled->raw->body, shorter->raw->body);
+
+  // The issuer loses its ocsp-signing usage: no cached answer outlives it.
+  ASSERT_TRUE(h.Write("issuer/default", {{"usage", "read-only,issuing-certificates,crl-signing"}}).ok());
+  EXPECT_EQ(Decode(Post(der), leaves).response_status, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
+  ASSERT_TRUE(
+      h.Write("issuer/default", {{"usage", "read-only,issuing-certificates,crl-signing,ocsp-signing"}}).ok());
+  EXPECT_EQ(Decode(Post(der), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+}
+
 TEST_F(OcspPathTest, VaultsAnswerForUnrecordedSerialsIsAMountSetting) {
   ossl::X509Ptr unrecorded = Issue("nostore");
   std::vector<const X509*> leaves = {unrecorded.get()};
