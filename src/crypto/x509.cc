@@ -453,7 +453,9 @@ int HexNibble(char c) { return kHexNibbles[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
-Result<std::string> ParseSerial(std::string_view text) {
+Result<std::string> ParseSerial(const std::string& text) { return ParseSerialView(text); }
+
+Result<std::string> ParseSerialView(std::string_view text) {
   constexpr size_t kMaxDigits = 80;
   unsigned char nibbles[kMaxDigits];
   size_t count = 0;

@@ -199,7 +199,7 @@ Result<bool> RevocationStore::ReadEntries(const std::string& issuer_id, std::str
   // Decoded from the storage's buffers (no copy of each key and value first).
   RETURN_IF_ERROR(storage_->ScanEach(IndexPrefix(issuer_id), *cursor, n,
                                      [&](std::string_view key, std::string_view value) -> Status {
-                                       ASSIGN_OR_RETURN(std::string serial, ParseSerial(key));
+                                       ASSIGN_OR_RETURN(std::string serial, ParseSerialView(key));
                                        ASSIGN_OR_RETURN(int64_t t, TimeOf(value, key));
                                        out->emplace_back(std::move(serial), t);
                                        last.assign(key);
