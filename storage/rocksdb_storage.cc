@@ -1,13 +1,30 @@
 #include "storage/rocksdb_storage.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
-#include <rocksdb/filter_policy.h>
 #include <rocksdb/write_batch.h>
+
+#include <algorithm>
 
 namespace pki {
 namespace {
+
+// Scans of at least this many keys (or unbounded ones) do not fill the block cache.
+constexpr size_t kLongScan = 1000;
+// Keys whose values are written and replaced in bulk, kept in their own column family (see the header).
+constexpr std::string_view kBulkPrefixes[] = {"crl/der/"};
+constexpr char kBulkFamily[] = "bulk";
+// The bulk family's memtables: small, flushed one at a time as soon as one is full, so a CRL being written
+// occupies at most a few of them (a write stalls while kBulkMemtables are waiting to be flushed).
+constexpr size_t kBulkMemtableBytes = 4 << 20;
+constexpr int kBulkMemtables = 3;
+// The write-ahead log kept for replay at open. Without a bound RocksDB keeps it until every family flushes, which
+// the default family's large memtables rarely do while CRL chunks stream through the log: the replay (reading the
+// whole log at every open) would grow with each CRL built. Past this size RocksDB flushes the families holding
+// the oldest log.
+constexpr uint64_t kMaxWalBytes = 128ull << 20;
 
 Status FromRocks(const rocksdb::Status& s) {
   if (s.ok()) return Status::Ok();
@@ -21,107 +38,244 @@ rocksdb::WriteOptions SyncedWrites() {
   return w;
 }
 
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+bool IsBulkKey(std::string_view key) {
+  for (std::string_view p : kBulkPrefixes) {
+    if (key.substr(0, p.size()) == p) return true;
+  }
+  return false;
+}
+
+// Whether some bulk key can start with `prefix` (the prefix lies within a bulk prefix, or covers one).
+bool MayHoldBulkKeys(std::string_view prefix) {
+  for (std::string_view p : kBulkPrefixes) {
+    if (prefix.substr(0, p.size()) == p || p.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+// Whether every key starting with `prefix` is a bulk key.
+bool OnlyBulkKeys(std::string_view prefix) { return IsBulkKey(prefix); }
+
+// The smallest key greater than every key starting with `prefix`; empty when there is none (all 0xff).
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(end.back());
+    if (last != 0xff) {
+      ++last;
+      return end;
+    }
+    end.pop_back();
+  }
+  return end;
+}
+
 }  // namespace
 
-RocksDBStorage::RocksDBStorage(rocksdb::DB* db) : db_(db) {}
-RocksDBStorage::~RocksDBStorage() = default;
+RocksDBStorage::RocksDBStorage(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : db_(db), default_(handles.at(0)), bulk_(handles.at(1)) {}
+
+RocksDBStorage::~RocksDBStorage() {
+  if (db_) {
+    db_->DestroyColumnFamilyHandle(default_);
+    db_->DestroyColumnFamilyHandle(bulk_);
+  }
+}
 
 Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& path) {
   rocksdb::Options options;
   options.create_if_missing = true;
+  options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   options.OptimizeLevelStyleCompaction();
+  options.max_total_wal_size = kMaxWalBytes;
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  rocksdb::ColumnFamilyOptions bulk(options);
+  bulk.write_buffer_size = kBulkMemtableBytes;
+  bulk.max_write_buffer_number = kBulkMemtables;
+  bulk.min_write_buffer_number_to_merge = 1;
+  bulk.compression = rocksdb::kNoCompression;  // DER of random serials and signatures: nothing to gain
+  bulk.compression_per_level.clear();
+  bulk.table_factory.reset(rocksdb::NewBlockBasedTableFactory(rocksdb::BlockBasedTableOptions()));
+  // The values go to blob files when a memtable is flushed, the SST files keep only references: compactions (of
+  // a family whose every value is replaced at each CRL build) rewrite references, not the CRLs, and a blob file is
+  // dropped once no SST refers to it. Many small L0 files are then cheap, so they do not slow writes down early.
+  bulk.enable_blob_files = true;
+  bulk.min_blob_size = 4096;
+  bulk.enable_blob_garbage_collection = true;
+  bulk.level0_file_num_compaction_trigger = 4;
+  bulk.level0_slowdown_writes_trigger = 48;
+  bulk.level0_stop_writes_trigger = 64;
+
+  // A database from before the bulk family: its bulk keys are moved into it once the family exists.
+  std::vector<std::string> families;
+  bool had_bulk = true;
+  if (rocksdb::DB::ListColumnFamilies(options, path, &families).ok()) {
+    had_bulk = std::find(families.begin(), families.end(), kBulkFamily) != families.end();
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, options}, {kBulkFamily, bulk}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &handles, &db);
   if (!s.ok()) return Status::Internal("cannot open storage at " + path + ": " + s.ToString());
-  return std::unique_ptr<RocksDBStorage>(new RocksDBStorage(db));
+  std::unique_ptr<RocksDBStorage> storage(new RocksDBStorage(db, handles));
+  if (!had_bulk) {
+    rocksdb::WriteBatch move;
+    for (std::string_view p : kBulkPrefixes) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), storage->default_));
+      for (it->Seek(ToSlice(p)); it->Valid() && it->key().starts_with(ToSlice(p)); it->Next()) {
+        move.Put(storage->bulk_, it->key(), it->value());
+        move.Delete(storage->default_, it->key());
+      }
+      if (Status st = FromRocks(it->status()); !st.ok()) return st;
+    }
+    if (move.Count() > 0) {
+      if (Status st = FromRocks(db->Write(SyncedWrites(), &move)); !st.ok()) return st;
+    }
+  }
+  return storage;
+}
+
+rocksdb::ColumnFamilyHandle* RocksDBStorage::FamilyOf(std::string_view key) const {
+  return IsBulkKey(key) ? bulk_ : default_;
+}
+
+std::vector<rocksdb::ColumnFamilyHandle*> RocksDBStorage::FamiliesUnder(std::string_view prefix) const {
+  if (OnlyBulkKeys(prefix)) return {bulk_};
+  if (MayHoldBulkKeys(prefix)) return {default_, bulk_};
+  return {default_};
 }
 
 Status RocksDBStorage::Get(std::string_view key, std::string* value) {
-  return FromRocks(db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value));
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), FamilyOf(key), ToSlice(key), value));
 }
 
 Status RocksDBStorage::Put(std::string_view key, std::string_view value) {
-  return FromRocks(db_->Put(SyncedWrites(), rocksdb::Slice(key.data(), key.size()),
-                            rocksdb::Slice(value.data(), value.size())));
+  return FromRocks(db_->Put(SyncedWrites(), FamilyOf(key), ToSlice(key), ToSlice(value)));
 }
 
 Status RocksDBStorage::Delete(std::string_view key) {
-  return FromRocks(db_->Delete(SyncedWrites(), rocksdb::Slice(key.data(), key.size())));
+  return FromRocks(db_->Delete(SyncedWrites(), FamilyOf(key), ToSlice(key)));
 }
 
-namespace {
-
-rocksdb::WriteBatch ToRocks(const WriteBatch& batch) {
+Status RocksDBStorage::WriteWith(const WriteBatch& batch, bool sync, bool wal) {
   rocksdb::WriteBatch wb;
   for (const auto& op : batch.ops()) {
     if (op.kind == WriteBatch::Op::kPut) {
-      wb.Put(op.key, op.value);
+      wb.Put(FamilyOf(op.key), op.key, op.value);
     } else {
-      wb.Delete(op.key);
+      wb.Delete(FamilyOf(op.key), op.key);
     }
   }
-  return wb;
-}
-
-}  // namespace
-
-Status RocksDBStorage::Write(const WriteBatch& batch) {
-  rocksdb::WriteBatch wb = ToRocks(batch);
-  return FromRocks(db_->Write(SyncedWrites(), &wb));
-}
-
-Status RocksDBStorage::WriteUnsynced(const WriteBatch& batch) {
-  rocksdb::WriteBatch wb = ToRocks(batch);
-  return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb));
-}
-
-Status RocksDBStorage::WriteWithoutWal(const WriteBatch& batch) {
-  rocksdb::WriteBatch wb = ToRocks(batch);
   rocksdb::WriteOptions w;
-  w.disableWAL = true;
+  w.sync = sync;
+  w.disableWAL = !wal;
   return FromRocks(db_->Write(w, &wb));
+}
+
+Status RocksDBStorage::Write(const WriteBatch& batch) { return WriteWith(batch, true, true); }
+
+Status RocksDBStorage::WriteUnsynced(const WriteBatch& batch) { return WriteWith(batch, false, true); }
+
+Status RocksDBStorage::WriteWithoutWal(const WriteBatch& batch) { return WriteWith(batch, false, false); }
+
+Status RocksDBStorage::DeleteRange(std::string_view prefix, std::string_view from, std::string_view to) {
+  if (from >= to) return Status::Ok();
+  const std::string begin = std::string(prefix) + std::string(from);
+  const std::string end = std::string(prefix) + std::string(to);
+  rocksdb::WriteBatch wb;
+  // A range spanning bulk and other keys is cut in both families alike (each holds only its own keys).
+  for (rocksdb::ColumnFamilyHandle* family : FamiliesUnder(prefix)) wb.DeleteRange(family, begin, end);
+  return FromRocks(db_->Write(SyncedWrites(), &wb));
 }
 
 namespace {
 
-// Visits the keys under `prefix` after prefix+start_after, at most `limit` (0: all), in order.
+// Visits the keys under `prefix` after prefix+start_after, at most `limit` (0: all), in key order across
+// `families` (whose key sets are disjoint).
 template <typename Visit>
-Status IteratePrefix(rocksdb::DB* db, std::string_view prefix, std::string_view start_after, size_t limit,
-                     Visit visit) {
-  std::string start = std::string(prefix) + std::string(start_after);
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-  it->Seek(start);
-  if (!start_after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
-  size_t n = 0;
-  rocksdb::Slice pfx(prefix.data(), prefix.size());
-  for (; it->Valid(); it->Next()) {
-    if (!it->key().starts_with(pfx)) break;
-    if (limit != 0 && n == limit) break;
-    visit(std::string_view(it->key().data() + prefix.size(), it->key().size() - prefix.size()), it->value());
-    ++n;
+Status IteratePrefix(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                     std::string_view prefix, std::string_view start_after, size_t limit, Visit visit) {
+  const std::string start = std::string(prefix) + std::string(start_after);
+  // Bounded by the prefix's end, so that the iterator stops there instead of skipping deleted keys beyond it
+  // (after a pruned index, possibly millions of them) to find the first live key past the prefix.
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions read;
+  if (!end.empty()) read.iterate_upper_bound = &upper;
+  // A long scan (a CRL build reads its whole revoked index) would cycle the block cache through blocks read once:
+  // they are not cached, which keeps the cache (and the resident memory) for the point reads.
+  if (limit == 0 || limit >= kLongScan) read.fill_cache = false;
+  std::vector<std::unique_ptr<rocksdb::Iterator>> its;
+  for (rocksdb::ColumnFamilyHandle* family : families) {
+    its.emplace_back(db->NewIterator(read, family));
+    rocksdb::Iterator* it = its.back().get();
+    it->Seek(start);
+    if (!start_after.empty() && it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
   }
-  return FromRocks(it->status());
+  const rocksdb::Slice pfx(prefix.data(), prefix.size());
+  size_t n = 0;
+  for (;;) {
+    rocksdb::Iterator* next = nullptr;
+    for (auto& it : its) {
+      if (!it->Valid() || !it->key().starts_with(pfx)) continue;
+      if (!next || it->key().compare(next->key()) < 0) next = it.get();
+    }
+    if (!next || (limit != 0 && n == limit)) break;
+    const rocksdb::Slice value = next->value();
+    RETURN_IF_ERROR(visit(std::string_view(next->key().data() + prefix.size(), next->key().size() - prefix.size()),
+                          std::string_view(value.data(), value.size())));
+    ++n;
+    next->Next();
+  }
+  for (auto& it : its) RETURN_IF_ERROR(FromRocks(it->status()));
+  return Status::Ok();
 }
 
 }  // namespace
 
 Status RocksDBStorage::List(std::string_view prefix, std::string_view start_after, size_t limit,
                             std::vector<std::string>* keys) {
-  return IteratePrefix(db_.get(), prefix, start_after, limit,
-                       [&](std::string_view key, const rocksdb::Slice&) { keys->emplace_back(key); });
+  return IteratePrefix(db_.get(), FamiliesUnder(prefix), prefix, start_after, limit,
+                       [&](std::string_view key, std::string_view) {
+                         keys->emplace_back(key);
+                         return Status::Ok();
+                       });
 }
 
 Status RocksDBStorage::Scan(std::string_view prefix, std::string_view start_after, size_t limit,
                             std::vector<std::pair<std::string, std::string>>* entries) {
-  return IteratePrefix(db_.get(), prefix, start_after, limit, [&](std::string_view key, const rocksdb::Slice& value) {
-    entries->emplace_back(std::string(key), value.ToString());
-  });
+  return IteratePrefix(db_.get(), FamiliesUnder(prefix), prefix, start_after, limit,
+                       [&](std::string_view key, std::string_view value) {
+                         entries->emplace_back(std::string(key), std::string(value));
+                         return Status::Ok();
+                       });
 }
 
-Status RocksDBStorage::Flush() { return FromRocks(db_->Flush(rocksdb::FlushOptions())); }
+Status RocksDBStorage::ScanEach(std::string_view prefix, std::string_view start_after, size_t limit,
+                                const std::function<Status(std::string_view key, std::string_view value)>& visit) {
+  return IteratePrefix(db_.get(), FamiliesUnder(prefix), prefix, start_after, limit, visit);
+}
+
+Status RocksDBStorage::Flush() {
+  rocksdb::FlushOptions options;
+  return FromRocks(db_->Flush(options, {default_, bulk_}));
+}
+
+Status RocksDBStorage::CompactAll() {
+  RETURN_IF_ERROR(Flush());
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* family : {default_, bulk_}) {
+    RETURN_IF_ERROR(FromRocks(db_->CompactRange(options, family, nullptr, nullptr)));
+  }
+  return Status::Ok();
+}
 
 }  // namespace pki

@@ -3,16 +3,25 @@
 // Durability: the write-ahead log is on and every write is synced (WriteOptions::sync = true) before it is
 // acknowledged, so a certificate whose response reached a client survives a power loss. Thread-safe: RocksDB
 // serialises writers itself; this class adds no locks.
+//
+// Bulk values (keys under kBulkPrefixes: the CRLs' DER chunks, crl/der/) live in a column family of their own
+// with small memtables, so that a CRL of tens of megabytes is flushed to an SST file while it is being written
+// instead of sitting whole in a memtable (and in the write-ahead log replayed into memtables at the next open).
+// The split is invisible to callers: keys are routed by prefix, a batch spanning both families is still applied
+// atomically, and List/Scan over a prefix that covers both merge them in key order. A database created before the
+// split has its bulk keys moved into the family, in one batch, the first time it is opened.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/storage.h"
 
 namespace rocksdb {
+class ColumnFamilyHandle;
 class DB;
-}
+}  // namespace rocksdb
 
 namespace pki {
 
@@ -32,6 +41,11 @@ class RocksDBStorage final : public Storage {
               std::vector<std::string>* keys) override;
   Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::pair<std::string, std::string>>* entries) override;
+  Status ScanEach(std::string_view prefix, std::string_view start_after, size_t limit,
+                  const std::function<Status(std::string_view key, std::string_view value)>& visit) override;
+  // One range tombstone, synced: atomic and O(1) whatever the number of keys, and later scans of the range
+  // skip it without visiting the deleted keys one by one.
+  Status DeleteRange(std::string_view prefix, std::string_view from, std::string_view to) override;
 
   // Applies `batch` atomically but without the write-ahead log or a sync: for bulk loads (scale tests, offline
   // imports) that call Flush() before relying on the data, since a crash before that flush loses it. Never for
@@ -41,9 +55,20 @@ class RocksDBStorage final : public Storage {
   // Flushes memtables to SST files (used at clean shutdown).
   Status Flush();
 
+  // Flushes, then compacts every family down to its last level, waiting for it (after a bulk load, so that the
+  // loaded data is not left to background compactions competing with what runs next).
+  Status CompactAll();
+
  private:
-  explicit RocksDBStorage(rocksdb::DB* db);
+  RocksDBStorage(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  rocksdb::ColumnFamilyHandle* FamilyOf(std::string_view key) const;
+  // The families holding keys under `prefix`, in no particular order.
+  std::vector<rocksdb::ColumnFamilyHandle*> FamiliesUnder(std::string_view prefix) const;
+  Status WriteWith(const WriteBatch& batch, bool sync, bool wal);
+
   std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_ = nullptr;  // owned by db_
+  rocksdb::ColumnFamilyHandle* bulk_ = nullptr;     // destroyed before db_ closes
 };
 
 }  // namespace pki

@@ -7,6 +7,7 @@
 // Implementations are safe for concurrent use from multiple threads without external synchronization.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -56,6 +57,16 @@ class Storage {
   // each key (a key deleted in between is skipped); backends with ordered iteration read both in one pass.
   virtual Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,
                       std::vector<std::pair<std::string, std::string>>* entries);
+  // As Scan, handing each (key without prefix, value) to `visit` instead of collecting copies; the views are
+  // valid during the call only. A non-OK status from `visit` stops the scan and is returned. The default scans
+  // into a vector first; backends with ordered iteration visit their own buffers.
+  virtual Status ScanEach(std::string_view prefix, std::string_view start_after, size_t limit,
+                          const std::function<Status(std::string_view key, std::string_view value)>& visit);
+  // Deletes every key prefix+k with `from` <= k < `to` (bytewise), durably as Write, for pruning an index whose
+  // keys need not be read. Atomic where the backend deletes ranges natively (RocksDB: one range tombstone, whatever
+  // the number of keys); the default lists the keys and deletes them in synced batches, so a crash may leave a
+  // part deleted: callers must tolerate that (pruning is redone by the next call).
+  virtual Status DeleteRange(std::string_view prefix, std::string_view from, std::string_view to);
 };
 
 }  // namespace pki

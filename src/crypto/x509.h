@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -97,6 +98,8 @@ Result<std::string> RandomSerial();
 std::string FormatSerial(const std::string& serial_bytes);
 // Accepts colon- or dash-separated (or bare) hex, any case; returns magnitude bytes without leading zeros.
 Result<std::string> ParseSerial(const std::string& text);
+// The same for text seen in place (a storage key in an iterator's buffer), without copying it into a string.
+Result<std::string> ParseSerialView(std::string_view text);
 
 // Initialises `md` for signing with `key` as certificates, CRLs and OCSP responses of this CA are signed: RSA
 // per `signature_bits` (0 = SHA-256) with PKCS#1 v1.5 or, with `use_pss`, PSS (salt = digest length); ECDSA with

@@ -26,11 +26,17 @@ std::string StateKey(const std::string& group, CrlService::Kind kind) {
   return (kind == CrlService::Kind::kComplete ? "crl/state/" : "crl/delta-state/") + group;
 }
 
-std::string ChunkKey(const std::string& group, uint64_t number, uint64_t chunk) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx/%06llx", static_cast<unsigned long long>(number),
-                static_cast<unsigned long long>(chunk));
+// The keys of CRL `number`'s chunks all start with this.
+std::string ChunkPrefix(const std::string& group, uint64_t number) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx/", static_cast<unsigned long long>(number));
   return "crl/der/" + group + "/" + buf;
+}
+
+std::string ChunkKey(const std::string& group, uint64_t number, uint64_t chunk) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%06llx", static_cast<unsigned long long>(chunk));
+  return ChunkPrefix(group, number) + buf;
 }
 
 Result<int64_t> ConfigDuration(const std::string& text, const char* what) {
@@ -206,18 +212,30 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   }
   ASSIGN_OR_RETURN(std::string der, BuildCrlDer(params, source));
 
-  // New chunks and the state naming them in one batch; the previous CRL's chunks go in the same batch, after.
-  WriteBatch batch;
+  // The new chunks first, each in its own write, unsynced: a CRL of tens of megabytes is never copied whole into
+  // one batch, and RocksDB flushes the chunks' memtables while they stream in (storage/rocksdb_storage.h). They are
+  // under the new CRL number, which nothing reads until the state names it. Then, in one synced batch, the state
+  // naming them and the deletion of the previous CRL's chunks. The sync makes the earlier chunk writes durable
+  // too, and storage applies writes in order (a crash loses at most a suffix of them), so a state is never
+  // durable without its chunks. A crash before the state leaves chunks under a number that the next build reuses
+  // (it derives the number from the durable states) and overwrites; chunks it does not overwrite are deleted with
+  // the rest of that number's chunks when its CRL is replaced, since the deletion lists the number's keys.
   st.chunks = (der.size() + kChunkSize - 1) / kChunkSize;
   for (uint64_t i = 0; i < st.chunks; ++i) {
-    batch.Put(ChunkKey(group, st.number, i), der.substr(i * kChunkSize, kChunkSize));
+    WriteBatch chunk;
+    chunk.Put(ChunkKey(group, st.number, i), der.substr(i * kChunkSize, kChunkSize));
+    RETURN_IF_ERROR(ctx_.storage->WriteUnsynced(chunk));
   }
+  WriteBatch batch;
   Json state = {{"number", st.number},           {"built_seq", st.built_seq}, {"base", st.base},
                 {"this_update", st.this_update}, {"next_update", st.next_update},
                 {"chunks", st.chunks},           {"disabled", st.disabled},   {"size", der.size()}};
   batch.Put(StateKey(group, kind), state.dump());
-  if (previous) {
-    for (uint64_t i = 0; i < previous->chunks; ++i) batch.Delete(ChunkKey(group, previous->number, i));
+  if (previous && previous->number != st.number) {
+    const std::string prefix = ChunkPrefix(group, previous->number);
+    std::vector<std::string> old_chunks;
+    RETURN_IF_ERROR(ctx_.storage->List(prefix, "", 0, &old_chunks));
+    for (const auto& k : old_chunks) batch.Delete(prefix + k);
   }
   RETURN_IF_ERROR(ctx_.storage->Write(batch));
   // A complete CRL now lists every revocation up to `seq`: the delta index before it is no longer needed.

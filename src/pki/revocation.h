@@ -98,7 +98,8 @@ class RevocationStore {
   // Returns whether entries may remain.
   Result<bool> ReadSince(const std::string& group, uint64_t* after_seq, size_t n,
                          std::vector<std::pair<std::string, int64_t>>* out) const;
-  // Deletes the issuer's delta index entries with counts up to `seq` (a complete CRL now lists them).
+  // Deletes the issuer's delta index entries with counts up to `seq` (a complete CRL now lists them), as one
+  // Storage::DeleteRange from the index's start (completing any earlier prune that was interrupted).
   Status PruneDeltaIndex(const std::string& group, uint64_t seq);
 
   // Calls `batch` with the issuer's revoked entries in serial order, `batch_size` at a time.

@@ -189,6 +189,82 @@ TEST_F(CrlServiceTest, ConfigIsAPartialUpdateWithVaultsChecks) {
   EXPECT_EQ(h.Read("config/crl")->data["auto_rebuild"], false);  // a refused update changes nothing
 }
 
+// A build interrupted after some of its chunks were written leaves them under the number the next build reuses;
+// whatever that build does not overwrite goes when its CRL is replaced (the previous number's keys are listed).
+TEST_F(CrlServiceTest, ChunksOfAnInterruptedBuildGoWithTheirNumber) {
+  const std::string group = h.CrlGroup(issuer_id);
+  EXPECT_EQ(Crl().number, 1);
+  const std::string orphan = "crl/der/" + group + "/0000000000000002/000007";
+  ASSERT_TRUE(h.storage.Put(orphan, "left by a crash").ok());
+  IssueAndRevoke();
+  ParsedCrl second = Crl();
+  EXPECT_EQ(second.number, 2);
+  EXPECT_EQ(second.serials.size(), 1u);
+  std::string v;
+  EXPECT_TRUE(h.storage.Get(orphan, &v).ok());  // not a chunk of CRL 2 (one chunk), never read
+  IssueAndRevoke();
+  EXPECT_EQ(Crl().number, 3);
+  std::vector<std::string> chunks;
+  ASSERT_TRUE(h.storage.List("crl/der/" + group + "/", "", 0, &chunks).ok());
+  EXPECT_EQ(chunks, std::vector<std::string>{"0000000000000003/000000"});
+}
+
+// A complete CRL lists every revocation up to its count: the delta index up to there is deleted, later ones stay.
+TEST_F(CrlServiceTest, CompleteRebuildPrunesTheDeltaIndexUpToItsCount) {
+  const std::string group = h.CrlGroup(issuer_id);
+  const std::string prefix = "index/delta/" + group + "/";
+  IssueAndRevoke();
+  IssueAndRevoke();
+  std::vector<std::string> keys;
+  ASSERT_TRUE(h.storage.List(prefix, "", 0, &keys).ok());
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_EQ(Crl().serials.size(), 2u);
+  keys.clear();
+  ASSERT_TRUE(h.storage.List(prefix, "", 0, &keys).ok());
+  EXPECT_TRUE(keys.empty());
+  IssueAndRevoke();
+  keys.clear();
+  ASSERT_TRUE(h.storage.List(prefix, "", 0, &keys).ok());
+  EXPECT_EQ(keys, std::vector<std::string>{"0000000000000003"});
+}
+
+// Index entries are read without building a JSON object when they are exactly {"t": integer}; any other CBOR
+// spelling of the time (longer integer encodings, more fields) is decoded by the JSON reader, to the same time.
+TEST_F(CrlServiceTest, EveryCborSpellingOfTheRevocationTimeGivesTheSameDate) {
+  const std::string group = h.CrlGroup(issuer_id);
+  const int64_t t = EngineHarness::kStart - 86400;
+  auto cbor = [](const nlohmann::json& j) {
+    std::vector<uint8_t> b = nlohmann::json::to_cbor(j);
+    return std::string(b.begin(), b.end());
+  };
+  std::string eight = "\xa1\x61t\x1b";  // {"t": t} with an 8-byte integer
+  for (int i = 7; i >= 0; --i) eight.push_back(static_cast<char>(static_cast<uint64_t>(t) >> (8 * i)));
+  const std::vector<std::string> values = {cbor({{"t", t}}), eight, cbor({{"t", t}, {"x", 1}})};
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::string serial = {0x22, static_cast<char>(i + 1)};
+    ASSERT_TRUE(h.storage.Put("index/revoked/" + group + "/" + HyphenSerial(serial), values[i]).ok());
+  }
+  ASSERT_TRUE(h.storage.Put("crl/seq/" + group, "3").ok());
+  auto r = h.Read("crl");
+  ASSERT_TRUE(r.ok() && r->raw);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(r->raw->body.data());
+  X509_CRL* crl = d2i_X509_CRL(nullptr, &p, static_cast<long>(r->raw->body.size()));
+  ASSERT_NE(crl, nullptr);
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  ASSERT_EQ(sk_X509_REVOKED_num(revoked), 3);
+  for (int i = 0; i < 3; ++i) {
+    std::tm tm{};
+    ASSERT_EQ(ASN1_TIME_to_tm(X509_REVOKED_get0_revocationDate(sk_X509_REVOKED_value(revoked, i)), &tm), 1);
+    EXPECT_EQ(static_cast<int64_t>(timegm(&tm)), t) << i;
+  }
+  X509_CRL_free(crl);
+  // A value that is no revocation entry at all is refused, not listed with a made-up date.
+  ASSERT_TRUE(h.storage.Put("index/revoked/" + group + "/" + HyphenSerial(std::string{0x22, 0x09}), "\xa1\x61t").ok());
+  ASSERT_TRUE(h.storage.Put("crl/seq/" + group, "4").ok());
+  auto bad = h.Read("crl");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST_F(CrlServiceTest, DeltaCrlsListRevocationsSinceTheirBaseOnTheirInterval) {
   auto none = h.Read("crl/delta");
   ASSERT_TRUE(none.ok() && none->raw);

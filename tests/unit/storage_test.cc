@@ -6,6 +6,10 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+
+#include <rocksdb/db.h>
+
 #include "storage/memory_storage.h"
 #include "storage/rocksdb_storage.h"
 
@@ -122,7 +126,130 @@ TEST(StorageDefaultScan, ListsThenReads) {
   EXPECT_EQ(kv[1].second, "two");
 }
 
+TEST_P(StorageContract, ScanEachVisitsInOrderAndStopsOnError) {
+  auto s = Make();
+  for (const char* k : {"idx/b", "idx/a", "idx/c", "idy/z"}) ASSERT_TRUE(s->Put(k, std::string("v-") + k).ok());
+  std::vector<std::pair<std::string, std::string>> seen;
+  auto collect = [&](std::string_view k, std::string_view v) {
+    seen.emplace_back(std::string(k), std::string(v));
+    return Status::Ok();
+  };
+  ASSERT_TRUE(s->ScanEach("idx/", "a", 0, collect).ok());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"b", "v-idx/b"}, {"c", "v-idx/c"}}));
+  seen.clear();
+  ASSERT_TRUE(s->ScanEach("idx/", "", 2, collect).ok());
+  EXPECT_EQ(seen.size(), 2u);
+  size_t calls = 0;
+  Status st = s->ScanEach("idx/", "", 0, [&](std::string_view, std::string_view) {
+    ++calls;
+    return Status::Internal("stop");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(calls, 1u);
+}
+
+TEST_P(StorageContract, DeleteRangeDeletesOnlyTheRange) {
+  auto s = Make();
+  for (const char* k : {"d/0001", "d/0002", "d/0003", "d/0004", "d/00041", "e/0001", "d0"}) ASSERT_TRUE(s->Put(k, "v").ok());
+  ASSERT_TRUE(s->DeleteRange("d/", "0002", "0004").ok());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(s->List("d/", "", 0, &keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"0001", "0004", "00041"}));
+  ASSERT_TRUE(s->DeleteRange("d/", "", "0005").ok());  // from the start; already deleted keys are no matter
+  keys.clear();
+  ASSERT_TRUE(s->List("d/", "", 0, &keys).ok());
+  EXPECT_TRUE(keys.empty());
+  std::string v;
+  EXPECT_TRUE(s->Get("e/0001", &v).ok());
+  EXPECT_TRUE(s->Get("d0", &v).ok());
+  EXPECT_TRUE(s->DeleteRange("e/", "1", "0").ok());  // an empty range
+  EXPECT_TRUE(s->Get("e/0001", &v).ok());
+}
+
+// Keys under crl/der/ live in RocksDB's bulk column family: every operation must behave as if they did not.
+TEST_P(StorageContract, BulkKeysListWithTheRest) {
+  auto s = Make();
+  for (const char* k : {"crl/der/g/1/000000", "crl/der/g/1/000001", "crl/seq/g", "crl/state/g", "crl/d", "crm"}) {
+    ASSERT_TRUE(s->Put(k, std::string("v-") + k).ok());
+  }
+  std::vector<std::string> keys;
+  ASSERT_TRUE(s->List("crl/", "", 0, &keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"d", "der/g/1/000000", "der/g/1/000001", "seq/g", "state/g"}));
+  keys.clear();
+  ASSERT_TRUE(s->List("crl/", "der/g/1/000000", 2, &keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"der/g/1/000001", "seq/g"}));
+  keys.clear();
+  ASSERT_TRUE(s->List("crl/der/g/", "", 0, &keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"1/000000", "1/000001"}));
+  keys.clear();
+  ASSERT_TRUE(s->List("", "crl/der/g/1/000001", 0, &keys).ok());
+  EXPECT_EQ(keys, (std::vector<std::string>{"crl/seq/g", "crl/state/g", "crm"}));
+  // One batch across both: all of it applies.
+  WriteBatch b;
+  b.Delete("crl/der/g/1/000000");
+  b.Put("crl/der/g/2/000000", "new");
+  b.Put("crl/state/g", "2");
+  ASSERT_TRUE(s->Write(b).ok());
+  std::string v;
+  EXPECT_TRUE(s->Get("crl/der/g/1/000000", &v).IsNotFound());
+  ASSERT_TRUE(s->Get("crl/der/g/2/000000", &v).ok());
+  EXPECT_EQ(v, "new");
+  ASSERT_TRUE(s->DeleteRange("crl/", "", "z").ok());
+  keys.clear();
+  ASSERT_TRUE(s->List("crl/", "", 0, &keys).ok());
+  EXPECT_TRUE(keys.empty());
+  EXPECT_TRUE(s->Get("crm", &v).ok());
+}
+
+TEST(StorageDefaultScan, ScanEachAndDeleteRangeOverListAndGet) {
+  ListOnly s;
+  for (int i = 0; i < 2500; ++i) {  // more than one page of the default DeleteRange
+    char key[16];
+    std::snprintf(key, sizeof key, "p/%05d", i);
+    ASSERT_TRUE(s.Put(key, "v").ok());
+  }
+  ASSERT_TRUE(s.Put("q", "v").ok());
+  size_t seen = 0;
+  ASSERT_TRUE(s.ScanEach("p/", "", 0, [&](std::string_view, std::string_view v) {
+                 seen += v == "v";
+                 return Status::Ok();
+               }).ok());
+  EXPECT_EQ(seen, 2500u);
+  ASSERT_TRUE(s.DeleteRange("p/", "00010", "02400").ok());
+  std::vector<std::string> keys;
+  ASSERT_TRUE(s.List("p/", "", 0, &keys).ok());
+  ASSERT_EQ(keys.size(), 10u + 100u);
+  EXPECT_EQ(keys[9], "00009");
+  EXPECT_EQ(keys[10], "02400");
+  std::string v;
+  EXPECT_TRUE(s.Get("q", &v).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageContract, ::testing::Values("memory", "rocksdb"));
+
+// A database written before the bulk column family existed keeps its CRL chunks: the first open moves them.
+TEST(RocksDBStorage, MovesBulkKeysOfAnOlderDatabase) {
+  TempDir dir;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "crl/der/g/1/000000", "chunk0").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "crl/state/g", "state").ok());
+  }
+  for (int round = 0; round < 2; ++round) {  // the second open finds the family and moves nothing
+    auto s = RocksDBStorage::Open(dir.path());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    std::string v;
+    ASSERT_TRUE((*s)->Get("crl/der/g/1/000000", &v).ok());
+    EXPECT_EQ(v, "chunk0");
+    std::vector<std::string> keys;
+    ASSERT_TRUE((*s)->List("crl/", "", 0, &keys).ok());
+    EXPECT_EQ(keys, (std::vector<std::string>{"der/g/1/000000", "state/g"}));
+  }
+}
 
 TEST(RocksDBStorage, SurvivesReopen) {
   TempDir dir;
