@@ -78,6 +78,12 @@ ossl::PKey DecodeKey(const ASN1_STRING* spki_der, int* type) {
   ossl::PKey key(EVP_PKEY_new());
   if (!key) return nullptr;
   if (alg == NID_X9_62_id_ecPublicKey) {
+    // Only a named curve and an uncompressed point: the form the provider route writes into certificates
+    // (RFC 5480 namedCurve; Go cannot parse compressed points or explicit parameters). Others take that route.
+    const ASN1_TYPE* params = spki->algorithm->parameter;
+    if (!params || params->type != V_ASN1_OBJECT || spki->key->length < 1 || spki->key->data[0] != 0x04) {
+      return nullptr;
+    }
     EC_KEY* ec = d2i_EC_PUBKEY(nullptr, &p, spki_der->length);
     if (!ec || EVP_PKEY_assign_EC_KEY(key.get(), ec) != 1) {
       EC_KEY_free(ec);

@@ -6,7 +6,8 @@
 // signature is checked over the original bytes (as X509_REQ_verify does), and an X509_REQ is assembled from the
 // parts for the rest of the engine.
 //
-// Anything outside that (other key or signature types, RSA-PSS, a failed check, a parse error) returns null and
+// Anything outside that (other key or signature types, RSA-PSS, EC keys with explicit curve parameters or a
+// compressed or hybrid point, a failed check, a parse error) returns null and
 // the caller takes OpenSSL's own path, which decides and words the error: this route never refuses a CSR.
 #pragma once
 

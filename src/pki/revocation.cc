@@ -159,6 +159,11 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   batch.Put(SequenceKey(group), std::to_string(seq + 1));
   PutRecordToBatch(&batch, serial_bytes, RevocationRecord{now, issuer_id});
   batch.Put(kCountKey, std::to_string(count + 1));
+  // And the count once more after the record: the OCSP answer cache (path_ocsp.cc) keeps answers under the count
+  // they were made at, so an answer made between the first bump and the record ("good", where a host applies the
+  // batch op by op) is left under a count that no longer holds. A count with no index/delta/ entry is a gap the
+  // CRL builds skip, as a removal's.
+  batch.Put(SequenceKey(group), std::to_string(seq + 2));
   RETURN_IF_ERROR(storage_->Write(batch));
   return RevocationRecord{now, issuer_id};
 }
@@ -180,6 +185,10 @@ Status RevocationStore::RemoveToBatch(WriteBatch* batch, const std::string& seri
   }
   batch->Delete(RevokedKey(serial_bytes));
   batch->Put(kCountKey, std::to_string(count - 1));
+  if (group) {
+    ASSIGN_OR_RETURN(uint64_t seq, Sequence(*group));
+    batch->Put(SequenceKey(*group), std::to_string(seq + 2));  // after the record, as in Add
+  }
   return Status::Ok();
 }
 

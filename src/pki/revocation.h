@@ -3,17 +3,19 @@
 // Keys (docs/design.md):
 //   revoked/<serial>                    CBOR {t: revocation time, i: issuer id}: "is this serial revoked?"
 //   index/revoked/<group>/<serial>      CBOR {t}: the CRL group's entries, streamed in serial order by CRL builds
-//   crl/seq/<group>                     decimal count of revocations in the group; a CRL built at count n is
-//                                       stale once the count is past n
+//   crl/seq/<group>                     decimal change count of the group's revoked set (two steps per
+//                                       revocation or removal); a CRL built at count n is stale once it is past n
 //   index/delta/<group>/<count:016x>    CBOR {s: serial, t}: the group's revocations in the order they happened,
 //                                       so a delta CRL reads only those after its base CRL's count
 //   index/count/revoked                 decimal: the number of revoked/ records
 // A CRL group is the set of issuers sharing a subject and a key (CrlGroupOf): they sign indistinguishable CRLs and
 // OCSP answers, so they share one revoked set, as Vault builds one CRL per such group.
-// A revocation writes all five in one batch: an O(1) append, never a CRL rebuild. Tidy removes an expired
+// A revocation writes all five in one batch: an O(1) append, never a CRL rebuild. The count moves on twice in that
+// batch, once before the revoked/ record and once after it: where a host applies a batch op by op, an OCSP answer
+// cached under the first step (made before the record existed) is never used again. Tidy removes an expired
 // revocation (RemoveToBatch) in one batch too: the record, the group's index entry and the count, and it moves
-// crl/seq/<group> on by one so that the next CRL read rebuilds without the entry. Such a step leaves a count with
-// no index/delta/ entry; delta CRL builds read the counts that exist (ReadSince skips the gap). <serial> is
+// crl/seq/<group> on (again twice, around the record) so that the next CRL read rebuilds without the entry. Counts
+// without an index/delta/ entry are gaps delta CRL builds skip (ReadSince reads the counts that exist). <serial> is
 // lowercase hex with '-' separators, as for certs/.
 //
 // Thread-safe: stateless over Storage. Writers of revocation state serialise on LockWrites() (process-wide) and

@@ -1,5 +1,6 @@
 // The OpenSSL layer: keys, serials, time formats, base64, the key sealer, certificates and CSRs.
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
 #include <filesystem>
@@ -250,6 +251,30 @@ std::string PemBody(const std::string& pem) {
   std::string der(reinterpret_cast<char*>(data), static_cast<size_t>(len));
   OPENSSL_free(data);
   return der;
+}
+
+TEST(Csr, EcKeysNotInNamedUncompressedFormTakeOpenSslsRoute) {
+  // A compressed point or explicit curve parameters would otherwise be copied into the certificate as they came.
+  struct Case {
+    const char* param;
+    const char* value;
+  } cases[] = {{OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "compressed"},
+               {OSSL_PKEY_PARAM_EC_ENCODING, "explicit"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.value);
+    ossl::PKey key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    ASSERT_TRUE(key);
+    ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), c.param, c.value), 1);
+    CsrTemplate t;
+    t.subject = {{"CN", "csr.test"}};
+    auto pem = CreateCsrPem(t, key.get());
+    ASSERT_TRUE(pem.ok());
+    ossl::PKey fast_key;
+    EXPECT_FALSE(ParseVerifiedCsrFast(PemBody(*pem), &fast_key));
+    auto csr = ParseCsrPem(*pem);
+    ASSERT_TRUE(csr.ok()) << csr.status().message();
+    EXPECT_TRUE(SamePublicKey(csr->public_key.get(), key.get()));
+  }
 }
 
 TEST(Csr, FastRouteCoversEcAndRsaAndAgreesWithOpenSsl) {

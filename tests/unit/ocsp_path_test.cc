@@ -4,6 +4,8 @@
 
 #include <openssl/ocsp.h>
 
+#include <functional>
+
 #include "src/crypto/x509.h"
 #include "tests/unit/engine_harness.h"
 
@@ -231,6 +233,92 @@ TEST_F(OcspPathTest, ACertificateOfAnotherCaIsUnknown) {
   auto r = Post(der);
   ASSERT_TRUE(r.ok() && r->raw);
   EXPECT_EQ(r->raw->status, 200);
+}
+
+}  // namespace
+}  // namespace pki::testing
+
+namespace pki::testing {
+namespace {
+
+// As a host's pb.Storage applies a WriteBatch (plugin/host_storage.cc): op by op, in order. `after_seq_put` runs
+// once, right after the first crl/seq/ put: an OCSP request served inside a revocation's batch.
+class OpByOpStorage final : public Storage {
+ public:
+  Status Get(std::string_view k, std::string* v) override { return inner.Get(k, v); }
+  Status Put(std::string_view k, std::string_view v) override { return inner.Put(k, v); }
+  Status Delete(std::string_view k) override { return inner.Delete(k); }
+  Status Write(const WriteBatch& batch) override {
+    for (const auto& op : batch.ops()) {
+      Status s = op.kind == WriteBatch::Op::kPut ? inner.Put(op.key, op.value) : inner.Delete(op.key);
+      if (!s.ok()) return s;
+      if (op.kind == WriteBatch::Op::kPut && op.key.rfind("crl/seq/", 0) == 0 && after_seq_put) {
+        auto hook = std::move(after_seq_put);
+        after_seq_put = nullptr;
+        hook();
+      }
+    }
+    return Status::Ok();
+  }
+  Status List(std::string_view p, std::string_view s, size_t l, std::vector<std::string>* k) override {
+    return inner.List(p, s, l, k);
+  }
+  MemoryStorage inner;
+  std::function<void()> after_seq_put;
+};
+
+TEST(OcspCacheOnHostStorage, AnAnswerMadeInsideARevocationsBatchIsNotServedAfterIt) {
+  OpByOpStorage storage;
+  FakeClock clock(EngineHarness::kStart);
+  FixedSystemView system;
+  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
+  auto backend = NewPkiBackend(PkiContext{&storage, &clock, &system, sealer.get()});
+  auto call = [&](const std::string& path, Json data) {
+    Request r;
+    r.operation = Operation::kUpdate;
+    r.path = path;
+    r.data = std::move(data);
+    r.mount_point = "pki/";
+    return backend->HandleRequest(r);
+  };
+  auto root = call("root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}});
+  ASSERT_TRUE(root.ok());
+  ossl::X509Ptr ca = ParseCertificatePem(root->data["certificate"].get<std::string>()).value();
+  ASSERT_TRUE(call("roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  auto issued = call("issue/web", {{"common_name", "a.example.com"}});
+  ASSERT_TRUE(issued.ok());
+  ossl::X509Ptr leaf = ParseCertificatePem(issued->data["certificate"].get<std::string>()).value();
+
+  OCSP_REQUEST* req = OCSP_REQUEST_new();
+  OCSP_request_add0_id(req, OCSP_cert_to_id(EVP_sha1(), leaf.get(), ca.get()));
+  unsigned char* der = nullptr;
+  int len = i2d_OCSP_REQUEST(req, &der);
+  const std::string body = Base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  OCSP_REQUEST_free(req);
+  auto status = [&]() {
+    auto r = call("ocsp", {{"http_raw_body", body}});
+    if (!r.ok() || !r->raw) return -2;
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(r->raw->body.data());
+    OCSP_RESPONSE* resp = d2i_OCSP_RESPONSE(nullptr, &p, static_cast<long>(r->raw->body.size()));
+    OCSP_BASICRESP* bs = resp ? OCSP_response_get1_basic(resp) : nullptr;
+    OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), leaf.get(), ca.get());
+    int st = -1, reason = -1;
+    if (bs) OCSP_resp_find_status(bs, id, &st, &reason, nullptr, nullptr, nullptr);
+    OCSP_CERTID_free(id);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    return st;
+  };
+
+  EXPECT_EQ(status(), V_OCSP_CERTSTATUS_GOOD);
+  clock.Advance(1);
+  int inside = -3;
+  storage.after_seq_put = [&] { inside = status(); };  // the revoked record is not written yet
+  ASSERT_TRUE(call("revoke", {{"serial_number", issued->data["serial_number"]}}).ok());
+  EXPECT_EQ(inside, V_OCSP_CERTSTATUS_GOOD);
+  clock.Advance(60);
+  EXPECT_EQ(status(), V_OCSP_CERTSTATUS_REVOKED) << "the answer cached inside the batch outlived the revocation";
 }
 
 }  // namespace
