@@ -26,7 +26,7 @@ rocksdb::WriteOptions SyncedWrites() {
 RocksDBStorage::RocksDBStorage(rocksdb::DB* db) : db_(db) {}
 RocksDBStorage::~RocksDBStorage() = default;
 
-Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& path) {
+rocksdb::Options RocksDBStorage::EngineOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
@@ -34,6 +34,11 @@ Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& 
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& path) {
+  rocksdb::Options options = EngineOptions();
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
   if (!s.ok()) return Status::Internal("cannot open storage at " + path + ": " + s.ToString());
