@@ -486,7 +486,8 @@ int ScaleLoad(int argc, char** argv) {
   const std::string dir = flags["dir"];
   std::error_code ec;
   if (fs::exists(dir) && !fs::is_empty(dir, ec)) {
-    if (!fs::exists(dir + "/" + kScaleMarker) && !fs::exists(dir + "/scratch")) {
+    // Ours: complete (the marker) or left by an interrupted load (its scratch mount or sorted runs).
+    if (!fs::exists(dir + "/" + kScaleMarker) && !fs::exists(dir + "/scratch") && !fs::exists(dir + "/tmp")) {
       std::fprintf(stderr, "scale-load: %s exists and is not a pki_bench scale data set; refusing to replace it\n",
                    dir.c_str());
       return 1;
