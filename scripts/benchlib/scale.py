@@ -217,9 +217,11 @@ class MountServer:
     def setup(self):
         """Mounts big/ (untimed) and puts the data set clone in its place: pki-server decides where a mount's files
         live (<data>/mounts/<uuid>/rocksdb, its sealing key next to it as rocksdb.seal-key)."""
-        self.start(mount=True)
-        uuid = self.call("GET", "sys/mounts")["data"]["big/"]["uuid"]
-        self.stop()
+        try:
+            self.start(mount=True)
+            uuid = self.call("GET", "sys/mounts")["data"]["big/"]["uuid"]
+        finally:
+            self.stop()
         mount_dir = os.path.join(self.dir, "data", "mounts", uuid)
         shutil.rmtree(os.path.join(mount_dir, "rocksdb"))
         os.rename(os.path.join(self.data, "db"), os.path.join(mount_dir, "rocksdb"))
@@ -311,11 +313,11 @@ def _startup(bench):
     empty_src, _ = dataset(bench, "scale_load_empty", 0)
     servers = {"big": MountServer(bench, "startup-big", clone(bench, big_src, "startup-big")),
                "empty": MountServer(bench, "startup-empty", clone(bench, empty_src, "startup-empty"))}
-    for s in servers.values():
-        s.setup()
     times = {"big": [], "empty": []}
     starts = {}
     try:
+        for s in servers.values():
+            s.setup()
         for _ in range(STARTUP_ROUNDS):
             for name in ("empty", "big"):
                 s = servers[name]
