@@ -21,6 +21,7 @@
 namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
+struct Options;
 }  // namespace rocksdb
 
 namespace pki {
@@ -29,6 +30,9 @@ class RocksDBStorage final : public Storage {
  public:
   // Opens (creating when absent) the database in directory `path`.
   static Result<std::unique_ptr<RocksDBStorage>> Open(const std::string& path);
+  // The options Open uses (table format, bloom filters, caches, memtables): for tools that write SST files to be
+  // ingested into a mount's database (tests/bench/scale_bench.cc), so that they are built as the engine's own.
+  static rocksdb::Options EngineOptions();
   ~RocksDBStorage() override;
 
   Status Get(std::string_view key, std::string* value) override;
