@@ -19,7 +19,7 @@ from benchlib.common import BenchError, PkiDevServer, log, wrk_cycling_post_scri
 
 THREADS = 2
 CONNECTIONS = 64              # headline concurrency (wrk connections)
-SWEEP = (1, 4, 16, 256)       # further concurrencies of the sweep (3 s each)
+SWEEP = (1, 4, 16, 256)       # further concurrencies of the sweep (3 s each; wrk threads: at most one per connection)
 QUICK_SWEEP = (4, 16)         # --quick: 1 s each
 
 
@@ -132,7 +132,7 @@ def _issue_scenario(bench, name, role, ceiling_kind, stored):
         rss = server.rss_kb()
         points = []
         if ceiling_kind != "issue_rsa2048":  # keygen-bound: concurrency changes nothing worth the minutes
-            points = [(c, bench.wrk(server.addr + "/v1/pki/issue/" + role, script, secs, THREADS, c,
+            points = [(c, bench.wrk(server.addr + "/v1/pki/issue/" + role, script, secs, min(THREADS, c), c,
                                     headers=[server.token_header()])) for c, secs in _sweep_points(bench)]
         requests = summary["requests"] + sum(p["requests"] for _, p in points)
         delta = _check_stored(server, before, requests, stored, CONNECTIONS + sum(c for c, _ in points))
@@ -224,7 +224,7 @@ def peer_cfssl_sign(bench):
             raise BenchError("cfssl sign answered no certificate: %s" % json.dumps(answer)[:500])
         script = wrk_cycling_post_script(os.path.join(bench.work, "peer_cfssl_sign.lua"))
         summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, script_args=[bodies, THREADS])
-        points = [(c, bench.wrk(url, script, secs, THREADS, c, script_args=[bodies, THREADS]))
+        points = [(c, bench.wrk(url, script, secs, min(THREADS, c), c, script_args=[bodies, min(THREADS, c)]))
                   for c, secs in _sweep_points(bench)]
     finally:
         proc.terminate()
@@ -257,8 +257,8 @@ def sign_ec256_stored(bench):
                             headers=[server.token_header()], script_args=[csrs, THREADS])
         ceil_after = bench.ceiling("sign_ec256", ceil_s, THREADS)
         rss = server.rss_kb()
-        points = [(c, bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, secs, THREADS, c,
-                                headers=[server.token_header()], script_args=[csrs, THREADS]))
+        points = [(c, bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, secs, min(THREADS, c), c,
+                                headers=[server.token_header()], script_args=[csrs, min(THREADS, c)]))
                   for c, secs in _sweep_points(bench)]
         delta = _check_stored(server, before, summary["requests"] + sum(p["requests"] for _, p in points),
                               True, CONNECTIONS + sum(c for c, _ in points))
