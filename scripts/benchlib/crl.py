@@ -4,7 +4,7 @@ after a revoke, and revoke latency with 1M revoked against an empty set.
 The data set (a RocksDB mount with a CA and N revoked, written by `pki_bench crl-load` through the storage layer
 in the engine's key layout) is loaded once per run and shared by the scenarios; its load time is emitted as
 crl_load_1m. --quick uses 100k revoked instead of 1M under the same names (`n` is the real count).
-crl_full_10m is not part of this module yet.
+crl_full_10m (10M revoked, SST-ingested) is in scale.py.
 
 Standard library only; depends on the Bench API of scripts/benchlib/common.py (quick, tool, work, emit).
 """

@@ -3,8 +3,9 @@ start-up and resident memory with 10M stored.
 
 Data sets are RocksDB mount databases bulk-loaded by `pki_bench scale-load` (SST ingestion of what the engine's own
 batch builders write; tests/bench/scale_bench.cc). They are generated once and cached under
-build/bench/datasets/<recipe>/ (pki_bench-scale.json is the stamp: the recipe, the loader's version and a
-fingerprint of the engine's key layout; a mismatch regenerates). Generating one emits its `scale_load_*` line. The
+<out-dir>/datasets/<recipe>/ (out-dir: build/bench unless scripts/bench --out-dir says otherwise; pki_bench-scale.json
+is the stamp: the recipe, the loader's version and a fingerprint of the engine's key layout; a mismatch
+regenerates). Generating one emits its `scale_load_*` line. The
 scenarios never change a cached data set: each works on a clone under the run's work directory whose SST files are
 hard links (RocksDB never rewrites an SST file; the clone's own writes go to new files).
 
@@ -59,8 +60,10 @@ def _tool_json(bench, *args):
 
 
 def datasets_dir(bench):
-    """build/bench/datasets, unless the bench object names another place (the integration test does)."""
-    return getattr(bench, "datasets_dir", None) or os.path.join(bench.root, "build", "bench", "datasets")
+    """<out-dir>/datasets (build/bench/datasets by default), unless the bench object names another place (the
+    integration test does)."""
+    return getattr(bench, "datasets_dir", None) or os.path.join(
+        getattr(bench, "out_dir", None) or os.path.join(bench.root, "build", "bench"), "datasets")
 
 
 def _info(bench):
