@@ -245,13 +245,14 @@ class PkiDevServer:
 
     def rss_kb(self):
         """Resident memory (kB) of pki-server and of its pki-plugin children, from /proc: {"server":..,"plugin":..}."""
-        out = {"server": _rss_kb(self.proc.pid), "plugin": 0}
-        for child in _children(self.proc.pid):
-            out["plugin"] += _rss_kb(child)
+        out = {"server": rss_kb(self.proc.pid), "plugin": 0}
+        for child in children(self.proc.pid):
+            out["plugin"] += rss_kb(child)
         return out
 
 
-def _children(pid):
+def children(pid):
+    """The pids of pid's child processes (from /proc)."""
     out = set()
     try:
         for tid in os.listdir("/proc/%d/task" % pid):
@@ -262,7 +263,8 @@ def _children(pid):
     return out
 
 
-def _rss_kb(pid):
+def rss_kb(pid):
+    """VmRSS of pid in kB (0 when it is gone)."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:

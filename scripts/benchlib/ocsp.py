@@ -26,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 
-from benchlib.common import BenchError, PkiDevServer, log
+from benchlib.common import BenchError, PkiDevServer, children, log, rss_kb
 
 FULL_STORED = 1_000_000
 QUICK_STORED = 50_000
@@ -244,27 +244,9 @@ def _wrk_script(bench):
     return path
 
 
-def _proc_rss_kb(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def _tree_rss_kb(pid):
     """VmRSS of pid and its children (openssl ocsp -multi: the parent and its workers)."""
-    total = _proc_rss_kb(pid)
-    try:
-        for tid in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
-                total += sum(_proc_rss_kb(int(c)) for c in f.read().split())
-    except OSError:
-        pass
-    return total
+    return rss_kb(pid) + sum(rss_kb(c) for c in children(pid))
 
 
 class OurResponder:

@@ -276,7 +276,7 @@ class MountServer:
     def plugin_pid(self):
         """The pki-plugin child serving big/: the one holding a file of the clone open."""
         db = os.path.realpath(self.db)
-        for pid in common._children(self.proc.pid):
+        for pid in common.children(self.proc.pid):
             try:
                 for fd in os.listdir("/proc/%d/fd" % pid):
                     try:

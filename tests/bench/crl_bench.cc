@@ -6,7 +6,7 @@
 // A data set directory D holds db/ (RocksDB, opened exactly as the engine opens a mount's storage), the marker
 // pki_bench-crl.json (what was loaded), the CA's certificate and key (ca.pem, ca.key, for peers answering for the
 // same CA), seal.key (the key sealing the CA key in db/: a mount's seal key file) and, after crl-delta, empty/ (a
-// second mount with no revocations). The CA key is sealed with a fixed benchmark key (kSealerKey): these data sets
+// second mount with no revocations). The CA key is sealed with a fixed benchmark key (kDataSetSealerKey, tests/bench/bench_mount.h): these data sets
 // hold nothing secret.
 //
 // Records are synthetic (tests/scale/cert_loader.h) but carry the engine's key layout: certs/<serial> and its
@@ -43,6 +43,7 @@
 #include "src/pki/cert_store.h"
 #include "src/pki/revocation.h"
 #include "storage/rocksdb_storage.h"
+#include "tests/bench/bench_mount.h"
 #include "tests/bench/commands.h"
 #include "tests/scale/cert_loader.h"
 
@@ -50,26 +51,9 @@ namespace pki::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Steady = std::chrono::steady_clock;
 
-constexpr char kSealerKey[] = "pki_bench CRL data set sealer k!";  // 32 bytes
 constexpr char kMarker[] = "pki_bench-crl.json";
 
-double SecondsSince(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
-
-// --name value pairs; unknown or valueless flags are errors.
-bool ParseFlags(int argc, char** argv, const std::vector<std::string>& allowed, std::map<std::string, std::string>* out) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag.rfind("--", 0) != 0 || std::find(allowed.begin(), allowed.end(), flag.substr(2)) == allowed.end() ||
-        i + 1 >= argc) {
-      std::fprintf(stderr, "%s: unexpected argument %s\n", argv[0], flag.c_str());
-      return false;
-    }
-    (*out)[flag.substr(2)] = argv[++i];
-  }
-  return true;
-}
 
 bool ParseCount(const std::map<std::string, std::string>& flags, const std::string& name, size_t* out) {
   auto it = flags.find(name);
@@ -84,53 +68,8 @@ bool ParseCount(const std::map<std::string, std::string>& flags, const std::stri
   return true;
 }
 
-int Fail(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), s.message().c_str());
-  return 1;
-}
-
-// Peak resident set of this process so far (VmHWM), in kB.
-long PeakRssKb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-class BenchSystemView final : public SystemView {
- public:
-  int64_t DefaultLeaseTtl() const override { return 768 * 3600; }
-  int64_t MaxLeaseTtl() const override { return 87600 * 3600; }  // room for a 10-year root
-};
-
-// The engine over one RocksDB directory, as a mount runs it.
-struct Mount {
-  std::unique_ptr<RocksDBStorage> rocks;
-  BenchSystemView system;
-  std::unique_ptr<KeySealer> sealer = NewAesGcmSealer(std::string(kSealerKey, 32));
-  std::unique_ptr<PkiBackend> backend;
-
-  PkiContext Context() { return PkiContext{rocks.get(), &SystemClock::Instance(), &system, sealer.get()}; }
-
-  Status Open(const std::string& db_dir) {
-    ASSIGN_OR_RETURN(rocks, RocksDBStorage::Open(db_dir));
-    backend = NewPkiBackend(Context());
-    return Status::Ok();
-  }
-
-  Result<Response> Call(Operation op, const std::string& path, Json data = Json::object()) {
-    Request req;
-    req.operation = op;
-    req.path = path;
-    req.data = std::move(data);
-    req.mount_point = "pki/";
-    return backend->HandleRequest(req);
-  }
-
+// A data set's mount, with what the CRL commands do through it.
+struct Mount : BenchMount {
   // A root CA (EC P-256, as the peer's) and the role "web". With `pem_out`, the root is generated "exported" and
   // its certificate and private key (PEM) are written to <pem_out>.pem and <pem_out>.key, for peers that answer
   // for the same CA (pki_bench ocsp-reqs, openssl ocsp).
@@ -251,7 +190,7 @@ int CrlLoad(int argc, char** argv) {
   if (!issuer.ok()) return Fail("CA", issuer.status());
   {  // The key sealing the CA key in db/, as a mount's seal key file: a plugin can open db/ as its RocksDB.
     std::ofstream seal(dir + "/seal.key", std::ios::binary);
-    seal.write(kSealerKey, 32);
+    seal.write(kDataSetSealerKey, 32);
     if (!seal.good()) return Fail("seal key", Status::Internal("cannot write " + dir + "/seal.key"));
   }
   // One real issued certificate is the prototype of every synthetic record.

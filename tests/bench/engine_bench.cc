@@ -22,6 +22,7 @@
 #include "src/pki/backend.h"
 #include "storage/rocksdb_storage.h"
 #include "tests/bench/bench_args.h"
+#include "tests/bench/bench_mount.h"
 #include "tests/bench/commands.h"
 #include "tests/bench/x509_work.h"
 
@@ -29,21 +30,6 @@ namespace pki::bench {
 namespace {
 
 namespace fs = std::filesystem;
-
-class EngineBenchSystemView final : public SystemView {
- public:
-  int64_t DefaultLeaseTtl() const override { return 768 * 3600; }
-  int64_t MaxLeaseTtl() const override { return 87600 * 3600; }
-};
-
-Result<Response> Call(PkiBackend* backend, Operation op, const std::string& path, Json data) {
-  Request req;
-  req.operation = op;
-  req.path = path;
-  req.data = std::move(data);
-  req.mount_point = "pki/";
-  return backend->HandleRequest(req);
-}
 
 int EngineIssue(int argc, char** argv) {
   BenchArgs args;
@@ -63,20 +49,13 @@ int EngineIssue(int argc, char** argv) {
     std::fprintf(stderr, "%s is not empty\n", dir.c_str());
     return 2;
   }
-  auto rocks = RocksDBStorage::Open(dir);
-  if (!rocks.ok()) {
-    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), rocks.status().message().c_str());
-    return 1;
-  }
-  EngineBenchSystemView system;
-  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
-  std::unique_ptr<PkiBackend> backend =
-      NewPkiBackend(PkiContext{rocks.value().get(), &SystemClock::Instance(), &system, sealer.get()});
-  auto root = Call(backend.get(), Operation::kUpdate, "root/generate/internal",
-                   {{"common_name", "Engine Bench Root"}, {"key_type", "ec"}, {"ttl", "87600h"}});
-  auto role = Call(backend.get(), Operation::kUpdate, "roles/r",
-                   {{"allowed_domains", "example.com"}, {"allow_subdomains", true}, {"key_type", "ec"},
-                    {"no_store", !store}});
+  BenchMount mount;
+  if (Status s = mount.Open(dir); !s.ok()) return Fail("open " + dir, s);
+  auto root = mount.Call(Operation::kUpdate, "root/generate/internal",
+                         {{"common_name", "Engine Bench Root"}, {"key_type", "ec"}, {"ttl", "87600h"}});
+  auto role = mount.Call(Operation::kUpdate, "roles/r",
+                         {{"allowed_domains", "example.com"}, {"allow_subdomains", true}, {"key_type", "ec"},
+                          {"no_store", !store}});
   if (!root.ok() || !role.ok()) {
     std::fprintf(stderr, "set-up failed: %s\n", (!root.ok() ? root.status() : role.status()).message().c_str());
     return 1;
@@ -105,7 +84,7 @@ int EngineIssue(int argc, char** argv) {
     pool.emplace_back([&, t] {
       long n = 0;
       for (size_t i = 0; !stop.load(std::memory_order_relaxed); ++i, ++n) {
-        auto r = Call(backend.get(), Operation::kUpdate, path, bodies[t][i % bodies[t].size()]);
+        auto r = mount.Call(Operation::kUpdate, path, bodies[t][i % bodies[t].size()]);
         if (!r.ok()) {
           std::fprintf(stderr, "%s: %s\n", path.c_str(), r.status().message().c_str());
           failed = true;
@@ -120,7 +99,7 @@ int EngineIssue(int argc, char** argv) {
   for (auto& th : pool) th.join();
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (failed) return 1;
-  auto listed = Call(backend.get(), Operation::kList, "certs", Json::object());
+  auto listed = mount.Call(Operation::kList, "certs", Json::object());
   size_t stored = listed.ok() && listed.value().data.contains("keys") ? listed.value().data["keys"].size() : 0;
   Json out = {{"kind", "engine_" + kind + (store ? "_stored" : "_nostore")},
               {"ops_per_sec", static_cast<double>(done.load()) / elapsed},

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/bench/bench_mount.h"
 #include "tests/bench/commands.h"
 #include "tests/scale/cert_loader.h"
 
@@ -32,20 +33,6 @@ namespace pki::bench {
 namespace {
 
 using Json = nlohmann::json;
-
-// --name value pairs; unknown or valueless flags are errors.
-bool Flags(int argc, char** argv, const std::vector<std::string>& allowed, std::map<std::string, std::string>* out) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag.rfind("--", 0) != 0 || std::find(allowed.begin(), allowed.end(), flag.substr(2)) == allowed.end() ||
-        i + 1 >= argc) {
-      std::fprintf(stderr, "%s: unexpected argument %s\n", argv[0], flag.c_str());
-      return false;
-    }
-    (*out)[flag.substr(2)] = argv[++i];
-  }
-  return true;
-}
 
 int Error(const std::string& msg) {
   std::fprintf(stderr, "%s\n", msg.c_str());
@@ -135,7 +122,7 @@ std::vector<size_t> Draw(size_t count, size_t lo, size_t hi, std::mt19937_64* rn
 int OcspReqs(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   const char* usage = "usage: pki_bench ocsp-reqs --dir D --count K [--revoked-share F] --out FILE --expect FILE\n";
-  if (!Flags(argc, argv, {"dir", "count", "revoked-share", "out", "expect"}, &flags) || !flags.count("dir") ||
+  if (!ParseFlags(argc, argv, {"dir", "count", "revoked-share", "out", "expect"}, &flags) || !flags.count("dir") ||
       !flags.count("count") || !flags.count("out") || !flags.count("expect")) {
     std::fprintf(stderr, "%s", usage);
     return 2;
@@ -232,7 +219,7 @@ std::string CheckResponse(const std::string& der, X509* ca, STACK_OF(X509)* sign
 
 int OcspVerify(int argc, char** argv) {
   std::map<std::string, std::string> flags;
-  if (!Flags(argc, argv, {"ca", "in"}, &flags) || !flags.count("ca") || !flags.count("in")) {
+  if (!ParseFlags(argc, argv, {"ca", "in"}, &flags) || !flags.count("ca") || !flags.count("in")) {
     std::fprintf(stderr,
                  "usage: pki_bench ocsp-verify --ca CA.pem --in FILE  (lines: response-hex TAB serial-hex TAB "
                  "good|revoked)\n");

@@ -61,6 +61,7 @@
 #include "src/pki/cert_store.h"
 #include "src/pki/revocation.h"
 #include "storage/rocksdb_storage.h"
+#include "tests/bench/bench_mount.h"
 #include "tests/bench/commands.h"
 #include "tests/scale/cert_loader.h"
 
@@ -68,31 +69,14 @@ namespace pki::bench {
 namespace {
 
 namespace fs = std::filesystem;
-using Steady = std::chrono::steady_clock;
+using Mount = BenchMount;
 
 // Bumped whenever what scale-load writes changes in a way the layout fingerprint cannot see (record recipe,
 // prototype, file organisation).
 constexpr int kLoaderVersion = 1;
-// The same sealing key as crl_bench.cc's data sets, so that crl-build opens these too.
-constexpr char kSealerKey[] = "pki_bench CRL data set sealer k!";  // 32 bytes
 constexpr char kScaleMarker[] = "pki_bench-scale.json";
 constexpr char kCrlMarker[] = "pki_bench-crl.json";
 constexpr uint64_t kOutputFileBytes = 256ull << 20;
-
-double SecondsSince(Steady::time_point t) { return std::chrono::duration<double>(Steady::now() - t).count(); }
-
-bool ParseFlags(int argc, char** argv, const std::vector<std::string>& allowed, std::map<std::string, std::string>* out) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag.rfind("--", 0) != 0 || std::find(allowed.begin(), allowed.end(), flag.substr(2)) == allowed.end() ||
-        i + 1 >= argc) {
-      std::fprintf(stderr, "%s: unexpected argument %s\n", argv[0], flag.c_str());
-      return false;
-    }
-    (*out)[flag.substr(2)] = argv[++i];
-  }
-  return true;
-}
 
 bool ParseInt(const std::map<std::string, std::string>& flags, const std::string& name, int64_t* out) {
   auto it = flags.find(name);
@@ -107,50 +91,10 @@ bool ParseInt(const std::map<std::string, std::string>& flags, const std::string
   return true;
 }
 
-int Fail(const std::string& what, const Status& s) {
-  std::fprintf(stderr, "%s: %s\n", what.c_str(), s.message().c_str());
-  return 1;
-}
-
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   return Status::Internal(what + ": " + s.ToString());
 }
-
-class BenchSystemView final : public SystemView {
- public:
-  int64_t DefaultLeaseTtl() const override { return 768 * 3600; }
-  int64_t MaxLeaseTtl() const override { return 87600 * 3600; }
-};
-
-// The engine over one RocksDB directory, as a mount runs it.
-struct Mount {
-  std::unique_ptr<RocksDBStorage> rocks;
-  BenchSystemView system;
-  std::unique_ptr<KeySealer> sealer = NewAesGcmSealer(std::string(kSealerKey, 32));
-  std::unique_ptr<PkiBackend> backend;
-
-  PkiContext Context() { return PkiContext{rocks.get(), &SystemClock::Instance(), &system, sealer.get()}; }
-
-  Status Open(const std::string& db_dir) {
-    ASSIGN_OR_RETURN(rocks, RocksDBStorage::Open(db_dir));
-    backend = NewPkiBackend(Context());
-    return Status::Ok();
-  }
-  void Close() {
-    backend.reset();
-    rocks.reset();
-  }
-
-  Result<Response> Call(Operation op, const std::string& path, Json data = Json::object()) {
-    Request req;
-    req.operation = op;
-    req.path = path;
-    req.data = std::move(data);
-    req.mount_point = "pki/";
-    return backend->HandleRequest(req);
-  }
-};
 
 // ---- capture of the engine's writes ----
 
@@ -559,7 +503,7 @@ int ScaleLoad(int argc, char** argv) {
   fs::remove_all(dir + "/tmp");
   {
     std::ofstream key(dir + "/seal.key", std::ios::binary | std::ios::trunc);
-    key.write(kSealerKey, 32);
+    key.write(kDataSetSealerKey, 32);
   }
   fs::permissions(dir + "/seal.key", fs::perms::owner_read | fs::perms::owner_write, ec);
   const double seconds = SecondsSince(start);
