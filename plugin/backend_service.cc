@@ -237,7 +237,8 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
     mount->engine = NewPkiBackend(ctx);
     if (publish) {
       // A listener that cannot bind refuses the mount: relying parties were promised that address.
-      mount->publisher = std::make_unique<Publisher>(mount->engine.get(), *publish);
+      mount->publisher =
+          std::make_unique<Publisher>(mount->engine.get(), *publish, /*local_storage=*/storage_kind == "rocksdb");
       if (Status s = mount->publisher->Start(); !s.ok()) {
         if (Status c = mount->Close(); !c.ok()) {
           Log(LogLevel::kError, "closing storage failed", {{"error", c.message()}});

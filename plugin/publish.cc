@@ -182,8 +182,8 @@ server::HttpResponse ToHttp(PublishedReply r) {
   return res;
 }
 
-// OCSP answers (a cache lookup, a signature on a miss) and the CA certificate are answered on the I/O threads; CRLs,
-// which may be megabytes read from storage, go to the workers.
+// With local storage, OCSP answers (a cache lookup, a signature on a miss) and the CA certificate are answered on the
+// I/O threads; CRLs, which may be megabytes read from storage, go to the workers.
 bool AnsweredInline(const server::HttpRequest& req) {
   const std::string_view t = req.target;
   return t == "/ocsp" || t.rfind("/ocsp/", 0) == 0 || t == "/ca";
@@ -201,8 +201,8 @@ Status CheckResolvable(const std::string& host) {
 
 }  // namespace
 
-Publisher::Publisher(LogicalBackend* engine, PublishAddress address)
-    : address_(std::move(address)), shared_(std::make_shared<Shared>(engine)) {}
+Publisher::Publisher(LogicalBackend* engine, PublishAddress address, bool local_storage)
+    : address_(std::move(address)), local_storage_(local_storage), shared_(std::make_shared<Shared>(engine)) {}
 
 Publisher::~Publisher() { Stop(); }
 
@@ -225,7 +225,7 @@ Status Publisher::Start() {
   options.listeners = {listener};
   options.threads = 0;  // one I/O thread per core
   options.worker_threads = kWorkers;
-  options.run_inline = AnsweredInline;
+  if (local_storage_) options.run_inline = AnsweredInline;
   auto server = server::HttpServer::Listen(options);
   if (!server.ok()) return Status::BadRequest(where + ": " + server.status().message());
   server_ = std::move(server).value();

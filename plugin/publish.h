@@ -62,7 +62,10 @@ PublishedReply ServePublication(LogicalBackend& engine, std::string_view method,
 // is dropped unanswered.
 class Publisher {
  public:
-  Publisher(LogicalBackend* engine, PublishAddress address);
+  // `local_storage`: the engine's storage is in this process (RocksDB), so that OCSP and /ca, a few point reads and
+  // at most one signature, are answered on the listener's I/O threads. With the host's storage every read is a
+  // round trip to the host, and they go to the workers like CRLs, so a slow host cannot stall the listener.
+  Publisher(LogicalBackend* engine, PublishAddress address, bool local_storage = true);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;
@@ -81,6 +84,7 @@ class Publisher {
 
  private:
   const PublishAddress address_;
+  const bool local_storage_;
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<server::HttpServer> server_;  // set by a successful Start; shut down by Stop
   int port_ = 0;
