@@ -46,7 +46,9 @@ class OcspCache {
     std::shared_ptr<const std::string> der;    // the signed answer
     std::string group;                         // the CRL group that answered
     uint64_t seq = 0;                          // its revocation count when signed
-    std::shared_ptr<const CaSnapshot> cas;     // the CA store's snapshot it was answered under (held: no reuse)
+    // The CA store's snapshot it was answered under. Watched, not held: a retired snapshot's issuers and keys are
+    // freed at once, while its control block stays (no new snapshot can take its address while an entry points there).
+    std::weak_ptr<const CaSnapshot> cas;
     std::string config;                        // the stored config/crl bytes it was answered under
     int64_t expires = 0;                       // unix seconds
   };
@@ -60,8 +62,7 @@ class OcspCache {
   };
 
   // The entry for `key` if it is unexpired at `now` and was answered under the CA snapshot `cas` and the stored
-  // configuration `config`. An expired entry is dropped; one from another snapshot or configuration is left for
-  // Put to replace.
+  // configuration `config`. An expired entry, or one from another snapshot or configuration, is dropped.
   std::optional<Hit> Get(const std::string& key, int64_t now, const CaSnapshot* cas, const std::string& config) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = index_.find(key);
@@ -71,7 +72,10 @@ class OcspCache {
       Erase(it);
       return std::nullopt;
     }
-    if (e.cas.get() != cas || e.config != config) return std::nullopt;
+    if (e.cas.lock().get() != cas || e.config != config) {
+      Erase(it);
+      return std::nullopt;
+    }
     lru_.splice(lru_.begin(), lru_, it->second);
     return Hit{e.der, e.group, e.seq, e.expires};
   }
