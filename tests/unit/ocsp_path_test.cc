@@ -168,15 +168,17 @@ TEST_F(OcspPathTest, CachedAnswersAreNotReusedAfterAConfigOrIssuerChange) {
   h.clock.Advance(1);
   EXPECT_EQ(Post(der)->raw->body, shorter->raw->body);
 
-  // OCSP disabled: refused although an answer is cached. Enabled again, the configuration is the one that answer
-  // was made under, and it is still current: served again.
+  // OCSP disabled: refused although an answer is cached. Enabled again: the entry made under the other
+  // configuration was dropped when met, so the answer is signed afresh, then reused.
   ASSERT_TRUE(h.Write("config/crl", {{"ocsp_expiry", "1h"}, {"ocsp_disable", true}}).ok());
   EXPECT_EQ(Decode(Post(der), leaves).response_status, OCSP_RESPONSE_STATUS_UNAUTHORIZED);
   ASSERT_TRUE(h.Write("config/crl", {{"ocsp_expiry", "1h"}, {"ocsp_disable", false}}).ok());
   h.clock.Advance(1);
   auto enabled = Post(der);
   EXPECT_EQ(Decode(enabled, leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
-  EXPECT_EQ(enabled->raw->body, shorter->raw->body);
+  EXPECT_NE(enabled->raw->body, shorter->raw->body);
+  h.clock.Advance(1);
+  EXPECT_EQ(Post(der)->raw->body, enabled->raw->body);
 
   // The issuer loses its ocsp-signing usage: no cached answer outlives it.
   ASSERT_TRUE(h.Write("issuer/default", {{"usage", "read-only,issuing-certificates,crl-signing"}}).ok());
