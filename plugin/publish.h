@@ -65,7 +65,7 @@ class Publisher {
   // `local_storage`: the engine's storage is in this process (RocksDB), so that OCSP and /ca, a few point reads and
   // at most one signature, are answered on the listener's I/O threads. With the host's storage every read is a
   // round trip to the host, and they go to the workers like CRLs, so a slow host cannot stall the listener.
-  Publisher(LogicalBackend* engine, PublishAddress address, bool local_storage = true);
+  Publisher(LogicalBackend* engine, PublishAddress address, bool local_storage);
   ~Publisher();
   Publisher(const Publisher&) = delete;
   Publisher& operator=(const Publisher&) = delete;

@@ -139,13 +139,26 @@ Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& 
   std::unique_ptr<RocksDBStorage> storage(new RocksDBStorage(db, handles));
   // Bulk keys left in the default family (a database from before the bulk family, or a first open after the
   // upgrade that was interrupted before this move committed) are moved at every open: one seek per prefix when
-  // there are none, and the move is one synced batch, so it is redone until it has happened.
+  // there are none, and the move is one synced batch, so it is redone until it has happened. Once the bulk family
+  // exists every write goes there, so a key it already holds is newer than the default family's copy, which is
+  // only deleted.
   {
     rocksdb::WriteBatch move;
     for (std::string_view p : kBulkPrefixes) {
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), storage->default_));
+      const std::string end = PrefixEnd(p);
+      rocksdb::Slice upper(end);
+      rocksdb::ReadOptions read;
+      if (!end.empty()) read.iterate_upper_bound = &upper;  // no walk past the prefix's deleted keys
+      read.fill_cache = false;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read, storage->default_));
       for (it->Seek(ToSlice(p)); it->Valid() && it->key().starts_with(ToSlice(p)); it->Next()) {
-        move.Put(storage->bulk_, it->key(), it->value());
+        std::string existing;
+        rocksdb::Status found = db->Get(rocksdb::ReadOptions(), storage->bulk_, it->key(), &existing);
+        if (found.IsNotFound()) {
+          move.Put(storage->bulk_, it->key(), it->value());
+        } else if (!found.ok()) {
+          return FromRocks(found);
+        }
         move.Delete(storage->default_, it->key());
       }
       if (Status st = FromRocks(it->status()); !st.ok()) return st;

@@ -164,7 +164,12 @@ Result<RevocationRecord> RevocationStore::Add(const std::string& serial_bytes, c
   // batch op by op) is left under a count that no longer holds. A count with no index/delta/ entry is a gap the
   // CRL builds skip, as a removal's.
   batch.Put(SequenceKey(group), std::to_string(seq + 2));
-  RETURN_IF_ERROR(storage_->Write(batch));
+  if (Status s = storage_->Write(batch); !s.ok()) {
+    // A host may have applied part of the batch (the record, not the last count): move the count on anyway, best
+    // effort, so that no OCSP answer cached in between passes for current when the revoke is retried.
+    (void)storage_->Put(SequenceKey(group), std::to_string(seq + 3));
+    return s;
+  }
   return RevocationRecord{now, issuer_id};
 }
 
@@ -176,19 +181,19 @@ void RevocationStore::PutRecordToBatch(WriteBatch* batch, const std::string& ser
 Status RevocationStore::RemoveToBatch(WriteBatch* batch, const std::string& serial_bytes,
                                       const std::optional<std::string>& group) {
   ASSIGN_OR_RETURN(int64_t count, Count());
+  uint64_t seq = 0;
+  if (group) {
+    ASSIGN_OR_RETURN(seq, Sequence(*group));
+  }
   // The reverse of Add's order for a host applying ops one by one: off the CRL first, then no longer "revoked".
   if (group) {
-    ASSIGN_OR_RETURN(uint64_t seq, Sequence(*group));
     batch->Delete(IndexPrefix(*group) + HyphenSerial(serial_bytes));
     // No index/delta/ entry for this count: a removal is not a revocation a delta CRL should list.
     batch->Put(SequenceKey(*group), std::to_string(seq + 1));
   }
   batch->Delete(RevokedKey(serial_bytes));
   batch->Put(kCountKey, std::to_string(count - 1));
-  if (group) {
-    ASSIGN_OR_RETURN(uint64_t seq, Sequence(*group));
-    batch->Put(SequenceKey(*group), std::to_string(seq + 2));  // after the record, as in Add
-  }
+  if (group) batch->Put(SequenceKey(*group), std::to_string(seq + 2));  // after the record, as in Add
   return Status::Ok();
 }
 

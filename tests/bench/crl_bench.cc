@@ -12,7 +12,8 @@
 // Records are synthetic (tests/scale/cert_loader.h) but carry the engine's key layout: certs/<serial> and its
 // indexes through CertStore::AddRecordToBatch, and for each revoked serial the five entries RevocationStore::Add
 // writes (src/pki/revocation.h): revoked/<serial>, index/revoked/<group>/<serial>, index/delta/<group>/<count>,
-// crl/seq/<group>, index/count/revoked. Bulk writes skip the WAL and are flushed at the end (as the scale tests).
+// crl/seq/<group>, index/count/revoked (the count moved one step per revocation where Add moves it two: any
+// increasing count is valid, gaps included). Bulk writes skip the WAL and are flushed at the end (as the scale tests).
 //
 // Single-threaded; each command owns its data set directory while it runs.
 #include <openssl/pem.h>

@@ -181,7 +181,7 @@ class PublishTest : public ::testing::Test {
   }
 
   std::unique_ptr<Publisher> StartOn(LogicalBackend* engine, int port = 0) {
-    auto p = std::make_unique<Publisher>(engine, PublishAddress{"127.0.0.1", port});
+    auto p = std::make_unique<Publisher>(engine, PublishAddress{"127.0.0.1", port}, /*local_storage=*/true);
     Status s = p->Start();
     EXPECT_TRUE(s.ok()) << s.message();
     EXPECT_GT(p->port(), 0);
@@ -370,19 +370,20 @@ TEST_F(PublishTest, OneKeptAliveConnectionCarriesManyOcspRequests) {
 
 TEST_F(PublishTest, BindFailuresAreClearErrors) {
   auto first = StartOn(h.backend.get());
-  Publisher taken(h.backend.get(), PublishAddress{"127.0.0.1", first->port()});
+  Publisher taken(h.backend.get(), PublishAddress{"127.0.0.1", first->port()}, /*local_storage=*/true);
   Status s = taken.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("127.0.0.1:" + std::to_string(first->port())), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("in use"), std::string::npos) << s.message();
   taken.Stop();  // harmless after a failed Start
 
-  Publisher foreign(h.backend.get(), PublishAddress{"192.0.2.1", 8300});  // TEST-NET-1: not this machine's
+  // TEST-NET-1: not this machine's.
+  Publisher foreign(h.backend.get(), PublishAddress{"192.0.2.1", 8300}, /*local_storage=*/true);
   s = foreign.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("cannot listen"), std::string::npos) << s.message();
 
-  Publisher unresolvable(h.backend.get(), PublishAddress{"no-such-host.invalid", 8300});
+  Publisher unresolvable(h.backend.get(), PublishAddress{"no-such-host.invalid", 8300}, /*local_storage=*/true);
   s = unresolvable.Start();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("publish_address no-such-host.invalid:8300"), std::string::npos) << s.message();
@@ -546,7 +547,7 @@ TEST_F(BackendServicePublishTest, AnAddressThatCannotBeUsedRefusesTheMount) {
   EXPECT_NE(bad.err().find("invalid publish_address"), std::string::npos) << bad.err();
 
   // Taken by someone else: the mount is refused and its storage let go (a retry on a free port opens it).
-  auto blocker = std::make_unique<Publisher>(nullptr, PublishAddress{"127.0.0.1", 0});
+  auto blocker = std::make_unique<Publisher>(nullptr, PublishAddress{"127.0.0.1", 0}, /*local_storage=*/true);
   ASSERT_TRUE(blocker->Start().ok());
   pb::SetupReply taken = Setup("127.0.0.1:" + std::to_string(blocker->port()));
   EXPECT_NE(taken.err().find("publish_address 127.0.0.1:" + std::to_string(blocker->port())), std::string::npos)
