@@ -67,9 +67,16 @@ def _stored_count(server):
     return len(data["data"]["keys"])
 
 
-def _sweep_points(bench):
-    """(concurrency, seconds) of the sweep runs after a headline run."""
-    return [(c, 1) for c in QUICK_SWEEP] if bench.quick else [(c, 3) for c in SWEEP]
+def _sweep(bench, url, script, headers=(), lines_file=None):
+    """The runs after a headline run: [(connections, wrk summary)] at each concurrency of SWEEP (3 s each; quick:
+    QUICK_SWEEP, 1 s), with at most one wrk thread per connection (wrk refuses more). `lines_file`: the cycling
+    script's file, strided by the thread count."""
+    points = []
+    for c, secs in ([(c, 1) for c in QUICK_SWEEP] if bench.quick else [(c, 3) for c in SWEEP]):
+        threads = min(THREADS, c)
+        script_args = [lines_file, threads] if lines_file else ()
+        points.append((c, bench.wrk(url, script, secs, threads, c, headers=headers, script_args=script_args)))
+    return points
 
 
 def _emit_sweep(bench, name, points, limit=None, peer=None):
@@ -102,9 +109,11 @@ def fsync_latency(bench):
                stored_ceiling_at_headline=round(CONNECTIONS / (mean_ms / 1000.0)))
 
 
-def _check_stored(server, before, requests, stored, in_flight):
-    """Every answered issue of a stored role left a record (requests in flight when a wrk run stopped, at most
-    `in_flight` over all runs, may add some more); a no_store role left none."""
+def _check_stored(server, before, headline, points, stored):
+    """Every answered issue of a stored role (the headline run's and the sweep's) left a record, and requests in
+    flight when a wrk run stopped (at most its connections) may add some more; a no_store role left none."""
+    requests = headline["requests"] + sum(p["requests"] for _, p in points)
+    in_flight = CONNECTIONS + sum(c for c, _ in points)
     delta = _stored_count(server) - before
     if stored and not requests <= delta <= requests + in_flight:
         raise BenchError("stored %d certificates for %d answered requests" % (delta, requests))
@@ -132,10 +141,8 @@ def _issue_scenario(bench, name, role, ceiling_kind, stored):
         rss = server.rss_kb()
         points = []
         if ceiling_kind != "issue_rsa2048":  # keygen-bound: concurrency changes nothing worth the minutes
-            points = [(c, bench.wrk(server.addr + "/v1/pki/issue/" + role, script, secs, min(THREADS, c), c,
-                                    headers=[server.token_header()])) for c, secs in _sweep_points(bench)]
-        requests = summary["requests"] + sum(p["requests"] for _, p in points)
-        delta = _check_stored(server, before, requests, stored, CONNECTIONS + sum(c for c, _ in points))
+            points = _sweep(bench, server.addr + "/v1/pki/issue/" + role, script, headers=[server.token_header()])
+        delta = _check_stored(server, before, summary, points, stored)
     limit = _emit_ceiling(bench, ceiling_kind, ceil_before, ceil_after, name)
     bench.emit(name, summary["rps"], "ops/s", limit=limit, threads=THREADS, n=summary["requests"],
                concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
@@ -224,8 +231,7 @@ def peer_cfssl_sign(bench):
             raise BenchError("cfssl sign answered no certificate: %s" % json.dumps(answer)[:500])
         script = wrk_cycling_post_script(os.path.join(bench.work, "peer_cfssl_sign.lua"))
         summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, script_args=[bodies, THREADS])
-        points = [(c, bench.wrk(url, script, secs, min(THREADS, c), c, script_args=[bodies, min(THREADS, c)]))
-                  for c, secs in _sweep_points(bench)]
+        points = _sweep(bench, url, script, lines_file=bodies)
     finally:
         proc.terminate()
         try:
@@ -257,11 +263,9 @@ def sign_ec256_stored(bench):
                             headers=[server.token_header()], script_args=[csrs, THREADS])
         ceil_after = bench.ceiling("sign_ec256", ceil_s, THREADS)
         rss = server.rss_kb()
-        points = [(c, bench.wrk(server.addr + "/v1/pki/sign/ec-stored", script, secs, min(THREADS, c), c,
-                                headers=[server.token_header()], script_args=[csrs, min(THREADS, c)]))
-                  for c, secs in _sweep_points(bench)]
-        delta = _check_stored(server, before, summary["requests"] + sum(p["requests"] for _, p in points),
-                              True, CONNECTIONS + sum(c for c, _ in points))
+        points = _sweep(bench, server.addr + "/v1/pki/sign/ec-stored", script, headers=[server.token_header()],
+                        lines_file=csrs)
+        delta = _check_stored(server, before, summary, points, stored=True)
     limit = _emit_ceiling(bench, "sign_ec256", ceil_before, ceil_after, name)
     peer = bench.results.get("peer_cfssl_sign")
     extra = {}

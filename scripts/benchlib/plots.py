@@ -42,74 +42,60 @@ def _crl_points(records, prefix):
     return sorted(points.items())
 
 
-def _write_data(path, points):
-    with open(path, "w") as f:
+def _line(out_dir, data_name, points, title):
+    """Writes `points` to <out_dir>/<data_name>.dat; returns the gnuplot plot clause drawing them."""
+    data = os.path.join(out_dir, data_name + ".dat")
+    with open(data, "w") as f:
         for x, y in points:
             f.write("%s %s\n" % (x, y))
+    return "'%s' using 1:2 with linespoints lw 2 title '%s'" % (data, title)
 
 
-def _gnuplot(script_path, script):
+def _draw(out_dir, name, settings, plots):
+    """Runs gnuplot on <out_dir>/<name>.gp (the common terminal, then `settings`, then `plots`); returns the PNG."""
+    png = os.path.join(out_dir, name + ".png")
+    script = ["set terminal pngcairo size 900,560 font 'sans,10' noenhanced", "set output '%s'" % png, "set grid"]
+    script += settings + ["plot " + ", \\\n     ".join(plots), ""]
+    script_path = os.path.join(out_dir, name + ".gp")
     with open(script_path, "w") as f:
-        f.write(script)
+        f.write("\n".join(script))
     subprocess.run(["gnuplot", script_path], check=True, capture_output=True, text=True)
+    return png
 
 
 def _throughput_plot(records, out_dir):
     series = [(name, title, _throughput_points(records, name)) for name, title in THROUGHPUT_SERIES]
-    series = [s for s in series if len(s[2]) >= 2]
-    if not series:
+    plots = [_line(out_dir, "throughput-" + name, points, title) for name, title, points in series if len(points) >= 2]
+    if not plots:
         return None
-    plots = []
-    for name, title, points in series:
-        data = os.path.join(out_dir, "throughput-%s.dat" % name)
-        _write_data(data, points)
-        plots.append("'%s' using 1:2 with linespoints lw 2 title '%s'" % (data, title))
     ceilings = [r["value"] for r in records if r["name"] == "ceiling_issue_ec256"]
     if ceilings:
         plots.append("%f with lines dt 2 lc rgb 'gray40' title 'ceiling: OpenSSL keygen+sign, 2 threads (mean)'"
                      % (sum(ceilings) / len(ceilings)))
-    png = os.path.join(out_dir, "throughput.png")
-    _gnuplot(os.path.join(out_dir, "throughput.gp"), "\n".join([
-        "set terminal pngcairo size 900,560 font 'sans,10' noenhanced",
-        "set output '%s'" % png,
+    return _draw(out_dir, "throughput", [
         "set title 'Throughput against client concurrency (wrk -t2, HTTP/1.1 keep-alive, 2 cores shared)'",
         "set xlabel 'concurrent connections'",
         "set ylabel 'operations per second'",
         "set logscale x 2",
         "set yrange [0:*]",
-        "set grid",
-        "set key outside bottom center horizontal maxrows 3",
-        "plot " + ", \\\n     ".join(plots),
-        ""]))
-    return png
+        "set key outside bottom center horizontal maxrows 3"], plots)
 
 
 def _crl_plot(records, out_dir):
     ours = _crl_points(records, "crl_full")
-    peer = _crl_points(records, "peer_openssl_ca_crl")
     if not ours:
         return None
-    plots = []
-    for label, points, title in (("ours", ours, "pki-plugin full CRL rebuild"),
-                                 ("peer", peer, "peer: openssl ca -gencrl")):
-        if points:
-            data = os.path.join(out_dir, "crl-%s.dat" % label)
-            _write_data(data, points)
-            plots.append("'%s' using 1:2 with linespoints lw 2 title '%s'" % (data, title))
-    png = os.path.join(out_dir, "crl_build.png")
-    _gnuplot(os.path.join(out_dir, "crl_build.gp"), "\n".join([
-        "set terminal pngcairo size 900,560 font 'sans,10' noenhanced",
-        "set output '%s'" % png,
+    plots = [_line(out_dir, "crl-ours", ours, "pki-plugin full CRL rebuild")]
+    peer = _crl_points(records, "peer_openssl_ca_crl")
+    if peer:
+        plots.append(_line(out_dir, "crl-peer", peer, "peer: openssl ca -gencrl"))
+    return _draw(out_dir, "crl_build", [
         "set title 'Full CRL build time against revoked certificates (one thread, EC P-256 CA)'",
         "set xlabel 'revoked certificates'",
         "set ylabel 'seconds'",
         "set logscale xy",
         "set format x '%.0s%c'",
-        "set grid",
-        "set key top left",
-        "plot " + ", \\\n     ".join(plots),
-        ""]))
-    return png
+        "set key top left"], plots)
 
 
 def write(records, out_dir):
