@@ -18,7 +18,6 @@
 // Single-threaded; each command owns its data set directory while it runs.
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -36,9 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/core/clock.h"
-#include "src/crypto/sealer.h"
 #include "src/crypto/x509.h"
-#include "src/engine/system_view.h"
 #include "src/pki/backend.h"
 #include "src/pki/ca_store.h"
 #include "src/pki/cert_store.h"

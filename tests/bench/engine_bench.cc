@@ -16,11 +16,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/core/clock.h"
-#include "src/crypto/sealer.h"
-#include "src/engine/system_view.h"
-#include "src/pki/backend.h"
-#include "storage/rocksdb_storage.h"
 #include "tests/bench/bench_args.h"
 #include "tests/bench/bench_mount.h"
 #include "tests/bench/commands.h"

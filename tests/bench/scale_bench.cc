@@ -53,9 +53,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/core/clock.h"
-#include "src/crypto/sealer.h"
 #include "src/crypto/x509.h"
-#include "src/engine/system_view.h"
 #include "src/pki/backend.h"
 #include "src/pki/ca_store.h"
 #include "src/pki/cert_store.h"
