@@ -14,6 +14,7 @@ class MemoryStorage final : public Storage {
   Status Put(std::string_view key, std::string_view value) override;
   Status Delete(std::string_view key) override;
   Status Write(const WriteBatch& batch) override;
+  bool AtomicBatches() const override { return true; }
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,
               std::vector<std::string>* keys) override;
   Status Scan(std::string_view prefix, std::string_view start_after, size_t limit,

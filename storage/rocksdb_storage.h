@@ -39,6 +39,7 @@ class RocksDBStorage final : public Storage {
   Status Put(std::string_view key, std::string_view value) override;
   Status Delete(std::string_view key) override;
   Status Write(const WriteBatch& batch) override;
+  bool AtomicBatches() const override { return true; }
   // Logged in the WAL without waiting for its fsync; the next synced write makes it durable too.
   Status WriteUnsynced(const WriteBatch& batch) override;
   Status List(std::string_view prefix, std::string_view start_after, size_t limit,

@@ -18,7 +18,8 @@
 
 namespace pki {
 
-// A set of puts and deletes applied atomically: all or none become visible and durable.
+// A set of puts and deletes, applied in order by Storage::Write: all or none of them where the backend says
+// AtomicBatches(), otherwise op by op (a crash can leave a prefix).
 class WriteBatch {
  public:
   struct Op {
@@ -44,8 +45,12 @@ class Storage {
   virtual Status Put(std::string_view key, std::string_view value) = 0;
   // Deleting an absent key succeeds.
   virtual Status Delete(std::string_view key) = 0;
-  // Applies every op of `batch` atomically.
+  // Applies every op of `batch`, in order, durably; atomically where AtomicBatches().
   virtual Status Write(const WriteBatch& batch) = 0;
+  // Whether a batch lands all or nothing, also across a crash (RocksDB, memory). A host's storage over the
+  // broker applies the ops one by one (Vault's storage has no transactions): the engine then orders each batch's
+  // ops so that a prefix leaves nothing it cannot find again, and checks instead of relying on pairs of keys.
+  virtual bool AtomicBatches() const { return false; }
   // As Write, but the backend may acknowledge before the batch is durable: for work that is redone when lost
   // (tidy). Batches still land whole and in order, so a crash loses at most a suffix of them. Default: Write.
   virtual Status WriteUnsynced(const WriteBatch& batch) { return Write(batch); }

@@ -285,9 +285,18 @@ Result<Tidier::Outcome> Tidier::TidyExpiredEntries(const TidyParams& params, int
 }
 
 Status Tidier::TidyEntry(const TidyParams& params, int64_t not_after, const std::string& serial) {
-  // Chooses the path without locks; each path re-reads what it changes under the locks.
-  ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, RevocationStore(ctx_.storage).Get(serial));
-  if (!revoked) return params.cert_store ? RemoveCertificate(not_after, serial) : Status::Ok();
+  std::optional<RevocationRecord> revoked;
+  if (params.cert_store) {
+    // Most due entries are of certificates never revoked: one revocation lookup under the serial lock (revocations
+    // write their record under it) decides, and the removal happens under the same lock.
+    CertStore::SerialLock serial_lock = CertStore::LockSerial(serial);
+    ASSIGN_OR_RETURN(revoked, RevocationStore(ctx_.storage).Get(serial));
+    if (!revoked) return RemoveCertificate(not_after, serial, std::move(serial_lock));
+  } else {
+    ASSIGN_OR_RETURN(revoked, RevocationStore(ctx_.storage).Get(serial));
+    if (!revoked) return Status::Ok();
+  }
+  // The paths below take the revocation lock before the serial lock (released above) and re-read under them.
   if (params.revoked_certs) return RemoveRevoked(not_after, serial);
   if (params.revoked_cert_issuer_associations) RETURN_IF_ERROR(RepairIssuer(serial));
   // As Vault: tidy_cert_store alone removes the record but keeps the revocation, and here its expiry entry too:
@@ -311,15 +320,19 @@ Status Tidier::RemoveRevokedRecord(int64_t not_after, const std::string& serial)
   return Status::Ok();
 }
 
-Status Tidier::RemoveCertificate(int64_t not_after, const std::string& serial) {
+Status Tidier::RemoveCertificate(int64_t not_after, const std::string& serial, CertStore::SerialLock serial_lock) {
   CertStore certs(ctx_.storage);
-  CertStore::SerialLock serial_lock = CertStore::LockSerial(serial);
-  // Revoked since the unlocked read (a revocation racing this run): keep it whole for the next run.
-  ASSIGN_OR_RETURN(std::optional<RevocationRecord> revoked, RevocationStore(ctx_.storage).Get(serial));
-  if (revoked) return Status::Ok();
-  ASSIGN_OR_RETURN(std::optional<StoredCert> cert, certs.Get(serial));
-  // An entry that is not the record's (the record was written again with another notAfter) only goes itself.
-  const bool removes_record = cert && cert->not_after == not_after;
+  bool removes_record = true;
+  // Where batches are atomic, a due entry of a certificate not revoked is its record's: the record and its entry
+  // are written together (CertStore::AddToBatch, which also drops the entry of a notAfter rewritten) and removed
+  // together, and the one removal that keeps the entry (RemoveRevokedRecord) leaves a revocation, which no one
+  // removes without the entry. So the record is not read: among many stored, reading it would cost a block read
+  // per removal. Over a host's storage a crash can split those pairs, so the record decides there.
+  if (!ctx_.storage->AtomicBatches()) {
+    ASSIGN_OR_RETURN(std::optional<StoredCert> cert, certs.Get(serial));
+    // An entry that is not the record's (the record was written again with another notAfter) only goes itself.
+    removes_record = cert && cert->not_after == not_after;
+  }
   WriteBatch batch;
   if (removes_record) batch.Delete(CertStore::CertKey(serial));
   // The index entry after the record: a host applying ops one by one never leaves a record tidy cannot find.

@@ -3,7 +3,9 @@
 // A run walks the expiry index (index/expiry/<day>/<notAfter>/<serial>, src/pki/cert_store.h) from its start up to
 // now - safety_buffer, a page of keys at a time, and stops at the first entry that is not yet due: it never reads
 // an unexpired certificate, and never lists certs/ or revoked/. For each due entry:
-//   - not revoked, tidy_cert_store: the record, its expiry entry and the count go in one batch;
+//   - not revoked, tidy_cert_store: the record, its expiry entry and the count go in one batch. Where storage
+//     batches are atomic the record is not read (an entry not revoked is always its record's): at 10M stored
+//     that read was a block read per removal; over a host's storage it decides;
 //   - revoked, tidy_revoked_certs: the revocation (record, CRL group index entry, count, group sequence moved on so
 //     the next CRL read rebuilds without it) and the certificate go in one batch;
 //   - revoked, not tidy_revoked_certs: kept whole, record and expiry entry included, because the expiry index is
@@ -12,7 +14,7 @@
 //     past the safety buffer): this is no scan of revoked/.
 // A crash or a cancel between batches leaves a consistent store. Each batch is written under the locks the other
 // writers of the same records take (RevocationStore::LockWrites, CertStore::LockSerial), and what it removes is
-// re-read under them, so a concurrent issuance or revocation is never undone or half-counted; a revocation that
+// checked under them, so a concurrent issuance or revocation is never undone or half-counted; a revocation that
 // lands after tidy removed the certificate is refused by RevocationStore::Add.
 //
 // tidy_expired_issuers calls the ExpiredIssuerTidy it was given. tidy_acme and tidy_move_legacy_ca_bundle are
@@ -38,6 +40,7 @@
 #include "src/core/status.h"
 #include "src/engine/request.h"
 #include "src/pki/ca_store.h"
+#include "src/pki/cert_store.h"
 #include "src/pki/context.h"
 
 namespace pki {
@@ -153,7 +156,8 @@ class Tidier {
   Result<Outcome> RunSteps(const TidyParams& params);
   Result<Outcome> TidyExpiredEntries(const TidyParams& params, int64_t now);
   Status TidyEntry(const TidyParams& params, int64_t not_after, const std::string& serial);
-  Status RemoveCertificate(int64_t not_after, const std::string& serial);
+  // Called with the serial's lock held, the certificate found not revoked under it.
+  Status RemoveCertificate(int64_t not_after, const std::string& serial, CertStore::SerialLock serial_lock);
   Status RemoveRevokedRecord(int64_t not_after, const std::string& serial);
   Status RemoveRevoked(int64_t not_after, const std::string& serial);
   Status RepairIssuer(const std::string& serial);
