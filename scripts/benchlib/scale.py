@@ -126,34 +126,37 @@ def clone(bench, src, name):
 
 # ---- crl_full_10m ----
 
-def _crl_builds(bench, d, rounds):
-    first = _tool_json(bench, "crl-build", "--dir", d)
-    runs = [_tool_json(bench, "crl-build", "--dir", d) for _ in range(rounds)]
-    return {"seconds": statistics.median(r["seconds"] for r in runs), "first_seconds": first["seconds"],
-            "max_rss_kb": max(r["max_rss_kb"] for r in runs), "entries": runs[-1]["entries"],
-            "bytes": runs[-1]["bytes"], "rss_after_open_kb": max(r["rss_after_open_kb"] for r in runs)}
+def _crl_builds(bench, dirs, rounds):
+    """For each data set clone in `dirs`: a first rebuild, then `rounds` timed ones, the clones taking turns so that
+    a change in the machine's load falls on both sides of the ratio alike. One summary per clone, in order."""
+    firsts = [_tool_json(bench, "crl-build", "--dir", d) for d in dirs]
+    runs = [[] for _ in dirs]
+    for _ in range(rounds):
+        for d, r in zip(dirs, runs):
+            r.append(_tool_json(bench, "crl-build", "--dir", d))
+    return [{"seconds": statistics.median(x["seconds"] for x in r), "first_seconds": first["seconds"],
+             "max_rss_kb": max(x["max_rss_kb"] for x in r), "entries": r[-1]["entries"], "bytes": r[-1]["bytes"],
+             "rss_after_open_kb": max(x["rss_after_open_kb"] for x in r)} for first, r in zip(firsts, runs)]
 
 
 def crl_full_10m(bench):
-    n = _sizes(bench)["big"]
+    sizes = _sizes(bench)
+    n, base_n = sizes["big"], sizes["base"]
     src, _ = dataset(bench, "scale_load_crl_%s" % _label(FULL["big"]), n, revoked=n)
-    big = _crl_builds(bench, clone(bench, src, "crl-big"), CRL_ROUNDS)
-    base = bench.results.get("crl_full_1m")
-    if base and base.get("n"):
-        base_seconds, base_n, source = base["value"], base["n"], "crl_full_1m (crl.py, same run)"
-    else:
-        base_n = _sizes(bench)["base"]
-        src1, _ = dataset(bench, "scale_load_crl_%s" % _label(FULL["base"]), base_n, revoked=base_n)
-        b = _crl_builds(bench, clone(bench, src1, "crl-base"), CRL_ROUNDS)
-        base_seconds, source = b["seconds"], "own %d-entry rebuilds (crl.py not run)" % base_n
-    if big["entries"] != n:
-        raise common.BenchError("crl_full_10m: the CRL lists %d entries, %d were revoked" % (big["entries"], n))
-    scale = n / base_n
+    src1, _ = dataset(bench, "scale_load_crl_%s" % _label(FULL["base"]), base_n, revoked=base_n)
+    big, base = _crl_builds(bench, [clone(bench, src, "crl-big"), clone(bench, src1, "crl-base")], CRL_ROUNDS)
+    if big["entries"] != n or base["entries"] != base_n:
+        raise common.BenchError("crl_full_10m: the CRLs list %d and %d entries, %d and %d were revoked"
+                                % (big["entries"], base["entries"], n, base_n))
+    extra = {}
+    same_run = bench.results.get("crl_full_1m")
+    if same_run and same_run.get("n"):  # crl.py's figure, measured earlier in the run: for comparison only
+        extra = {"crl_full_1m_seconds": same_run["value"], "crl_full_1m_n": same_run["n"]}
     bench.emit("crl_full_10m", round(big["seconds"], 3), "s", n=n, threads=1, entries=big["entries"],
-               vs_1m=round(big["seconds"] / base_seconds, 2), baseline_seconds=round(base_seconds, 3),
-               baseline_n=base_n, baseline=source, goal_vs_1m=round(1.1 * scale, 2),
+               vs_1m=round(big["seconds"] / base["seconds"], 2), baseline_seconds=round(base["seconds"], 3),
+               baseline_n=base_n, goal_vs_1m=round(1.1 * n / base_n, 2),
                first_build_seconds=round(big["first_seconds"], 3), max_rss_mb=round(big["max_rss_kb"] / 1024, 1),
-               rss_after_open_mb=round(big["rss_after_open_kb"] / 1024, 1), bytes=big["bytes"])
+               rss_after_open_mb=round(big["rss_after_open_kb"] / 1024, 1), bytes=big["bytes"], **extra)
     shutil.rmtree(os.path.join(bench.work, "scale", "crl-big"), ignore_errors=True)
     shutil.rmtree(os.path.join(bench.work, "scale", "crl-base"), ignore_errors=True)
 
