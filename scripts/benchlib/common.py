@@ -126,6 +126,14 @@ end
 """
 
 
+def wrk_get_script(path):
+    """Writes a wrk script GETting its URL on every request; returns its path."""
+    with open(path, "w") as f:
+        f.write('wrk.method = "GET"\n')
+        f.write(WRK_DONE_LUA)
+    return path
+
+
 def wrk_static_post_script(path, body, content_type="application/json"):
     """Writes a wrk script POSTing the same `body` on every request; returns its path."""
     with open(path, "w") as f:

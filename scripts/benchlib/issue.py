@@ -3,7 +3,8 @@ measured right before and right after it on the same threads, and the cfssl peer
 
 Scenarios: issue_ec256_stored, issue_ec256_nostore, issue_rsa2048_stored (wrk POST /v1/pki/issue/<role>),
 peer_cfssl_sign (cfssl serve, POST /api/v1/cfssl/sign), sign_ec256_stored (wrk POST /v1/pki/sign/<role> with
-distinct client CSRs). wrk -t2, HTTP/1.1 keep-alive; every response must be 2xx. Each scenario's headline runs at
+distinct client CSRs), plugin_roundtrip (wrk GET /v1/pki/ca/pem: the transport alone, and what it leaves of the
+ceiling for issuance). wrk -t2, HTTP/1.1 keep-alive; every response must be 2xx. Each scenario's headline runs at
 CONNECTIONS concurrent connections, then a sweep over SWEEP (quick: QUICK_SWEEP) emits <name>_c<N> lines for the
 throughput-against-concurrency plot. fsync_latency (first) is the storage's durable-write floor: a stored
 certificate waits for one fdatasync, so with N requests in flight stored issuance cannot pass N / fsync_latency."""
@@ -15,7 +16,8 @@ import time
 import urllib.error
 import urllib.request
 
-from benchlib.common import BenchError, PkiDevServer, log, wrk_cycling_post_script, wrk_static_post_script
+from benchlib.common import (BenchError, PkiDevServer, log, wrk_cycling_post_script, wrk_get_script,
+                              wrk_static_post_script)
 
 THREADS = 2
 CONNECTIONS = 64              # headline concurrency (wrk connections)
@@ -158,6 +160,26 @@ def issue_ec256_nostore(bench):
     _issue_scenario(bench, "issue_ec256_nostore", "ec-nostore", "issue_ec256", stored=False)
 
 
+def plugin_roundtrip(bench):
+    """GET pki/ca/pem at the headline concurrency: the whole way of an issue request (wrk, HTTP, token check, gRPC
+    over AutoMTLS to the plugin and back) with next to no engine work (the CA certificate's PEM, held in memory),
+    beside the issue_ec256 ceiling. `issue_ratio_bound` is the ratio issue_ec256_* would reach if the engine spent
+    only the ceiling's keygen+sign on top of this round trip: with R round trips/s and a ceiling of C pairs/s on
+    the same cores, 1 / (1 + C / R)."""
+    load_s, ceil_s = _durations(bench)
+    with PkiDevServer(bench, "plugin_roundtrip") as server:
+        _setup_pki(server)
+        url = server.addr + "/v1/pki/ca/pem"
+        script = wrk_get_script(os.path.join(bench.work, "plugin_roundtrip.lua"))
+        ceil_before = bench.ceiling("issue_ec256", ceil_s, THREADS)
+        summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, headers=[server.token_header()])
+        ceil_after = bench.ceiling("issue_ec256", ceil_s, THREADS)
+    limit = _emit_ceiling(bench, "issue_ec256", ceil_before, ceil_after, "plugin_roundtrip")
+    bench.emit("plugin_roundtrip", summary["rps"], "ops/s", threads=THREADS, n=summary["requests"],
+               concurrency=CONNECTIONS, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
+               issue_ratio_bound=round(1 / (1 + limit / summary["rps"]), 3))
+
+
 def issue_rsa2048_stored(bench):
     _issue_scenario(bench, "issue_rsa2048_stored", "rsa-stored", "issue_rsa2048", stored=True)
 
@@ -282,6 +304,7 @@ SCENARIOS = [
     ("fsync_latency", fsync_latency),
     ("issue_ec256_stored", issue_ec256_stored),
     ("issue_ec256_nostore", issue_ec256_nostore),
+    ("plugin_roundtrip", plugin_roundtrip),
     ("issue_rsa2048_stored", issue_rsa2048_stored),
     ("peer_cfssl_sign", peer_cfssl_sign),
     ("sign_ec256_stored", sign_ec256_stored),
