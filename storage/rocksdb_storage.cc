@@ -1,5 +1,7 @@
 #include "storage/rocksdb_storage.h"
 
+#include <sys/stat.h>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -8,6 +10,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace pki {
 namespace {
@@ -133,6 +137,11 @@ Result<std::unique_ptr<RocksDBStorage>> RocksDBStorage::Open(const std::string& 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, options}, {kBulkFamily, bulk}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  // A new database directory is private to this user (RocksDB would create it 0755); its parents and an existing
+  // directory are left as they are.
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST && errno != ENOENT) {
+    return Status::Internal("cannot create storage directory " + path + ": " + std::strerror(errno));
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, path, descriptors, &handles, &db);
   if (!s.ok()) return Status::Internal("cannot open storage at " + path + ": " + s.ToString());

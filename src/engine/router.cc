@@ -100,4 +100,14 @@ std::vector<std::string> Router::UnauthenticatedPatterns() const {
   return out;
 }
 
+std::vector<Router::Entry> Router::Table() const {
+  std::vector<Entry> out;
+  for (const auto& spec : paths_) {
+    Entry e{spec.pattern, {}, spec.unauthenticated};
+    for (const auto& [op, handler] : spec.operations) e.operations.push_back(op);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace pki

@@ -45,6 +45,14 @@ class Router {
   // Vault special-path globs for the unauthenticated paths ("cert/*", "issuer/+/pem").
   std::vector<std::string> UnauthenticatedPatterns() const;
 
+  // The table in order: each pattern with the operations it serves (for tests that walk every path).
+  struct Entry {
+    std::string pattern;
+    std::vector<Operation> operations;
+    bool unauthenticated = false;
+  };
+  std::vector<Entry> Table() const;
+
  private:
   struct Compiled {
     std::vector<std::string> segments;

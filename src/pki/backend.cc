@@ -47,6 +47,7 @@ class PkiEngine final : public PkiBackend {
 
   // As Vault's PKI engine: creating or self-signing a root needs sudo.
   std::vector<std::string> RootPaths() const override { return {"root", "root/sign-self-issued"}; }
+  std::vector<Router::Entry> PathTable() const override { return router_.Table(); }
   // OCSP POST bodies are DER, handed over unparsed.
   std::vector<std::string> BinaryPaths() const override { return {"ocsp"}; }
 

@@ -2,8 +2,10 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "src/engine/request.h"
+#include "src/engine/router.h"
 #include "src/pki/context.h"
 #include "src/pki/tidy.h"
 
@@ -25,6 +27,8 @@ class PkiBackend : public LogicalBackend {
   virtual Result<bool> MaybeStartAutoTidy() = 0;
   // Blocks until no tidy is running.
   virtual void WaitForTidy() = 0;
+  // The engine's paths, in routing order (mount-relative patterns, see src/engine/router.h).
+  virtual std::vector<Router::Entry> PathTable() const = 0;
 };
 
 // Builds the engine for one mount. Every pointer in `ctx` must outlive the backend. With a null `ctx.storage`

@@ -26,6 +26,7 @@
 
 #include "src/server/dev_server.h"
 #include "src/server/server_log.h"
+#include "tests/unit/http_test_client.h"
 
 namespace pki::server {
 namespace {
@@ -74,30 +75,13 @@ class FakeFactory final : public MountBackendFactory {
 };
 
 // A keep-alive HTTP/1.1 client connection.
-class Client {
+class Client : public pki::testing::HttpTestClient {
  public:
-  explicit Client(uint16_t port) : stream_(ioc_) { stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
-
-  http::response<http::string_body> Send(const std::string& method, const std::string& target,
-                                         const std::string& body = "", const std::string& token = kToken) {
-    http::request<http::string_body> req;
-    req.method_string(method);
-    req.target(target);
-    req.version(11);
-    req.set(http::field::host, "127.0.0.1");
-    if (!token.empty()) req.set("X-Vault-Token", token);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream_, req);
-    http::response<http::string_body> res;
-    http::read(stream_, buffer_, res);
-    return res;
+  using HttpTestClient::HttpTestClient;
+  Response Send(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::string& token = kToken) {
+    return HttpTestClient::Send(method, target, body, token);
   }
-
- private:
-  net::io_context ioc_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
 };
 
 class HttpTest : public ::testing::Test {

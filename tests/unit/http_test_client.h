@@ -1,0 +1,49 @@
+// A blocking HTTP/1.1 client over one keep-alive connection to 127.0.0.1, for tests that talk to the server's
+// listeners as a client would (Beast, no TLS).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace pki::testing {
+
+class HttpTestClient {
+ public:
+  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+  explicit HttpTestClient(uint16_t port) : stream_(ioc_) {
+    stream_.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+  }
+
+  // `token`: sent as X-Vault-Token unless empty; `content_type` likewise.
+  Response Send(const std::string& method, const std::string& target, const std::string& body,
+                const std::string& token, const std::string& content_type = "") {
+    namespace http = boost::beast::http;
+    http::request<http::string_body> req;
+    req.method_string(method);
+    req.target(target);
+    req.version(11);
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set("X-Vault-Token", token);
+    if (!content_type.empty()) req.set(http::field::content_type, content_type);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream_, req);
+    Response res;
+    http::read(stream_, buffer_, res);
+    return res;
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+}  // namespace pki::testing
