@@ -17,9 +17,7 @@ class HttpTestClient {
  public:
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
-  explicit HttpTestClient(uint16_t port) : stream_(ioc_) {
-    stream_.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  }
+  explicit HttpTestClient(uint16_t port) : port_(port), stream_(ioc_) { Connect(); }
 
   // `token`: sent as X-Vault-Token unless empty; `content_type` likewise.
   Response Send(const std::string& method, const std::string& target, const std::string& body,
@@ -34,13 +32,27 @@ class HttpTestClient {
     if (!content_type.empty()) req.set(http::field::content_type, content_type);
     req.body() = body;
     req.prepare_payload();
-    http::write(stream_, req);
+    if (closed_) Connect();
+    // A server may answer before it has read the whole body (a 413) and close: the write then fails, and the
+    // answer is still there to read.
+    boost::beast::error_code write_error;
+    http::write(stream_, req, write_error);
     Response res;
     http::read(stream_, buffer_, res);
+    closed_ = write_error || !res.keep_alive();
     return res;
   }
 
  private:
+  void Connect() {
+    stream_.close();
+    buffer_.clear();
+    stream_.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_));
+    closed_ = false;
+  }
+
+  const uint16_t port_;
+  bool closed_ = false;
   boost::asio::io_context ioc_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
