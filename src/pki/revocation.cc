@@ -178,6 +178,15 @@ void RevocationStore::PutRecordToBatch(WriteBatch* batch, const std::string& ser
   batch->Put(RevokedKey(serial_bytes), Cbor({{"t", record.revocation_time}, {"i", record.issuer_id}}));
 }
 
+Status RevocationStore::ReassociateToBatch(WriteBatch* batch, const std::string& serial_bytes,
+                                           const RevocationRecord& record, const std::string& group) {
+  ASSIGN_OR_RETURN(uint64_t seq, Sequence(group));
+  PutRecordToBatch(batch, serial_bytes, record);
+  // After the record, as in Add: a count read before it lands still names an answer that may be out of date.
+  batch->Put(SequenceKey(group), std::to_string(seq + 2));
+  return Status::Ok();
+}
+
 Status RevocationStore::RemoveToBatch(WriteBatch* batch, const std::string& serial_bytes,
                                       const std::optional<std::string>& group) {
   ASSIGN_OR_RETURN(int64_t count, Count());

@@ -78,9 +78,14 @@ class RevocationStore {
   // LockWrites() and the serial's lock until the batch is written.
   Status RemoveToBatch(WriteBatch* batch, const std::string& serial_bytes, const std::optional<std::string>& group);
 
-  // Adds to `batch` the record of `serial_bytes` as `record` (tidy's issuer re-association). Caller holds the
-  // locks as for RemoveToBatch.
+  // Adds to `batch` the record of `serial_bytes` as `record`, as written by Add.
   static void PutRecordToBatch(WriteBatch* batch, const std::string& serial_bytes, const RevocationRecord& record);
+
+  // Adds to `batch` tidy's re-association of a revocation with `record.issuer_id`, whose CRL group is `group`, and
+  // moves that group's count on: what the group's OCSP answers say of the serial changes with the record (answers
+  // are cached against the count) and its next CRL is rebuilt. Caller holds the locks as for RemoveToBatch.
+  Status ReassociateToBatch(WriteBatch* batch, const std::string& serial_bytes, const RevocationRecord& record,
+                            const std::string& group);
 
   // Whether CRL group `group` lists `serial_bytes`.
   Result<bool> HasIndexEntry(const std::string& group, const std::string& serial_bytes) const;

@@ -417,23 +417,25 @@ Status Tidier::RepairIssuer(const std::string& serial) {
     if (issuer.issuer_id == cert->issuer_id) candidates.insert(candidates.begin(), &issuer);
     else candidates.push_back(&issuer);
   }
-  std::string found;
+  const IssuerEntry* found = nullptr;
   for (const IssuerEntry* issuer : candidates) {
     auto ca = ParseCertificatePem(issuer->certificate);
     if (!ca.ok()) continue;
     EVP_PKEY* key = X509_get0_pubkey(ca->get());
     if (key == nullptr || X509_check_issued(ca->get(), leaf->get()) != X509_V_OK) continue;
     if (X509_verify(leaf->get(), key) != 1) continue;
-    found = issuer->issuer_id;
+    found = issuer;
     break;
   }
-  if (found.empty()) return Status::Ok();
+  if (found == nullptr) return Status::Ok();
   auto writes = RevocationStore::LockWrites();
   CertStore::SerialLock serial_lock = CertStore::LockSerial(serial);
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> now, revocations.Get(serial));
   if (!now || now->issuer_id != revoked->issuer_id) return Status::Ok();
   WriteBatch batch;
-  RevocationStore::PutRecordToBatch(&batch, serial, RevocationRecord{now->revocation_time, found});
+  RETURN_IF_ERROR(revocations.ReassociateToBatch(&batch, serial, RevocationRecord{now->revocation_time,
+                                                                                   found->issuer_id},
+                                                 found->crl_group));
   return ctx_.storage->WriteUnsynced(batch);
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "src/crypto/x509.h"
+#include "src/pki/revocation.h"
 #include "tests/unit/engine_harness.h"
 
 namespace pki::testing {
@@ -186,6 +187,37 @@ TEST_F(OcspPathTest, CachedAnswersAreNotReusedAfterAConfigOrIssuerChange) {
   ASSERT_TRUE(
       h.Write("issuer/default", {{"usage", "read-only,issuing-certificates,crl-signing,ocsp-signing"}}).ok());
   EXPECT_EQ(Decode(Post(der), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+}
+
+TEST_F(OcspPathTest, ATidyRepairOfARevocationsIssuerIsNotHiddenByACachedAnswer) {
+  // A second root, not the default, with a role issuing under it.
+  auto second = h.Write("issuers/generate/root/internal",
+                        {{"common_name", "Second Root"}, {"issuer_name", "second"}, {"key_type", "ec"}});
+  ASSERT_TRUE(second.ok());
+  ossl::X509Ptr second_ca = ParseCertificatePem(second->data["certificate"].get<std::string>()).value();
+  ASSERT_TRUE(h.Write("roles/second", {{"allow_any_name", true}, {"key_type", "ec"}, {"issuer_ref", "second"}}).ok());
+  auto leaf = h.Write("issue/second", {{"common_name", "a.example.com"}, {"ttl", "60s"}});
+  ASSERT_TRUE(leaf.ok());
+  const std::string serial = leaf->data["serial_number"];
+  ossl::X509Ptr cert = ParseCertificatePem(leaf->data["certificate"].get<std::string>()).value();
+  ASSERT_TRUE(h.Write("revoke", {{"serial_number", serial}}).ok());
+  // The revocation names an issuer the mount no longer has (it falls to the default issuer's CRL group): the second
+  // root's answer is "good" (its certificate record), and it is cached.
+  const std::string bytes = ParseSerial(serial).value();
+  auto rec = RevocationStore(&h.storage).Get(bytes).value();
+  WriteBatch b;
+  RevocationStore::PutRecordToBatch(&b, bytes, {rec->revocation_time, "gone-issuer"});
+  ASSERT_TRUE(h.storage.Write(b).ok());
+  ca = std::move(second_ca);  // Decode checks answers against this CA
+  std::vector<const X509*> leaves = {cert.get()};
+  const std::string der = Request(leaves, ca.get(), /*nonce=*/false);
+  h.clock.Advance(120);
+  EXPECT_EQ(Decode(Post(der), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_GOOD});
+  // Tidy finds the issuer that signed it: from then on the answer is "revoked", not the cached "good".
+  ASSERT_EQ(h.Write("tidy", {{"tidy_revoked_cert_issuer_associations", true}, {"safety_buffer", 1}})->status, 202);
+  h.backend->WaitForTidy();
+  EXPECT_EQ(RevocationStore(&h.storage).Get(bytes).value()->issuer_id, rec->issuer_id);
+  EXPECT_EQ(Decode(Post(der), leaves).statuses, std::vector<int>{V_OCSP_CERTSTATUS_REVOKED});
 }
 
 TEST_F(OcspPathTest, VaultsAnswerForUnrecordedSerialsIsAMountSetting) {
