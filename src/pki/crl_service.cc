@@ -181,7 +181,9 @@ Result<std::shared_ptr<const std::string>> CrlService::Rebuild(const std::string
   if (kind == Kind::kDelta) {
     st.base = complete->number;
     params.delta_base = complete->number;
-    params.expected_entries = static_cast<size_t>(std::min<uint64_t>(seq - std::min(seq, after_seq), 50'000'000));
+    // Each revocation moves the group's count two steps (before and after its record; RevocationStore::Add).
+    params.expected_entries =
+        static_cast<size_t>(std::min<uint64_t>((seq - std::min(seq, after_seq) + 1) / 2, 50'000'000));
     source = [&](std::vector<CrlEntry>* out) -> Result<bool> {
       std::vector<std::pair<std::string, int64_t>> entries;
       ASSIGN_OR_RETURN(bool more, revocations.ReadSince(group, &after_seq, kEntryBatch, &entries));
