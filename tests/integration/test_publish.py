@@ -6,6 +6,7 @@ Run by ctest as: /usr/bin/python3 test_publish.py --bin-dir build/bin
 """
 
 import base64
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -33,8 +34,9 @@ def api(method, path, **kwargs):
                             timeout=60, **kwargs)
 
 
-def mount(path, publish_address):
-    return api("POST", "sys/mounts/" + path, json={"type": "pki", "options": {"publish_address": publish_address}})
+def mount(path, publish_address, **options):
+    return api("POST", "sys/mounts/" + path,
+               json={"type": "pki", "options": dict(options, publish_address=publish_address)})
 
 
 def accepts(port):
@@ -76,11 +78,11 @@ class Publish(unittest.TestCase):
         revoked = api("POST", "pki2/revoke", json={"serial_number": cls.leaves[0]["serial_number"]})
         assert revoked.status_code == 200, revoked.text
 
-    def openssl_ocsp(self, leaf_pem, url):
+    def openssl_ocsp(self, leaf_pem, url, ca_pem=None):
         with tempfile.TemporaryDirectory() as d:
             ca_path, leaf_path, req_path = (os.path.join(d, n) for n in ("ca.pem", "leaf.pem", "req.der"))
             with open(ca_path, "w") as f:
-                f.write(self.ca_pem + "\n")
+                f.write((ca_pem or self.ca_pem) + "\n")
             with open(leaf_path, "w") as f:
                 f.write(leaf_pem + "\n")
             out = subprocess.run(["openssl", "ocsp", "-issuer", ca_path, "-cert", leaf_path, "-CAfile", ca_path,
@@ -120,6 +122,42 @@ class Publish(unittest.TestCase):
         self.assertEqual(garbage.content, api_garbage.content)
         self.assertEqual(ocsp.load_der_ocsp_response(garbage.content).response_status,
                          ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+
+    def test_a_host_storage_mount_answers_ocsp_from_its_workers(self):
+        # With storage=host every storage read is a call to the host, so the listener answers OCSP on its worker
+        # threads rather than on its I/O threads: the same answers, also to concurrent clients.
+        port = harness.free_port()
+        base = "http://127.0.0.1:%d" % port
+        r = mount("pki-host-pub", "127.0.0.1:%d" % port, storage="host")
+        self.assertIn(r.status_code, (200, 204), r.text)
+        try:
+            root = api("POST", "pki-host-pub/root/generate/internal",
+                       json={"common_name": "Host Publish Root", "key_type": "ec", "ttl": "8760h"})
+            root.raise_for_status()
+            ca_pem = root.json()["data"]["certificate"]
+            api("POST", "pki-host-pub/roles/web", json={"allow_any_name": True, "key_type": "ec"}).raise_for_status()
+            leaves = [api("POST", "pki-host-pub/issue/web", json={"common_name": n}).json()["data"]
+                      for n in ("revoked.example.com", "good.example.com")]
+            api("POST", "pki-host-pub/revoke", json={"serial_number": leaves[0]["serial_number"]}).raise_for_status()
+            requests_der = []
+            for leaf, want in zip(leaves, ("revoked", "good")):
+                text, leaf_path, request = self.openssl_ocsp(leaf["certificate"], base + "/ocsp", ca_pem)
+                self.assertIn("Response verify OK", text)
+                self.assertIn(leaf_path + ": " + want, text)
+                requests_der.append(request)
+
+            def ask(i):
+                got = requests.post(base + "/ocsp", data=requests_der[i % 2], timeout=30,
+                                    headers={"Content-Type": "application/ocsp-request"})
+                return got.status_code, ocsp.load_der_ocsp_response(got.content).certificate_status
+
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(ask, range(64)))
+            want = [(200, ocsp.OCSPCertStatus.REVOKED), (200, ocsp.OCSPCertStatus.GOOD)]
+            self.assertEqual(answers, [want[i % 2] for i in range(64)])
+        finally:
+            api("DELETE", "sys/mounts/pki-host-pub")
+        self.assertTrue(wait_until(lambda: not accepts(port)))
 
     def test_crl_and_ca_are_the_apis_bytes(self):
         for path in ("crl", "ca"):
