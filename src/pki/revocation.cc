@@ -272,8 +272,7 @@ Result<std::vector<std::string>> RevocationStore::List(const std::string& after,
   return ListSerials(storage_, kRevokedPrefix, after, limit);
 }
 
-Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
-                                              const std::string& serial_bytes, const StoredCert& cert) {
+Status RefuseIssuerSerial(const CaStore& cas, const std::string& serial_bytes) {
   ASSIGN_OR_RETURN(auto snap, cas.Snapshot());
   const std::string serial_text = FormatSerial(serial_bytes);
   for (const auto& issuer : snap->issuers) {
@@ -281,6 +280,12 @@ Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaSto
       return Status::BadRequest("adding issuer (id: " + issuer.issuer_id + ") to its own CRL is not allowed");
     }
   }
+  return Status::Ok();
+}
+
+Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,
+                                              const std::string& serial_bytes, const StoredCert& cert) {
+  RETURN_IF_ERROR(RefuseIssuerSerial(cas, serial_bytes));
   RevocationStore revocations(ctx.storage);
   ASSIGN_OR_RETURN(std::optional<RevocationRecord> existing, revocations.Get(serial_bytes));
   RevokeOutcome out;

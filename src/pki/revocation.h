@@ -127,6 +127,9 @@ struct RevokeOutcome {
   std::string warning;
 };
 
+// 400 "adding issuer (id: ...) to its own CRL is not allowed" when `serial_bytes` is one of the mount's issuers.
+Status RefuseIssuerSerial(const CaStore& cas, const std::string& serial_bytes);
+
 // Vault's revokeCert for a stored certificate: refuses an issuer's own certificate, leaves an expired one alone
 // (with Vault's warning), keeps the first revocation time of a revoked one.
 Result<RevokeOutcome> RevokeStoredCertificate(const PkiContext& ctx, const CaStore& cas,

@@ -326,8 +326,10 @@ Status Tidier::RemoveCertificate(int64_t not_after, const std::string& serial, C
   // Where batches are atomic, a due entry of a certificate not revoked is its record's: the record and its entry
   // are written together (CertStore::AddToBatch, which also drops the entry of a notAfter rewritten) and removed
   // together, and the one removal that keeps the entry (RemoveRevokedRecord) leaves a revocation, which no one
-  // removes without the entry. So the record is not read: among many stored, reading it would cost a block read
-  // per removal. Over a host's storage a crash can split those pairs, so the record decides there.
+  // removes without the entry, and under which no record is stored again (revoke with a presented certificate
+  // answers the revocation in force instead: another certificate with the serial could bring another notAfter).
+  // So the record is not read: among many stored, reading it would cost a block read per removal. Over a host's
+  // storage a crash can split those pairs, so the record decides there.
   if (!ctx_.storage->AtomicBatches()) {
     ASSIGN_OR_RETURN(std::optional<StoredCert> cert, certs.Get(serial));
     // An entry that is not the record's (the record was written again with another notAfter) only goes itself.
