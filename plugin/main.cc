@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -289,6 +290,8 @@ int Run(const Options& opts) {
 }  // namespace pki::plugin
 
 int main(int argc, char** argv) {
+  // Its RocksDB files and seal key are the service account's alone, whoever launched it (Vault, pki-server).
+  umask(077);
   pki::plugin::Options opts;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

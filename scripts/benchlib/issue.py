@@ -3,7 +3,7 @@ measured right before and right after it on the same threads, and the cfssl peer
 
 Scenarios: issue_ec256_stored, issue_ec256_nostore, issue_rsa2048_stored (wrk POST /v1/pki/issue/<role>),
 peer_cfssl_sign (cfssl serve, POST /api/v1/cfssl/sign), sign_ec256_stored (wrk POST /v1/pki/sign/<role> with
-distinct client CSRs), plugin_roundtrip (wrk GET /v1/pki/ca/pem: the transport alone, and what it leaves of the
+distinct client CSRs), plugin_roundtrip (wrk GET /v1/pki/roles/ec-stored: the transport alone, and what it leaves of the
 ceiling for issuance). wrk -t2, HTTP/1.1 keep-alive; every response must be 2xx. Each scenario's headline runs at
 CONNECTIONS concurrent connections, then a sweep over SWEEP (quick: QUICK_SWEEP) emits <name>_c<N> lines for the
 throughput-against-concurrency plot. fsync_latency (first) is the storage's durable-write floor: a stored
@@ -161,15 +161,15 @@ def issue_ec256_nostore(bench):
 
 
 def plugin_roundtrip(bench):
-    """GET pki/ca/pem at the headline concurrency: the whole way of an issue request (wrk, HTTP, token check, gRPC
-    over AutoMTLS to the plugin and back) with next to no engine work (the CA certificate's PEM, held in memory),
-    beside the issue_ec256 ceiling. `issue_ratio_bound` is the ratio issue_ec256_* would reach if the engine spent
+    """GET pki/roles/ec-stored at the headline concurrency: the whole way of an issue request (wrk, HTTP, token and
+    ACL check, gRPC over AutoMTLS to the plugin and back, a JSON answer in Vault's envelope) with next to no engine
+    work (a role read, its parse memoised), beside the issue_ec256 ceiling. `issue_ratio_bound` is the ratio issue_ec256_* would reach if the engine spent
     only the ceiling's keygen+sign on top of this round trip: with R round trips/s and a ceiling of C pairs/s on
     the same cores, 1 / (1 + C / R)."""
     load_s, ceil_s = _durations(bench)
     with PkiDevServer(bench, "plugin_roundtrip") as server:
         _setup_pki(server)
-        url = server.addr + "/v1/pki/ca/pem"
+        url = server.addr + "/v1/pki/roles/ec-stored"
         script = wrk_get_script(os.path.join(bench.work, "plugin_roundtrip.lua"))
         ceil_before = bench.ceiling("issue_ec256", ceil_s, THREADS)
         summary = bench.wrk(url, script, load_s, THREADS, CONNECTIONS, headers=[server.token_header()])

@@ -25,9 +25,12 @@ MIX = ["issue", "sign", "ocsp", "issue", "revoke", "issue", "crl", "sign", "ocsp
 RSS_BOUND_MB = {"server": 100, "plugin": 400}
 
 
+OCSP_CERTS = 100  # certificates asked about over OCSP (a tenth of them revoked before the run)
+
+
 def _durations(bench):
-    """(warm-up seconds, measured seconds, certificates issued beforehand for revocation and OCSP)."""
-    return (1, 3, 300) if bench.quick else (3, 15, 3000)
+    """(warm-up seconds, measured seconds, certificates issued beforehand for the runs' revocations)."""
+    return (1, 3, 1500) if bench.quick else (3, 15, 6000)
 
 
 WRK_LOAD_LUA = r"""
@@ -57,9 +60,10 @@ function init(args)
     ocsp_bodies[#ocsp_bodies + 1] = data:sub(at + 2, at + 1 + len)
     at = at + 2 + len
   end
-  -- Threads take disjoint CSRs and revocations (stride = thread count) and start at different slots of the mix.
+  -- Threads take disjoint CSRs and revocations (stride = thread count) and start at different slots of the mix;
+  -- revocations start at args[5], past those an earlier run made.
   local stride = tonumber(args[4])
-  slot, n_sign, n_revoke, n_ocsp = thread_id, thread_id, thread_id, thread_id
+  slot, n_sign, n_revoke, n_ocsp = thread_id, thread_id, tonumber(args[5]) + thread_id, thread_id
   step = stride
 end
 -- wrk.format's headers replace wrk.headers (the -H token among them): each kind's set is a copy plus its type.
@@ -137,12 +141,15 @@ def load_mixed(bench):
         for _ in range(prepared):
             data = server.request("POST", "pki/issue/ec-stored", {"common_name": "prep.example.com"})["data"]
             leaves.append((data["serial_number"], data["certificate"]))
-        ocsp_leaves = leaves[: min(100, len(leaves) // 3)]
+        for _ in range(OCSP_CERTS):
+            data = server.request("POST", "pki/issue/ec-stored", {"common_name": "ocsp.example.com"})["data"]
+            leaves.append((data["serial_number"], data["certificate"]))
+        ocsp_leaves = leaves[-OCSP_CERTS:]
         for serial, _ in ocsp_leaves[::10]:
             server.request("POST", "pki/revoke", {"serial_number": serial})
         revoke_path = os.path.join(d, "revoke.jsonl")
         with open(revoke_path, "w") as f:
-            for serial, _ in leaves[len(ocsp_leaves):]:
+            for serial, _ in leaves[:prepared]:
                 f.write(json.dumps({"serial_number": serial}) + "\n")
         ocsp_path = os.path.join(d, "ocsp.bin")
         ca = _ocsp_requests(bench, server, [pem for _, pem in ocsp_leaves], ocsp_path, d)
@@ -157,15 +164,21 @@ def load_mixed(bench):
         crl = os.path.join(d, "crl.der")
         with open(crl, "wb") as f:
             f.write(_get(server, "pki/crl"))
-        bench.run(["openssl", "crl", "-inform", "DER", "-in", crl, "-CAfile", ca, "-noout"])
+        checked = bench.run(["openssl", "crl", "-inform", "DER", "-in", crl, "-CAfile", ca, "-noout"])
+        if "verify OK" not in checked.stderr + checked.stdout:  # openssl crl exits 0 on a failed verification
+            raise BenchError("the CRL does not verify: %s%s" % (checked.stdout, checked.stderr))
 
         script = _script(os.path.join(d, "load.lua"))
-        args = [csrs, revoke_path, ocsp_path, THREADS]
-        bench.wrk(server.addr, script, warm_s, THREADS, CONNECTIONS, headers=[server.token_header()],
-                  script_args=args)
+        warm_run = bench.wrk(server.addr, script, warm_s, THREADS, CONNECTIONS, headers=[server.token_header()],
+                             script_args=[csrs, revoke_path, ocsp_path, THREADS, 0])
         warm = server.rss_kb()
+        # Exactly one request in len(MIX) is a revocation: the measured run starts past the warm-up's (and those
+        # in flight when it stopped), so that its revocations are new ones until the prepared list runs out.
+        revoked_before = warm_run["requests"] * MIX.count("revoke") // len(MIX) + CONNECTIONS
         summary = bench.wrk(server.addr, script, load_s, THREADS, CONNECTIONS, headers=[server.token_header()],
-                            script_args=args)
+                            script_args=[csrs, revoke_path, ocsp_path, THREADS, revoked_before])
+        revokes = summary["requests"] * MIX.count("revoke") // len(MIX)
+        new_revokes = max(0, min(revokes, prepared - revoked_before))
         after = server.rss_kb()
     rss = {k: round(v / 1024.0, 1) for k, v in after.items()}
     growth = {k: round((after[k] - warm[k]) / 1024.0, 1) for k in after}
@@ -175,7 +188,8 @@ def load_mixed(bench):
     bench.emit("load_mixed", summary["rps"], "ops/s", threads=THREADS, n=summary["requests"],
                concurrency=CONNECTIONS, seconds=load_s, mix="40% issue, 20% sign, 10% revoke, 10% crl, 20% ocsp",
                errors=0, p50_ms=summary["p50_us"] / 1000.0, p99_ms=summary["p99_us"] / 1000.0,
-               max_ms=summary["max_us"] / 1000.0, server_rss_mb=rss["server"], plugin_rss_mb=rss["plugin"],
+               max_ms=summary["max_us"] / 1000.0, revocations=revokes, new_revocations=new_revokes,
+               server_rss_mb=rss["server"], plugin_rss_mb=rss["plugin"],
                server_rss_growth_mb=growth["server"], plugin_rss_growth_mb=growth["plugin"],
                rss_bound_mb=RSS_BOUND_MB)
 

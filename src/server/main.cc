@@ -10,6 +10,7 @@
 // listeners' TLS certificates and keys again.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -220,4 +221,9 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace pki::server
 
-int main(int argc, char** argv) { return pki::server::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Everything this process creates (RocksDB's tables, WALs and manifests, key files, the audit log) is its own
+  // service account's alone; the plugins it launches inherit the mask.
+  umask(077);
+  return pki::server::Main(argc, argv);
+}

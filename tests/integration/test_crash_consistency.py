@@ -150,19 +150,16 @@ class CrashConsistency(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = harness.DevServer(ARGS.bin_dir)
-        cls.server.start()
+        cls.addClassCleanup(cls.server.cleanup)  # also when setUpClass fails (tearDownClass does not run then)
         cls.session = requests.Session()
+        cls.addClassCleanup(cls.session.close)
+        cls.server.start()
         cls.call("POST", "sys/mounts/pki-host", {"type": "pki", "options": {"storage": "host"}})
         for m in MOUNTS:
             cls.call("POST", m + "/root/generate/internal", {"common_name": m + " crash root", "key_type": "ec",
                                                               "ttl": "8760h"})
             cls.call("POST", m + "/roles/web", {"allowed_domains": "example.com", "allow_subdomains": True,
                                                 "ttl": "1h", "key_type": "ec", "key_bits": 256})
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.session.close()
-        cls.server.cleanup()
 
     @classmethod
     def call(cls, method, path, body=None, ok=(200, 204), headers=None, **kw):
@@ -188,6 +185,8 @@ class CrashConsistency(unittest.TestCase):
             if plugins and rnd.random() < 0.8:
                 self.kill(rnd.choice(plugins))
             time.sleep(rnd.uniform(0.0, 0.5))
+            # Frozen first, so that no plugin it relaunches escapes the list of those to wait for.
+            os.kill(self.server.proc.pid, signal.SIGSTOP)
             children = harness.plugin_pids(self.server)
             self.kill(self.server.proc.pid)
             self.server.proc.wait()

@@ -72,17 +72,15 @@ class KeyProtection(unittest.TestCase):
         cls.audit_dir = harness.tempfile.mkdtemp(prefix="pki-it-audit-")
         cls.audit_log = os.path.join(cls.audit_dir, "audit.log")
         cls.server = harness.DevServer(ARGS.bin_dir, extra_args=["-audit-log=" + cls.audit_log])
+        # tearDownClass does not run when setUpClass fails: these do.
+        cls.addClassCleanup(harness.shutil.rmtree, cls.audit_dir, ignore_errors=True)
+        cls.addClassCleanup(cls.server.cleanup)
         cls.server.start()
         cls.keys = {}  # what -> PEM of every private key seen in this flow
         try:
             cls.flow()
         finally:
             cls.server.stop()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.cleanup()
-        harness.shutil.rmtree(cls.audit_dir, ignore_errors=True)
 
     @classmethod
     def call(cls, method, path, body=None):
@@ -148,6 +146,7 @@ class KeyProtection(unittest.TestCase):
             for name in names:
                 path = os.path.join(root, name)
                 mode = stat.S_IMODE(os.stat(path).st_mode)
+                self.assertEqual(mode & 0o077, 0, "%s is mode %o" % (path, mode))  # RocksDB's files too
                 if name.endswith("seal.key") or name.endswith("seal-key"):
                     self.assertEqual(mode, 0o600, "%s is mode %o" % (path, mode))
         self.assertEqual(stat.S_IMODE(os.stat(data).st_mode), 0o700)

@@ -17,7 +17,11 @@ class HttpTestClient {
  public:
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
-  explicit HttpTestClient(uint16_t port) : port_(port), stream_(ioc_) { Connect(); }
+  // `reconnect`: after an answer that closes the connection (or a body the server stopped reading), the next Send
+  // connects again. Off, Send then fails: tests of keep-alive see a server that closes when it should not.
+  explicit HttpTestClient(uint16_t port, bool reconnect = false) : port_(port), reconnect_(reconnect), stream_(ioc_) {
+    Connect();
+  }
 
   // `token`: sent as X-Vault-Token unless empty; `content_type` likewise.
   Response Send(const std::string& method, const std::string& target, const std::string& body,
@@ -37,9 +41,10 @@ class HttpTestClient {
     // answer is still there to read.
     boost::beast::error_code write_error;
     http::write(stream_, req, write_error);
+    if (write_error && !reconnect_) throw boost::beast::system_error(write_error);
     Response res;
     http::read(stream_, buffer_, res);
-    closed_ = write_error || !res.keep_alive();
+    closed_ = reconnect_ && (write_error || !res.keep_alive());
     return res;
   }
 
@@ -52,6 +57,7 @@ class HttpTestClient {
   }
 
   const uint16_t port_;
+  const bool reconnect_;
   bool closed_ = false;
   boost::asio::io_context ioc_;
   boost::beast::tcp_stream stream_;

@@ -133,7 +133,7 @@ class BadInputTest : public ::testing::Test {
     });
     ASSERT_TRUE(started.ok()) << started.status().message();
     server_ = std::move(started).value();
-    client_ = std::make_unique<HttpTestClient>(server_->http().port());
+    client_ = std::make_unique<HttpTestClient>(server_->http().port(), /*reconnect=*/true);  // after the 413
     Ok("POST", "pki/root/generate/internal", R"({"common_name":"Bad Input Root","key_type":"ec","ttl":"720h"})");
     Ok("POST", "pki/roles/web",
        R"({"allowed_domains":["example.com"],"allow_subdomains":true,"max_ttl":"24h","key_type":"ec"})");
