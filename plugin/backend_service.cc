@@ -108,6 +108,7 @@ pb::Paths SpecialPathsOf(const LogicalBackend& engine) {
 
 struct BackendService::Mount {
   std::unique_ptr<RocksDBStorage> rocks;   // storage=rocksdb
+  std::string rocksdb_path;                // storage=rocksdb: the directory of `rocks`
   std::string seal_key_file;               // storage=rocksdb: the key sealing the CA keys in `rocks`
   std::unique_ptr<Storage> host_storage;   // storage=host
   std::unique_ptr<KeySealer> sealer;
@@ -231,6 +232,7 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
       return grpc::Status::OK;
     }
     mount->rocks = std::move(rocks.value());
+    mount->rocksdb_path = path;
     mount->seal_key_file = key_file;
     mount->sealer = std::move(sealer.value());
     storage = mount->rocks.get();
@@ -308,9 +310,16 @@ Result<Response> BackendService::Checkpoint(const Mount& mount, const Request& r
   if (field == req.data.end() || !field->is_string() || field->get<std::string>().empty()) {
     return Status::BadRequest("missing path: the directory to write the checkpoint to");
   }
-  const std::string path = field->get<std::string>();
+  std::string path = field->get<std::string>();
   if (path.front() != '/' || path.find('\0') != std::string::npos) {
     return Status::BadRequest("path must be an absolute path on the plugin's machine");
+  }
+  // "/b/cp/" names the directory "/b/cp", whose key copy is "/b/cp.seal-key" beside it, not inside it.
+  path = std::filesystem::path(path).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string db = std::filesystem::path(mount.rocksdb_path).lexically_normal().string();
+  if (path == "/" || path == db || path.rfind(db + "/", 0) == 0) {
+    return Status::BadRequest("path must name a new directory outside the mount's database");
   }
   const std::string key_copy = path + ".seal-key";
   std::error_code ec;
