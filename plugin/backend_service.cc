@@ -10,6 +10,7 @@
 #include "plugin/log.h"
 #include "plugin/publish.h"
 #include "plugin/wire.h"
+#include "src/core/private_file.h"
 #include "src/crypto/sealer.h"
 #include "src/pki/backend.h"
 #include "storage/rocksdb_storage.h"
@@ -28,6 +29,10 @@ const std::vector<std::string> kSealWrapPrefixes = {"key/"};
 // Per-cluster state on Vault Enterprise performance secondaries (Vault's PKI declares its certificate and
 // revocation entries the same way): issued certificates and their indexes are not replicated.
 const std::vector<std::string> kLocalStoragePrefixes = {"certs/", "revoked/", "index/", "crl/"};
+
+// The plugin's own path (answered here, before the engine's router): a checkpoint of a storage=rocksdb mount's
+// database and a copy of its seal key, for backups (docs/vault.md). Declared a root path, so a host requires sudo.
+constexpr char kCheckpointPath[] = "storage/checkpoint";
 
 // Mount options the plugin reads. Vault adds plugin_name, plugin_type and plugin_version itself.
 const char* const kKnownOptions[] = {"storage", "rocksdb_path", "seal_key_file", "publish_address"};
@@ -95,6 +100,7 @@ pb::Paths SpecialPathsOf(const LogicalBackend& engine) {
   for (const auto& p : engine.UnauthenticatedPaths()) paths.add_unauthenticated(p);
   for (const auto& p : kLocalStoragePrefixes) paths.add_local_storage(p);
   for (const auto& p : kSealWrapPrefixes) paths.add_seal_wrap_storage(p);
+  paths.add_root(kCheckpointPath);
   return paths;
 }
 
@@ -102,6 +108,8 @@ pb::Paths SpecialPathsOf(const LogicalBackend& engine) {
 
 struct BackendService::Mount {
   std::unique_ptr<RocksDBStorage> rocks;   // storage=rocksdb
+  std::string rocksdb_path;                // storage=rocksdb: the directory of `rocks`
+  std::string seal_key_file;               // storage=rocksdb: the key sealing the CA keys in `rocks`
   std::unique_ptr<Storage> host_storage;   // storage=host
   std::unique_ptr<KeySealer> sealer;
   std::unique_ptr<SystemView> system;
@@ -224,6 +232,8 @@ grpc::Status BackendService::Setup(grpc::ServerContext*, const pb::SetupArgs* ar
       return grpc::Status::OK;
     }
     mount->rocks = std::move(rocks.value());
+    mount->rocksdb_path = path;
+    mount->seal_key_file = key_file;
     mount->sealer = std::move(sealer.value());
     storage = mount->rocks.get();
   }
@@ -282,8 +292,57 @@ grpc::Status BackendService::HandleRequest(grpc::ServerContext*, const pb::Handl
                           wire.id());
     return grpc::Status::OK;
   }
+  if (req->path == kCheckpointPath) {
+    *reply = ToProtoReply(Checkpoint(*mount_, req.value()), wire.id());
+    return grpc::Status::OK;
+  }
   *reply = ToProtoReply(mount_->engine->HandleRequest(req.value()), wire.id());
   return grpc::Status::OK;
+}
+
+Result<Response> BackendService::Checkpoint(const Mount& mount, const Request& req) {
+  if (req.operation != Operation::kUpdate && req.operation != Operation::kCreate) return Status::Unsupported();
+  if (!mount.rocks) {
+    return Status::BadRequest("this mount keeps its data in the host's storage (storage=host): back up the "
+                              "host's storage instead");
+  }
+  auto field = req.data.find("path");
+  if (field == req.data.end() || !field->is_string() || field->get<std::string>().empty()) {
+    return Status::BadRequest("missing path: the directory to write the checkpoint to");
+  }
+  std::string path = field->get<std::string>();
+  if (path.front() != '/' || path.find('\0') != std::string::npos) {
+    return Status::BadRequest("path must be an absolute path on the plugin's machine");
+  }
+  // "/b/cp/" names the directory "/b/cp", whose key copy is "/b/cp.seal-key" beside it, not inside it.
+  path = std::filesystem::path(path).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const std::string db = std::filesystem::path(mount.rocksdb_path).lexically_normal().string();
+  if (path == "/" || path == db || path.rfind(db + "/", 0) == 0) {
+    return Status::BadRequest("path must name a new directory outside the mount's database");
+  }
+  const std::string key_copy = path + ".seal-key";
+  std::error_code ec;
+  for (const std::string& p : {path, key_copy}) {
+    if (std::filesystem::symlink_status(p, ec).type() != std::filesystem::file_type::not_found) {
+      return Status::BadRequest(p + " already exists");
+    }
+  }
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!std::filesystem::is_directory(parent, ec)) {
+    return Status::BadRequest("the parent directory " + parent.string() + " does not exist");
+  }
+  RETURN_IF_ERROR(mount.rocks->Checkpoint(path));
+  // Without its seal key the copy's CA keys cannot be read: the two travel together.
+  Status copied = CopyPrivateFile(mount.seal_key_file, key_copy);
+  if (copied.ok()) copied = SyncDirectory(parent.string());
+  if (!copied.ok()) {
+    std::filesystem::remove_all(path, ec);
+    std::filesystem::remove(key_copy, ec);
+    return copied;
+  }
+  Log(LogLevel::kInfo, "storage checkpoint written", {{"path", path}});
+  return Response::Data(Json{{"path", path}, {"seal_key_file", key_copy}});
 }
 
 grpc::Status BackendService::HandleExistenceCheck(grpc::ServerContext*, const pb::HandleExistenceCheckArgs*,

@@ -10,6 +10,8 @@
 // publish_address=HOST:PORT (optional) also serves the mount's CRLs, CA and OCSP over plain HTTP on that address
 // (plugin/publish.h) for as long as the mount's engine lives; a Setup whose address cannot be bound is refused.
 // Either way the mount's lease TTLs come from the host's pb.SystemView over the broker.
+// One path is the adapter's own rather than the engine's: storage/checkpoint (a backup of a storage=rocksdb
+// mount's database, declared in SpecialPaths.root so that a host requires sudo for it; see Checkpoint below).
 // Type and SpecialPaths answer before Setup; a Setup without a backend UUID or storage options (Vault's
 // registration probe) builds nothing, and requests then fail until a real Setup.
 #pragma once
@@ -49,6 +51,11 @@ class BackendService final : public pb::Backend::Service {
   struct Mount;  // one Setup's engine and what it runs on
 
  private:
+  // storage/checkpoint (update; field `path`, an absolute directory that must not exist): writes a RocksDB
+  // checkpoint of a storage=rocksdb mount's database there and a copy of its seal key to `<path>.seal-key`
+  // (0600). A storage=host mount answers 400: its data is in the host's storage. Caller holds mu_ shared.
+  static Result<Response> Checkpoint(const Mount& mount, const Request& req);
+
   BrokerService* const broker_;
   const Clock* const clock_;
   const std::string working_dir_;

@@ -7,11 +7,13 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace pki {
 namespace {
@@ -314,6 +316,27 @@ Status RocksDBStorage::ScanEach(std::string_view prefix, std::string_view start_
 Status RocksDBStorage::Flush() {
   rocksdb::FlushOptions options;
   return FromRocks(db_->Flush(options, {default_, bulk_}));
+}
+
+Status RocksDBStorage::Checkpoint(const std::string& dir) {
+  // RocksDB refuses an existing directory too, but after work; this also keeps a caller's file from being named.
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0) return Status::BadRequest("checkpoint target " + dir + " already exists");
+  rocksdb::Checkpoint* raw = nullptr;
+  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw)));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: always flush, so the copy holds what reached the memtables whether or not it went
+  // through the WAL (the live WAL files are copied as well). RocksDB builds the copy in dir + ".tmp", removed on
+  // failure, and renames it into place last.
+  Status made = FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0));
+  if (!made.ok()) return made.Annotate("checkpoint to " + dir);
+  if (::chmod(dir.c_str(), 0700) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return Status::Internal("cannot set permissions of checkpoint " + dir + ": " + reason);
+  }
+  return Status::Ok();
 }
 
 Status RocksDBStorage::CompactAll() {

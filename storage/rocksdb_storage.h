@@ -60,6 +60,13 @@ class RocksDBStorage final : public Storage {
   // Flushes memtables to SST files (used at clean shutdown).
   Status Flush();
 
+  // Writes a consistent copy of the database, as of one point in time, into directory `dir` (which must not exist;
+  // its parent must): a RocksDB checkpoint, with the table and blob files hard-linked when `dir` is on the same
+  // file system (copied otherwise) and the rest copied. Memtables are flushed first, so every write acknowledged
+  // before the call (synced, unsynced or WAL-less) is in the copy. Open(dir) opens it as a database of its own.
+  // Safe while other threads read and write. `dir` is made 0700; a failure leaves no `dir` behind.
+  Status Checkpoint(const std::string& dir);
+
   // Flushes, then compacts every family down to its last level, waiting for it (after a bulk load, so that the
   // loaded data is not left to background compactions competing with what runs next).
   Status CompactAll();

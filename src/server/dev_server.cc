@@ -133,8 +133,10 @@ Result<std::unique_ptr<DevServer>> DevServer::Start(const DevServerOptions& opti
                                  std::to_string(options.tokens.size()) + " tokens registered");
   }
   server->policy_backend_ = std::make_unique<PolicyBackend>(server->policies_.get(), server->tokens_.get());
-  server->sys_ =
-      std::make_unique<SysBackend>(server->mounts_.get(), cluster, clock, server->policy_backend_.get());
+  server->backup_ =
+      std::make_unique<DataDirBackup>(layout.root, server->sys_storage_.get(), server->mounts_.get());
+  server->sys_ = std::make_unique<SysBackend>(server->mounts_.get(), cluster, clock, server->policy_backend_.get(),
+                                              server->backup_.get());
   server->token_auth_ = std::make_unique<TokenBackend>(server->tokens_.get(), server->policies_.get(), clock);
   server->audit_hash_ = std::make_unique<AuditHashBackend>(server->audit_.get());
   std::vector<BuiltinMount> builtins = {

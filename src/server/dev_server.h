@@ -9,8 +9,9 @@
 //                   the mount's pki-plugin (rocksdb/ and rocksdb.seal-key for storage=rocksdb, host-storage/ for
 //                   the host's storage)
 //   (sys/ also holds the audit log's HMAC key, "core/audit-hmac-key", which never leaves the server)
-//   pki-seal.key    the seal key the in-process engine shared between mounts (mode 0600); mounts created then
-//                   keep using it
+//   pki-seal.key    the server's barrier key, sealing what plugins keep in the host's storage; also the seal key
+//                   the in-process engine shared between mounts (mode 0600): mounts created then keep using it
+// POST sys/storage/backup copies all of it, while serving, into a new directory of the same layout (backup.h).
 // Start and Stop are called from one controlling thread; the server itself runs on the listener's threads:
 // requests are handled on its worker pool, reads of sys/ (health, mounts, ...) on its I/O threads (see HttpServer
 // and VaultApi::ServesInline).
@@ -24,6 +25,7 @@
 
 #include "src/core/status.h"
 #include "src/server/audit_log.h"
+#include "src/server/backup.h"
 #include "src/server/http_server.h"
 #include "src/server/mount_backend.h"
 #include "src/server/mount_setup.h"
@@ -133,6 +135,7 @@ class DevServer {
   std::unique_ptr<PolicyStore> policies_;
   std::unique_ptr<TokenStore> tokens_;
   std::unique_ptr<PolicyBackend> policy_backend_;
+  std::unique_ptr<DataDirBackup> backup_;
   std::unique_ptr<SysBackend> sys_;
   std::unique_ptr<TokenBackend> token_auth_;
   std::unique_ptr<AuditLog> audit_;  // null: no audit device

@@ -1,5 +1,6 @@
 #include "src/server/host_services.h"
 
+#include <filesystem>
 #include <limits>
 
 namespace pki::server {
@@ -164,6 +165,18 @@ Status MountHostStorage::Close() {
   Status st = db_->Flush();
   db_.reset();
   return st;
+}
+
+Result<bool> MountHostStorage::Checkpoint(const std::string& dir) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::error_code ec;
+    // Opening it here would create an empty database only to copy it.
+    if (!db_ && !closed_ && !std::filesystem::exists(dir_, ec)) return false;
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<RocksDBStorage> db, Db());
+  RETURN_IF_ERROR(db->Checkpoint(dir));
+  return true;
 }
 
 Status MountHostStorage::Get(std::string_view key, std::string* value) {

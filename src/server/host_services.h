@@ -75,6 +75,10 @@ class MountHostStorage final : public Storage {
   Status Flush();
   // Flushes and closes the database, releasing its lock; later calls fail. Idempotent.
   Status Close();
+  // Writes a RocksDB checkpoint of the database into `dir` (RocksDBStorage::Checkpoint; values stay sealed with
+  // the barrier key). False, writing nothing, when the database was never created (a storage=rocksdb mount whose
+  // plugin never used the host's storage).
+  Result<bool> Checkpoint(const std::string& dir);
 
   Status Get(std::string_view key, std::string* value) override;
   Status Put(std::string_view key, std::string_view value) override;

@@ -21,6 +21,12 @@ class InProcessPkiBackend final : public MountedBackend {
   std::vector<std::string> RootPaths() const override { return engine_->RootPaths(); }
   bool Serving() const override { return engine_ != nullptr; }
 
+  // The mount's data directory is the database itself; its seal key is the server's (pki-seal.key).
+  Result<std::vector<BackupItem>> Checkpoint(const std::string& dir) override {
+    RETURN_IF_ERROR(storage_->Checkpoint(dir));
+    return std::vector<BackupItem>{{"", "RocksDB checkpoint"}};
+  }
+
   Status Close() override {
     engine_.reset();  // before the storage it uses
     return storage_->Flush();

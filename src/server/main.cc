@@ -3,6 +3,7 @@
 // Usage: pki-server -dev [-dev-root-token-id=T] [-dev-listen-address=127.0.0.1:8200] [-data-dir=DIR] [-plugin=PATH]
 //        pki-server -config=FILE [-plugin=PATH] [-log-level=LEVEL]   (FILE: see server_config.h, docs/deploy.md)
 //        either with [-audit-log=PATH]
+//        pki-server operator backup [-address=ADDR ...] PATH   (a client of a running server: src/cli/operator_backup.h)
 // Each PKI mount is served by a pki-plugin child process (found next to pki-server unless -plugin says otherwise),
 // launched and supervised over HashiCorp go-plugin's gRPC protocol as Vault does (src/server/plugin_host.h).
 // Stops cleanly on SIGTERM or SIGINT: no new connections, requests in flight answered, plugins shut down, storage
@@ -11,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -18,12 +20,15 @@
 #include <vector>
 
 #include "plugin/tls.h"
+#include "src/cli/operator_backup.h"
 #include "src/server/dev_server.h"
 #include "src/server/plugin_host.h"
 #include "src/server/server_config.h"
 #include "src/server/server_flags.h"
 #include "src/server/server_log.h"
 #include "src/server/version.h"
+
+extern char** environ;
 
 namespace pki::server {
 namespace {
@@ -130,9 +135,24 @@ int ServeUntilStopped(DevServer& server, const sigset_t& signals) {
   return 0;
 }
 
+// `pki-server operator ...`: a client of a running server, as `vault operator` is of vault.
+int RunOperatorCommand(const std::vector<std::string>& args) {
+  cli::CliEnvironment env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  env.transport = [](const cli::TlsOptions& tls) { return cli::NewCurlTransport(tls); };
+  env.out = &std::cout;
+  env.err = &std::cerr;
+  return cli::RunOperator(args, env);
+}
+
 int Main(int argc, char** argv) {
-  plugin::TuneGrpcRuntime();
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "operator") return RunOperatorCommand({args.begin() + 1, args.end()});
+  plugin::TuneGrpcRuntime();
   auto parsed = ParseServerFlags(args, [](const char* name) { return std::getenv(name); });
   if (!parsed.ok()) {
     std::cerr << "pki-server: " << parsed.status().message() << "\nRun 'pki-server -help' for usage.\n";

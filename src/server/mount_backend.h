@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "src/core/status.h"
 #include "src/engine/request.h"
@@ -24,6 +25,12 @@ struct MountSpec {
   std::string data_dir;  // a directory owned by this mount (<data>/mounts/<uuid>); removed on unmount
 };
 
+// One thing a backup wrote: a path relative to the directory given, and what it is.
+struct BackupItem {
+  std::string path;  // "rocksdb", "rocksdb.seal-key", "host-storage"
+  std::string kind;  // "RocksDB checkpoint by the mount's plugin", "seal key", ...
+};
+
 // A running engine serving one mount. HandleRequest is called concurrently from the server's threads.
 class MountedBackend : public LogicalBackend {
  public:
@@ -32,6 +39,14 @@ class MountedBackend : public LogicalBackend {
   // Flushes the engine's state and releases its resources (storage, child process). Called once, after the last
   // request, before destruction.
   virtual Status Close() = 0;
+  // Writes a copy of the mount's data into `dir` (absent; its parent exists), laid out as the mount's data
+  // directory, so that the same factory starts the mount from it: each database as of one point in time after
+  // the call began, while requests keep being served. Returns what it wrote, relative to `dir`. Engines that
+  // cannot be copied (test doubles) fail, and so does the whole backup.
+  virtual Result<std::vector<BackupItem>> Checkpoint(const std::string& dir) {
+    (void)dir;
+    return Status::Internal("this mount's engine cannot be backed up");
+  }
 };
 
 // Starts engines. Called with the server's mount-table lock held, never concurrently.

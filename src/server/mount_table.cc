@@ -167,6 +167,11 @@ void Mount::SetTunables(MountConfig config, std::string description) {
   system_.Set(config);
 }
 
+Result<std::vector<BackupItem>> Mount::Checkpoint(const std::string& dir) const {
+  if (!backend_ || closed_.load()) return Status::Internal("mount " + path_ + " is closed");
+  return backend_->Checkpoint(dir);
+}
+
 Status Mount::CloseBackend() {
   if (!backend_ || closed_.exchange(true)) return Status::Ok();
   return backend_->Close();
@@ -373,6 +378,12 @@ bool MountTable::AllServing() const {
     if (!mount->Serving()) return false;
   }
   return true;
+}
+
+Status MountTable::WithChangesHeld(
+    const std::function<Status(const std::vector<std::shared_ptr<Mount>>&)>& fn) {
+  std::lock_guard<std::mutex> change(change_mu_);
+  return fn(List());
 }
 
 Status MountTable::Close() {

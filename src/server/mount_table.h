@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,8 @@ class Mount {
   // The engine's root path globs (sudo required), fetched once with the unauthenticated ones.
   const std::vector<std::string>& root_paths() const { return root_paths_; }
   bool Serving() const { return backend_ && backend_->Serving(); }
+  // The engine's copy of the mount's data into `dir` (MountedBackend::Checkpoint).
+  Result<std::vector<BackupItem>> Checkpoint(const std::string& dir) const;
 
  private:
   friend class MountTable;
@@ -156,6 +159,10 @@ class MountTable {
 
   // Closes every engine (flushing its storage). The table is empty afterwards.
   Status Close();
+
+  // Calls `fn` with every mount (ordered by path) while mounts, unmounts and tunes wait for it, so that the table
+  // in storage stays the one `fn` was given (a backup copies both). Requests keep being served.
+  Status WithChangesHeld(const std::function<Status(const std::vector<std::shared_ptr<Mount>>&)>& fn);
 
  private:
   MountTable(Storage* storage, MountBackendFactory* factory, std::string mounts_dir)

@@ -342,6 +342,7 @@ class PluginBackend final : public MountedBackend {
   std::vector<std::string> RootPaths() const override;
   bool Serving() const override { return serving_.load(); }
   Status Close() override;
+  Result<std::vector<BackupItem>> Checkpoint(const std::string& dir) override;
 
  private:
   void Supervise(std::promise<Status> started);
@@ -489,6 +490,45 @@ std::vector<std::string> PluginBackend::UnauthenticatedPaths() const {
 std::vector<std::string> PluginBackend::RootPaths() const {
   std::lock_guard<std::mutex> lock(mu_);
   return root_paths_;
+}
+
+Result<std::vector<BackupItem>> PluginBackend::Checkpoint(const std::string& dir) {
+  const std::map<std::string, std::string> config = SetupConfig(spec_, options_);
+  auto rocksdb_path = config.find("rocksdb_path");
+  // A mount from before the plugin host has its RocksDB as the data directory itself (SetupConfig).
+  const bool legacy = rocksdb_path != config.end() && rocksdb_path->second == spec_.data_dir;
+  std::vector<BackupItem> items;
+  std::error_code ec;
+  auto fail = [&](const Status& st) {
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::remove(dir + ".seal-key", ec);
+    return st;
+  };
+  if (!legacy && ::mkdir(dir.c_str(), 0700) != 0) {
+    return Status::Internal("cannot create " + dir + ": " + std::strerror(errno));
+  }
+  if (rocksdb_path != config.end()) {
+    // The database is open in the plugin process, which alone can checkpoint it.
+    Request req;
+    req.operation = Operation::kUpdate;
+    req.path = "storage/checkpoint";
+    req.mount_point = spec_.path;
+    req.data = Json{{"path", legacy ? dir : dir + "/rocksdb"}};
+    Result<Response> done = HandleRequest(req);
+    if (!done.ok()) return fail(done.status().Annotate("checkpoint by the plugin of mount " + spec_.path));
+    if (legacy) {
+      // Its seal key is the server's legacy key file, which the backup copies itself.
+      std::filesystem::remove(dir + ".seal-key", ec);
+      items.push_back({"", "RocksDB checkpoint, written by the mount's plugin"});
+    } else {
+      items.push_back({"rocksdb", "RocksDB checkpoint, written by the mount's plugin"});
+      items.push_back({"rocksdb.seal-key", "the key sealing the mount's CA keys, copied by its plugin"});
+    }
+  }
+  Result<bool> host = host_storage_->Checkpoint(dir + "/host-storage");
+  if (!host.ok()) return fail(host.status().Annotate("checkpoint of the host storage of mount " + spec_.path));
+  if (host.value()) items.push_back({"host-storage", "RocksDB checkpoint of the mount's host storage"});
+  return items;
 }
 
 Status PluginBackend::Close() {

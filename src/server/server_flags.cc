@@ -140,6 +140,7 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addres
 std::string ServerUsage() {
   return "Usage: pki-server -dev [options]\n"
          "       pki-server -config=FILE [-plugin=PATH] [-log-level=LEVEL] [-audit-log=PATH]\n"
+         "       pki-server operator backup [options] PATH   (see pki-server operator backup -h)\n"
          "\n"
          "  Starts a Vault-compatible server for the PKI secrets engine: with -dev, a development server\n"
          "  with PKI mounted at pki/; with -config, a server as the JSON file describes (listeners with\n"

@@ -115,14 +115,17 @@ Result<std::optional<int64_t>> ParseLeaseTtl(const Json& value) {
   return std::optional<int64_t>(seconds.get<int64_t>());
 }
 
-SysBackend::SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies)
-    : mounts_(mounts), cluster_(std::move(cluster)), clock_(clock), policies_(policies) {}
+SysBackend::SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies,
+                       DataDirBackup* backup)
+    : mounts_(mounts), cluster_(std::move(cluster)), clock_(clock), policies_(policies), backup_(backup) {}
 
 std::vector<std::string> SysBackend::RootPaths() const {
   return {"auth/*",           "remount",          "audit",          "audit/*",
           "raw",              "raw/*",            "rotate",         "config/cors",
           "config/auditing/*", "config/ui/headers/*", "plugins/catalog/*", "revoke-prefix/*",
-          "revoke-force/*",   "leases/revoke-prefix/*", "leases/revoke-force/*", "leases/lookup/*"};
+          "revoke-force/*",   "leases/revoke-prefix/*", "leases/revoke-force/*", "leases/lookup/*",
+          // Ours, in the spirit of Vault's sudo-only storage/raft/snapshot: it copies every secret.
+          "storage/backup"};
 }
 
 Result<Response> SysBackend::HandleRequest(const Request& req) {
@@ -142,6 +145,10 @@ Result<Response> SysBackend::HandleRequest(const Request& req) {
   if (path == "mounts") {
     if (op != Operation::kRead) return Status::Unsupported();
     return ReadMounts();
+  }
+  if (path == "storage/backup" && backup_ != nullptr) {
+    if (!IsWrite(op)) return Status::Unsupported();
+    return Backup(req.data);
   }
   if (path.compare(0, kMountsPrefix.size(), kMountsPrefix) != 0) return Status::NotFound("unsupported path");
   std::string rest = path.substr(kMountsPrefix.size());
@@ -312,6 +319,12 @@ Result<Response> SysBackend::WriteTune(const std::string& path, const Json& data
   if (st.IsNotFound()) return Status::BadRequest("tune of path " + Quoted(path) + " failed: no mount entry found");
   RETURN_IF_ERROR(st);
   return Response::Nil();
+}
+
+Result<Response> SysBackend::Backup(const Json& data) {
+  ASSIGN_OR_RETURN(std::string path, StringField(data, "path"));
+  ASSIGN_OR_RETURN(Json written, backup_->Write(path));
+  return Response::Data(std::move(written));
 }
 
 }  // namespace pki::server

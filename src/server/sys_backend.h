@@ -5,6 +5,7 @@
 //   mounts/<path>          GET: one mount; POST: mount a PKI engine there; DELETE: unmount it
 //   mounts/<path>/tune     GET/POST: default_lease_ttl, max_lease_ttl, description
 //   policy*, policies/acl*, capabilities*   forwarded to the policy backend (policy_backend.h), when given
+//   storage/backup         POST {"path"}: a backup of the data directory (backup.h), when given; needs sudo
 // Thread-safe: all state lives in the MountTable.
 #pragma once
 
@@ -14,6 +15,7 @@
 
 #include "src/core/clock.h"
 #include "src/engine/request.h"
+#include "src/server/backup.h"
 #include "src/server/mount_table.h"
 #include "storage/storage.h"
 
@@ -35,8 +37,10 @@ Result<std::optional<int64_t>> ParseLeaseTtl(const Json& value);
 
 class SysBackend final : public LogicalBackend {
  public:
-  // `mounts`, `clock` and `policies` (may be null: no policy paths) must outlive the backend.
-  SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies = nullptr);
+  // `mounts`, `clock`, `policies` (may be null: no policy paths) and `backup` (may be null: no storage/backup)
+  // must outlive the backend.
+  SysBackend(MountTable* mounts, ClusterIdentity cluster, const Clock* clock, LogicalBackend* policies = nullptr,
+             DataDirBackup* backup = nullptr);
 
   Result<Response> HandleRequest(const Request& req) override;
   std::vector<std::string> UnauthenticatedPaths() const override { return {"health", "seal-status", "leader"}; }
@@ -54,11 +58,13 @@ class SysBackend final : public LogicalBackend {
   Result<Response> DisableMount(const std::string& path);
   Result<Response> ReadTune(const std::string& path) const;
   Result<Response> WriteTune(const std::string& path, const Json& data);
+  Result<Response> Backup(const Json& data);
 
   MountTable* const mounts_;
   const ClusterIdentity cluster_;
   const Clock* const clock_;
   LogicalBackend* const policies_;
+  DataDirBackup* const backup_;
 };
 
 }  // namespace pki::server

@@ -15,6 +15,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -66,6 +68,7 @@ func TestPluginConformance(t *testing.T) {
 		{"sign_csr", false, s.stepSign},
 		{"issue_refused_by_role", false, s.stepRefusedByRole},
 		{"read_unknown_path", false, s.stepUnknownPath},
+		{"checkpoint_refused_on_host_storage", false, s.stepCheckpointOnHostStorage},
 		{"unsupported_operation", false, s.stepUnsupportedOperation},
 		{"read_missing_role", false, s.stepMissingRole},
 		{"read_cert_ca_json", false, s.stepReadCertCA},
@@ -258,6 +261,10 @@ func (s *session) checkSpecialPaths(t *testing.T) {
 			t.Errorf("unauthenticated paths %q cover %q, which must need a token", unauth, p)
 		}
 	}
+	// The plugin's backup path writes files on the node: Vault must require sudo for it.
+	if !matchesAny(reply.Paths.Root, "storage/checkpoint") {
+		t.Errorf("root paths %q do not cover storage/checkpoint", reply.Paths.Root)
+	}
 	t.Logf("unauthenticated=%q seal_wrap_storage=%q root=%q", unauth, reply.Paths.SealWrapStorage, reply.Paths.Root)
 }
 
@@ -405,6 +412,20 @@ func (s *session) stepUnknownPath(t *testing.T) {
 	_, ex := s.expectStatus(t, "read", "no/such/path", nil, http.StatusNotFound)
 	if ex.reply.Response != nil || ex.reply.Err == nil || ex.reply.Err.ErrType != errTypeUnsupportedPath {
 		t.Errorf("sent %s\nwant no response and ProtoError err_type %d (UnsupportedPath)", ex, errTypeUnsupportedPath)
+	}
+}
+
+// storage/checkpoint copies a storage=rocksdb mount's database; on the host's storage it is Vault's 400, and
+// nothing is written.
+func (s *session) stepCheckpointOnHostStorage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "checkpoint")
+	res, _ := s.expectStatus(t, "update", "storage/checkpoint", map[string]interface{}{"path": dir},
+		http.StatusBadRequest)
+	if !strings.Contains(res.errorText, "storage=host") {
+		t.Errorf("error %q does not say the mount uses the host's storage", res.errorText)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s exists after a refused checkpoint (stat: %v)", dir, err)
 	}
 }
 

@@ -125,6 +125,7 @@ std::vector<Call> ServerCalls() {
       {"POST", "sys/capabilities"},
       {"POST", "sys/capabilities-self", false, true},
       {"POST", "sys/capabilities-accessor"},
+      {"POST", "sys/storage/backup"},
       {"POST", "auth/token/create"},
       {"POST", "auth/token/create-orphan"},
       {"POST", "auth/token/lookup"},

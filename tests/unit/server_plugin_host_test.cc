@@ -227,6 +227,93 @@ class RealPluginTest : public ::testing::Test {
   std::unique_ptr<PluginFactory> factory_;
 };
 
+// storage/checkpoint, the plugin's own path, refuses what it must; MountedBackend::Checkpoint lays a mount's copy
+// out as its data directory (the plugin's checkpoint and seal key, the host storage's checkpoint), and a mount
+// started on that copy has the data.
+TEST_F(RealPluginTest, CheckpointsAMountThroughItsPlugin) {
+  MountSpec spec = Spec(dir_);
+  auto backend = StartMount(spec);
+  ASSERT_NE(backend, nullptr);
+  auto roots = backend->RootPaths();
+  EXPECT_NE(std::find(roots.begin(), roots.end(), "storage/checkpoint"), roots.end());
+  ASSERT_TRUE(backend->HandleRequest(Req(Operation::kUpdate, "root/generate/internal",
+                                         {{"common_name", "Copied Root"}, {"ttl", "24h"}}))
+                  .ok());
+  fs::create_directories(dir_.path() + "/out/taken");
+  struct Case {
+    Operation op;
+    Json data;
+    std::string error;
+  };
+  const Case cases[] = {
+      {Operation::kUpdate, Json::object(), "missing path"},
+      {Operation::kUpdate, {{"path", "rel/cp"}}, "absolute"},
+      {Operation::kUpdate, {{"path", dir_.path() + "/out/taken/"}}, "already exists"},
+      {Operation::kUpdate, {{"path", dir_.path() + "/out/none/cp"}}, "does not exist"},
+      {Operation::kUpdate, {{"path", spec.data_dir + "/rocksdb/cp"}}, "outside the mount's database"},
+  };
+  for (const Case& c : cases) {
+    auto r = backend->HandleRequest(Req(c.op, "storage/checkpoint", c.data));
+    ASSERT_FALSE(r.ok()) << c.data.dump();
+    EXPECT_EQ(r.status().code(), StatusCode::kBadRequest) << c.data.dump();
+    EXPECT_NE(r.status().message().find(c.error), std::string::npos) << r.status().message();
+  }
+  auto read = backend->HandleRequest(Req(Operation::kRead, "storage/checkpoint"));
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), StatusCode::kUnsupportedOperation);
+  EXPECT_FALSE(fs::exists(spec.data_dir + "/rocksdb/cp"));
+
+  const std::string copy = dir_.path() + "/out/mount-copy";
+  auto items = backend->Checkpoint(copy);
+  ASSERT_TRUE(items.ok()) << items.status().message();
+  std::vector<std::string> written;
+  for (const BackupItem& item : items.value()) written.push_back(item.path);
+  EXPECT_EQ(written, (std::vector<std::string>{"rocksdb", "rocksdb.seal-key"}));  // the host storage never used
+  EXPECT_EQ(fs::status(copy + "/rocksdb.seal-key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(backend->Checkpoint(copy).ok());  // exists now
+  ASSERT_TRUE(backend->Close().ok());
+  backend.reset();
+
+  MountSpec restored = spec;
+  restored.data_dir = copy;
+  auto again = StartMount(restored);
+  ASSERT_NE(again, nullptr);
+  auto ca = again->HandleRequest(Req(Operation::kRead, "cert/ca"));
+  ASSERT_TRUE(ca.ok()) << ca.status().message();
+  EXPECT_FALSE(ca->nil);
+  ASSERT_TRUE(again->Close().ok());
+}
+
+TEST_F(RealPluginTest, HostStorageMountsAreCheckpointedByTheHost) {
+  MountSpec spec = Spec(dir_, {{"storage", "host"}});
+  auto backend = StartMount(spec);
+  ASSERT_NE(backend, nullptr);
+  ASSERT_TRUE(backend->HandleRequest(Req(Operation::kUpdate, "roles/web", {{"ttl", "1h"}})).ok());
+  auto refused = backend->HandleRequest(
+      Req(Operation::kUpdate, "storage/checkpoint", {{"path", dir_.path() + "/cp"}}));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kBadRequest);
+  EXPECT_NE(refused.status().message().find("storage=host"), std::string::npos);
+
+  const std::string copy = dir_.path() + "/mount-copy";
+  auto items = backend->Checkpoint(copy);
+  ASSERT_TRUE(items.ok()) << items.status().message();
+  ASSERT_EQ(items->size(), 1u);
+  EXPECT_EQ(items->at(0).path, "host-storage");
+  ASSERT_TRUE(backend->Close().ok());
+  backend.reset();
+
+  MountSpec restored = spec;
+  restored.data_dir = copy;
+  auto again = StartMount(restored);
+  ASSERT_NE(again, nullptr);
+  auto role = again->HandleRequest(Req(Operation::kRead, "roles/web"));
+  ASSERT_TRUE(role.ok()) << role.status().message();
+  EXPECT_FALSE(role->nil);
+  ASSERT_TRUE(again->Close().ok());
+}
+
 TEST_F(RealPluginTest, ServesRequestsAndShutsDownOnClose) {
   MountSpec spec = Spec(dir_);
   auto backend = StartMount(spec);
@@ -367,6 +454,15 @@ TEST_F(RealPluginTest, MountFromTheInProcessEraKeepsItsCa) {
       Req(Operation::kUpdate, "issue/web", {{"common_name", "a.example.com"}, {"ttl", "1h"}}));
   ASSERT_TRUE(leaf.ok()) << leaf.status().message();
   EXPECT_EQ(leaf->data["issuing_ca"].get<std::string>().substr(0, 200), ca_pem.substr(0, 200));
+  // Its copy has the same layout: the database is the directory; the seal key is the server's, which a backup
+  // copies itself, so the plugin's copy of it is not left beside the directory.
+  fs::create_directories(dir_.path() + "/out");
+  auto items = backend->Checkpoint(dir_.path() + "/out/copy");
+  ASSERT_TRUE(items.ok()) << items.status().message();
+  ASSERT_EQ(items->size(), 1u);
+  EXPECT_EQ(items->at(0).path, "");
+  EXPECT_TRUE(fs::exists(dir_.path() + "/out/copy/CURRENT"));
+  EXPECT_FALSE(fs::exists(dir_.path() + "/out/copy.seal-key"));
   ASSERT_TRUE(backend->Close().ok());
   EXPECT_FALSE(fs::exists(spec.data_dir + "/rocksdb"));
 }

@@ -1,12 +1,16 @@
 // Storage backends: the same contract for memory and RocksDB, plus RocksDB durability across reopen.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <thread>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include <rocksdb/db.h>
 
@@ -299,6 +303,82 @@ TEST(RocksDBStorage, SurvivesReopen) {
   // A second open of the same directory fails cleanly (RocksDB's lock), not with a crash.
   auto second = RocksDBStorage::Open(dir.path());
   EXPECT_FALSE(second.ok());
+}
+
+std::string Seq(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08d", i);
+  return buf;
+}
+
+// A checkpoint taken while a writer runs holds every write acknowledged before it began, however it was written
+// (synced, unsynced, without the WAL, bulk family), and of the concurrent writer's sequential keys a prefix: one
+// point in time. The copy opens as a database of its own, 0700, independent of the source.
+TEST(RocksDBStorage, CheckpointIsAConsistentCopyTakenWhileWriting) {
+  TempDir dir;
+  TempDir copy;
+  auto opened = RocksDBStorage::Open(dir.path());
+  ASSERT_TRUE(opened.ok());
+  RocksDBStorage& s = *opened.value();
+  WriteBatch synced, unsynced, no_wal;
+  synced.Put("certs/01", "a");
+  synced.Put("crl/der/g/0000000000000001/000000", std::string(300000, 'x'));  // the bulk family
+  unsynced.Put("certs/02", "b");
+  no_wal.Put("certs/03", "c");
+  ASSERT_TRUE(s.Write(synced).ok());
+  ASSERT_TRUE(s.WriteUnsynced(unsynced).ok());
+  ASSERT_TRUE(s.WriteWithoutWal(no_wal).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      ASSERT_TRUE(s.Put("seq/" + Seq(i), "v").ok());
+      written.store(i + 1);
+    }
+  });
+  while (written.load() < 50) std::this_thread::yield();
+  const int acknowledged = written.load();
+  Status made = s.Checkpoint(copy.path());
+  stop.store(true);
+  writer.join();
+  ASSERT_TRUE(made.ok()) << made.message();
+
+  struct stat st {};
+  ASSERT_EQ(::stat(copy.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_TRUE(s.Put("certs/04", "after").ok());  // the source goes on, apart from the copy
+
+  auto restored = RocksDBStorage::Open(copy.path());
+  ASSERT_TRUE(restored.ok()) << restored.status().message();
+  std::string v;
+  for (const char* key : {"certs/01", "certs/02", "certs/03", "crl/der/g/0000000000000001/000000"}) {
+    EXPECT_TRUE((*restored)->Get(key, &v).ok()) << key;
+  }
+  EXPECT_EQ(v.size(), 300000u);
+  EXPECT_TRUE((*restored)->Get("certs/04", &v).IsNotFound());
+  std::vector<std::string> seq;
+  ASSERT_TRUE((*restored)->List("seq/", "", 0, &seq).ok());
+  ASSERT_GE(static_cast<int>(seq.size()), acknowledged);
+  for (size_t i = 0; i < seq.size(); ++i) ASSERT_EQ(seq[i], Seq(static_cast<int>(i)));  // no gap: a prefix
+}
+
+TEST(RocksDBStorage, CheckpointRefusesAnExistingTarget) {
+  TempDir dir;
+  TempDir copy;
+  auto s = RocksDBStorage::Open(dir.path());
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE((*s)->Put("roles/web", "{}").ok());
+  std::filesystem::create_directories(copy.path());
+  { std::ofstream(copy.path() + "/keep") << "mine"; }
+  Status st = (*s)->Checkpoint(copy.path());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("already exists"), std::string::npos) << st.message();
+  EXPECT_TRUE(std::filesystem::exists(copy.path() + "/keep"));  // nothing of the caller's is touched
+  // A parent that does not exist fails without leaving anything.
+  const std::string orphan = copy.path() + "/no/such/dir";
+  EXPECT_FALSE((*s)->Checkpoint(orphan).ok());
+  EXPECT_FALSE(std::filesystem::exists(copy.path() + "/no"));
 }
 
 }  // namespace
