@@ -12,7 +12,7 @@
 
 namespace {
 
-bool TooDeep(std::string_view text, size_t limit) { return pki::server::JsonNestingExceeds(text, limit); }
+bool TooDeep(std::string_view text, size_t limit) { return pki::JsonNestingExceeds(text, limit); }
 
 }  // namespace
 
