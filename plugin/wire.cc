@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "src/core/text.h"
 #include "src/crypto/x509.h"
 
 namespace pki::plugin {
@@ -26,9 +27,17 @@ constexpr char kUnsupportedPath[] = "unsupported path";
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// Request data deeper than this is refused before it is parsed: the engine copies and dumps it recursively, and a
+// host that passes deeper JSON (Vault's max_request_json_depth, 300 by default, may be raised) would otherwise
+// overflow the plugin's stack. Well above what any PKI request nests, far below what a stack holds.
+constexpr size_t kMaxWireJsonDepth = 1000;
+
 // JSON object text from the wire; Go marshals a nil map as "null".
 Result<Json> ParseObject(const std::string& text, const char* what) {
   if (text.empty() || text == "null") return Json::object();
+  if (JsonNestingExceeds(text, kMaxWireJsonDepth)) {
+    return Status::BadRequest(std::string(what) + " is nested deeper than " + std::to_string(kMaxWireJsonDepth));
+  }
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Status::BadRequest(std::string(what) + " is not a JSON object");
   return j;

@@ -110,4 +110,38 @@ std::vector<std::string> Split(std::string_view s, char sep) {
   return out;
 }
 
+bool JsonNestingExceeds(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is, neither ends the string nor nests
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '{':
+      case '[':
+        if (++depth > limit) return true;
+        break;
+      case '}':
+      case ']':
+        // More closers than openers: the parser stops with an error right here, so what follows never nests.
+        if (depth == 0) return false;
+        --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return false;
+}
+
 }  // namespace pki

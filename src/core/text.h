@@ -1,6 +1,7 @@
 // Small text helpers shared by the engine's error messages and name checks.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,5 +22,10 @@ std::string GoQuote(std::string_view s);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 // `s` split at each `sep`, empty pieces dropped and spaces around pieces trimmed (Vault's comma lists).
 std::vector<std::string> Split(std::string_view s, char sep);
+
+// Whether the JSON text `text` nests objects/arrays deeper than `limit`. One iterative pass over the bytes,
+// skipping string contents (with their escapes); it never recurses and does not validate the JSON otherwise.
+// nlohmann::json parses iteratively but copies and dumps recursively: callers refuse deeper input before parsing.
+bool JsonNestingExceeds(std::string_view text, size_t limit);
 
 }  // namespace pki

@@ -49,14 +49,29 @@ Result<Response> Router::Route(const Request& req) const {
   std::string path = req.path;
   // LIST requests arrive with a trailing slash ("roles/"); patterns are written without it.
   while (!path.empty() && path.back() == '/') path.pop_back();
-  // A trailing "*rest" capture keeps the slashes (a base64 OCSP request may end in '/').
-  const std::string stripped = req.path.substr(path.size());
-  for (const auto& c : compiled_) {
-    std::map<std::string, std::string> captures;
-    if (!Match(c, path, &captures)) continue;
-    if (!stripped.empty() && !c.segments.empty() && !c.segments.back().empty() && c.segments.back()[0] == '*') {
-      captures[c.segments.back().substr(1)] += stripped;
+  const size_t stripped = req.path.size() - path.size();
+  // A trailing "*rest" capture matches the path as given, keeping its slashes (a base64 OCSP request may end in
+  // '/', or be nothing but '/'). Where more than one trailing slash went, that capture is preferred to a pattern
+  // that only matches once they are gone: "ocsp////" is a GET of "///", not the POST path "ocsp".
+  const auto ends_in_capture = [](const Compiled& c) {
+    return !c.segments.empty() && !c.segments.back().empty() && c.segments.back()[0] == '*';
+  };
+  const Compiled* matched = nullptr;
+  std::map<std::string, std::string> captures;
+  for (bool lenient : {false, true}) {
+    for (const auto& c : compiled_) {
+      captures.clear();
+      const bool ok = ends_in_capture(c) ? Match(c, req.path, &captures)
+                                         : (lenient || stripped <= 1) && Match(c, path, &captures);
+      if (ok) {
+        matched = &c;
+        break;
+      }
     }
+    if (matched != nullptr || stripped <= 1) break;
+  }
+  if (matched != nullptr) {
+    const Compiled& c = *matched;
     const PathSpec& spec = *c.spec;
     auto op = spec.operations.find(req.operation);
     if (op == spec.operations.end() && req.operation == Operation::kCreate) {

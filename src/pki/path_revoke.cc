@@ -42,7 +42,8 @@ class RevokeHandlers {
     if (!serial_text.empty() && !cert_pem.empty()) {
       return Status::BadRequest("Must provide either the certificate or the serial to revoke; not both.");
     }
-    std::string key_pem = f.GetString("private_key");
+    // Only revoke-with-key declares private_key: reading an undeclared field is a programming error (FieldData).
+    const std::string key_pem = with_key ? f.GetString("private_key") : std::string();
     if (with_key) {
       if (key_pem.empty()) return Status::BadRequest("Must have private key to revoke via the /revoke-with-key path.");
       if (key_pem.size() < kMinPrivateKeyPem) {

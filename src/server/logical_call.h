@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "src/core/text.h"
 #include "src/engine/request.h"
 #include "src/server/http_message.h"
 
@@ -34,9 +35,8 @@ struct HttpError {
   std::vector<std::string> errors;
 };
 
-// Whether the JSON text `text` nests objects/arrays deeper than `limit`. One iterative pass over the bytes,
-// skipping string contents (with their escapes); it never recurses and does not validate the JSON otherwise.
-bool JsonNestingExceeds(std::string_view text, size_t limit);
+// JsonNestingExceeds (src/core/text.h) checks kMaxRequestJsonDepth.
+using ::pki::JsonNestingExceeds;
 
 // Method mapping: GET=read (GET ?list=<true> = list), POST/PUT=update, DELETE=delete, PATCH=patch (JSON
 // merge-patch only), LIST=list, HEAD=read without body. Anything else is 405.

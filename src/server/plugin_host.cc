@@ -576,7 +576,9 @@ void RemoveStaleRuntimeDirs() {
     const size_t dash = rest.find('-');
     if (dash == std::string::npos || dash == 0) continue;
     char* end = nullptr;
-    const long pid = std::strtol(rest.substr(0, dash).c_str(), &end, 10);
+    // Named: strtol's end pointer points into it, and is read after the call.
+    const std::string pid_text = rest.substr(0, dash);
+    const long pid = std::strtol(pid_text.c_str(), &end, 10);
     if (end == nullptr || *end != '\0' || pid <= 0) continue;
     struct stat st {};
     if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;

@@ -241,6 +241,12 @@ TEST_F(OcspPathTest, FailuresAreOcspResponses) {
   auto bad_base64 = h.Read("ocsp/%%%");
   ASSERT_TRUE(bad_base64.ok() && bad_base64->raw);
   EXPECT_EQ(bad_base64->raw->status, 400);
+  // Found by ocsp_fuzz: a GET whose base64 is nothing but '/' (bytes 0xff) was routed to the POST path "ocsp"
+  // once its trailing slashes were dropped, and answered 405 instead of an OCSP response.
+  auto slashes = h.Read("ocsp/" + Base64Encode(std::string(36, '\xff')));
+  ASSERT_TRUE(slashes.ok() && slashes->raw) << slashes.status().message();
+  EXPECT_EQ(slashes->raw->status, 400);
+  EXPECT_EQ(Decode(slashes, {}).response_status, OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
   auto huge = Post(std::string(4096, '\x30'));
   ASSERT_TRUE(huge.ok() && huge->raw);
   EXPECT_EQ(huge->raw->status, 400);

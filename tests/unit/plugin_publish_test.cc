@@ -485,7 +485,7 @@ class BackendServicePublishTest : public ::testing::Test {
     std::filesystem::remove_all(dir);
   }
 
-  pb::SetupReply Setup(const std::string& publish_address) {
+  pb::SetupReply SetUpMount(const std::string& publish_address) {
     pb::SetupArgs args;
     args.set_backenduuid("publish-test");
     (*args.mutable_config())["rocksdb_path"] = (dir / "db").string();
@@ -516,7 +516,7 @@ class BackendServicePublishTest : public ::testing::Test {
 TEST_F(BackendServicePublishTest, ListenerLivesWithTheMount) {
   const int port = FreePort();
   const std::string address = "127.0.0.1:" + std::to_string(port);
-  pb::SetupReply reply = Setup(address);
+  pb::SetupReply reply = SetUpMount(address);
   ASSERT_EQ(reply.err(), "");
   ASSERT_TRUE(Call(Operation::kUpdate, "root/generate/internal",
                    {{"common_name", "Mount Root"}, {"key_type", "ec"}, {"ttl", "8760h"}})
@@ -530,7 +530,7 @@ TEST_F(BackendServicePublishTest, ListenerLivesWithTheMount) {
   }
 
   // A second Setup on the same address replaces the listener along with the engine.
-  reply = Setup(address);
+  reply = SetUpMount(address);
   ASSERT_EQ(reply.err(), "");
   {
     httplib::Client cli("127.0.0.1", port);
@@ -543,21 +543,21 @@ TEST_F(BackendServicePublishTest, ListenerLivesWithTheMount) {
 }
 
 TEST_F(BackendServicePublishTest, AnAddressThatCannotBeUsedRefusesTheMount) {
-  pb::SetupReply bad = Setup("localhost");
+  pb::SetupReply bad = SetUpMount("localhost");
   EXPECT_NE(bad.err().find("invalid publish_address"), std::string::npos) << bad.err();
 
   // Taken by someone else: the mount is refused and its storage let go (a retry on a free port opens it).
   auto blocker = std::make_unique<Publisher>(nullptr, PublishAddress{"127.0.0.1", 0}, /*local_storage=*/true);
   ASSERT_TRUE(blocker->Start().ok());
-  pb::SetupReply taken = Setup("127.0.0.1:" + std::to_string(blocker->port()));
+  pb::SetupReply taken = SetUpMount("127.0.0.1:" + std::to_string(blocker->port()));
   EXPECT_NE(taken.err().find("publish_address 127.0.0.1:" + std::to_string(blocker->port())), std::string::npos)
       << taken.err();
   EXPECT_NE(taken.err().find("in use"), std::string::npos) << taken.err();
   EXPECT_FALSE(Call(Operation::kRead, "ca").ok());  // no mount
 
-  pb::SetupReply ok = Setup("127.0.0.1:" + std::to_string(FreePort()));
+  pb::SetupReply ok = SetUpMount("127.0.0.1:" + std::to_string(FreePort()));
   EXPECT_EQ(ok.err(), "");
-  EXPECT_EQ(Setup("").err(), "");  // and without the option, no listener at all
+  EXPECT_EQ(SetUpMount("").err(), "");  // and without the option, no listener at all
 
   pb::SetupArgs unknown;
   (*unknown.mutable_config())["publish_adress"] = "127.0.0.1:1";

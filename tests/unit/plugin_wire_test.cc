@@ -51,6 +51,26 @@ TEST(PluginWire, BadRequestDataAndUnknownOperationsAreRefused) {
   EXPECT_EQ(FromProtoRequest(wire).status().code(), StatusCode::kUnsupportedOperation);
 }
 
+// Found by plugin_request_fuzz: data nested a hundred thousand deep parsed fine and then overflowed the plugin's
+// stack where the engine copied it. Refused before parsing now, and ordinary nesting still passes.
+TEST(PluginWire, DeeplyNestedRequestDataIsRefusedBeforeParsing) {
+  pb::Request wire;
+  wire.set_operation("update");
+  wire.set_path("roles/x");
+  const size_t deep = 1'000'000;
+  wire.set_data("{\"common_name\":" + std::string(deep, '[') + std::string(deep, ']') + "}");
+  Result<Request> refused = FromProtoRequest(wire);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kBadRequest);
+  EXPECT_EQ(refused.status().message(), "request data is nested deeper than 1000");
+
+  wire.set_data("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}");
+  Result<Request> nested = FromProtoRequest(wire);
+  ASSERT_TRUE(nested.ok());
+  Json copy = nested->data;  // what overflowed: a recursive copy
+  EXPECT_TRUE(copy["a"].is_array());
+}
+
 TEST(PluginWire, DataResponseRoundTrips) {
   Response r = Response::Data(Json::object({{"certificate", "PEM"}, {"ttl", 3600}}));
   r.warnings = {"careful"};
