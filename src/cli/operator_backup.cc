@@ -1,13 +1,12 @@
 #include "src/cli/operator_backup.h"
 
 #include <algorithm>
-#include <cctype>
-#include <fstream>
 #include <iomanip>
-#include <iterator>
 #include <optional>
 
 #include <nlohmann/json.hpp>
+
+#include "src/cli/client_settings.h"
 
 namespace pki::cli {
 namespace {
@@ -17,28 +16,6 @@ using Json = nlohmann::json;
 constexpr int kOk = 0;
 constexpr int kUsage = 1;
 constexpr int kRemoteError = 2;
-
-std::string EnvOr(const CliEnvironment& e, const std::string& key, const std::string& fallback = "") {
-  auto it = e.env.find(key);
-  return it == e.env.end() || it->second.empty() ? fallback : it->second;
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(s.begin());
-  return s;
-}
-
-// Go's strconv.ParseBool, for VAULT_SKIP_VERIFY and -tls-skip-verify=VALUE.
-std::optional<bool> ParseBool(const std::string& v) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (v == t) return true;
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (v == f) return false;
-  }
-  return std::nullopt;
-}
 
 struct BackupFlags {
   std::string address;
@@ -70,7 +47,7 @@ Result<BackupFlags> ParseFlags(const std::vector<std::string>& args) {
       continue;
     }
     if (name == "tls-skip-verify") {
-      std::optional<bool> b = value ? ParseBool(*value) : std::optional<bool>(true);
+      std::optional<bool> b = value ? ParseGoBool(*value) : std::optional<bool>(true);
       if (!b) return Status::BadRequest("invalid boolean value \"" + *value + "\" for -tls-skip-verify");
       f.skip_verify = *b;
       continue;
@@ -115,20 +92,10 @@ int Backup(const std::vector<std::string>& args, CliEnvironment& env) {
     return kUsage;
   }
 
-  std::string addr = !f.address.empty() ? f.address : EnvOr(env, "VAULT_ADDR", "http://127.0.0.1:8200");
-  while (!addr.empty() && addr.back() == '/') addr.pop_back();
-  std::string token = EnvOr(env, "VAULT_TOKEN");
-  if (token.empty() && !EnvOr(env, "HOME").empty()) {
-    std::ifstream file(EnvOr(env, "HOME") + "/.vault-token");
-    token.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-  }
-  token = Trim(token);
-  TlsOptions tls = f.tls;
-  if (tls.ca_cert.empty()) tls.ca_cert = EnvOr(env, "VAULT_CACERT");
-  if (tls.ca_path.empty()) tls.ca_path = EnvOr(env, "VAULT_CAPATH");
-  if (tls.client_cert.empty()) tls.client_cert = EnvOr(env, "VAULT_CLIENT_CERT");
-  if (tls.client_key.empty()) tls.client_key = EnvOr(env, "VAULT_CLIENT_KEY");
-  tls.skip_verify = f.skip_verify.value_or(ParseBool(EnvOr(env, "VAULT_SKIP_VERIFY", "false")).value_or(false));
+  const std::string addr = ResolveAddress(f.address, env, "http://127.0.0.1:8200");
+  const std::string token = ResolveToken(env);
+  TlsOptions tls = ResolveTls(f.tls, env);
+  tls.skip_verify = f.skip_verify.value_or(ParseGoBool(EnvOr(env, "VAULT_SKIP_VERIFY", "false")).value_or(false));
   if (tls.client_cert.empty() != tls.client_key.empty()) {
     *env.err << "Both a client certificate and a client key must be given (-client-cert and -client-key, or "
                 "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY)\n";

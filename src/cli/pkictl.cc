@@ -1,5 +1,7 @@
 #include "src/cli/pkictl.h"
 
+#include "src/cli/client_settings.h"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -32,11 +34,6 @@ struct Globals {
   bool skip_verify = false;
   bool force = false;  // write/patch without data
 };
-
-std::string EnvOr(const CliEnvironment& e, const std::string& key, const std::string& fallback = "") {
-  auto it = e.env.find(key);
-  return it == e.env.end() || it->second.empty() ? fallback : it->second;
-}
 
 std::string UrlEscape(const std::string& s) {
   std::string out;
@@ -93,38 +90,19 @@ std::string TrimTrailingSlash(std::string p) {
   return p;
 }
 
-// Go's strconv.ParseBool, for VAULT_SKIP_VERIFY.
-std::optional<bool> ParseBool(const std::string& v) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (v == t) return true;
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (v == f) return false;
-  }
-  return std::nullopt;
-}
-
 // One command's conversation with the server, and vault's ways of reporting it.
 class Session {
  public:
   Session(CliEnvironment& env, Globals g) : env_(env), g_(std::move(g)) {
-    addr_ = !g_.address.empty() ? g_.address : EnvOr(env, "VAULT_ADDR", "https://127.0.0.1:8200");
-    while (!addr_.empty() && addr_.back() == '/') addr_.pop_back();
-    token_ = EnvOr(env, "VAULT_TOKEN");
-    if (token_.empty() && !EnvOr(env, "HOME").empty()) {
-      // vault's default token helper keeps the token in ~/.vault-token.
-      std::ifstream f(EnvOr(env, "HOME") + "/.vault-token");
-      std::string t((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      token_ = t;
-    }
-    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.back()))) token_.pop_back();
-    while (!token_.empty() && std::isspace(static_cast<unsigned char>(token_.front()))) token_.erase(token_.begin());
-    TlsOptions tls;
-    tls.ca_cert = !g_.ca_cert.empty() ? g_.ca_cert : EnvOr(env, "VAULT_CACERT");
-    tls.ca_path = !g_.ca_path.empty() ? g_.ca_path : EnvOr(env, "VAULT_CAPATH");
-    tls.client_cert = !g_.client_cert.empty() ? g_.client_cert : EnvOr(env, "VAULT_CLIENT_CERT");
-    tls.client_key = !g_.client_key.empty() ? g_.client_key : EnvOr(env, "VAULT_CLIENT_KEY");
-    tls.skip_verify = g_.skip_verify;
+    addr_ = ResolveAddress(g_.address, env, "https://127.0.0.1:8200");
+    token_ = ResolveToken(env);
+    TlsOptions flags;
+    flags.ca_cert = g_.ca_cert;
+    flags.ca_path = g_.ca_path;
+    flags.client_cert = g_.client_cert;
+    flags.client_key = g_.client_key;
+    flags.skip_verify = g_.skip_verify;
+    TlsOptions tls = ResolveTls(flags, env);
     client_cert_without_key_ = tls.client_cert.empty() != tls.client_key.empty();
     transport_ = env.transport(tls);
     if (g_.format.empty()) g_.format = EnvOr(env, "VAULT_FORMAT", "table");
@@ -551,7 +529,7 @@ static int RunCommand(const std::vector<std::string>& raw_args, CliEnvironment& 
   }
 
   if (auto skip = env.env.find("VAULT_SKIP_VERIFY"); skip != env.env.end() && !skip->second.empty()) {
-    std::optional<bool> v = ParseBool(skip->second);
+    std::optional<bool> v = ParseGoBool(skip->second);
     if (!v) {
       *env.err << "Invalid value for VAULT_SKIP_VERIFY: " << skip->second << "\n";
       return kLocalError;
