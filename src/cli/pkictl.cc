@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <optional>
-#include <iterator>
 #include <sstream>
 
 #include <CLI/CLI.hpp>
