@@ -8,9 +8,7 @@
 // dispatch by hand). How pki-server hosts the engine (in process here, a pki-plugin child in production) does not
 // enter: the check happens in the server before any engine sees the request.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -23,12 +21,14 @@
 #include "src/server/dev_server.h"
 #include "src/server/in_process_pki.h"
 #include "tests/unit/http_test_client.h"
+#include "tests/unit/test_dev_server.h"
 
 namespace pki::server {
 namespace {
 
 using Json = nlohmann::json;
 using pki::testing::HttpTestClient;
+using pki::testing::TestDevServer;
 
 constexpr char kRootToken[] = "s.auth-boundary-root";
 
@@ -149,26 +149,19 @@ std::vector<Call> ServerCalls() {
 class AuthBoundaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/server_auth_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    DevServerOptions options;
-    options.data_dir = dir_ + "/data";
-    options.root_token = kRootToken;
-    options.listen_port = 0;
-    auto started = DevServer::Start(options, [](const DataLayout& layout) -> Result<std::unique_ptr<MountBackendFactory>> {
+    auto started = TestDevServer::Start("server_auth_test", kRootToken,
+                                        [](const DataLayout& layout) -> Result<std::unique_ptr<MountBackendFactory>> {
       ASSIGN_OR_RETURN(std::unique_ptr<InProcessPkiFactory> f,
                        InProcessPkiFactory::Create(layout.seal_key_file, &SystemClock::Instance()));
       return std::unique_ptr<MountBackendFactory>(std::move(f));
     });
     ASSERT_TRUE(started.ok()) << started.status().message();
     server_ = std::move(started).value();
-    client_ = std::make_unique<HttpTestClient>(server_->http().port());
+    client_ = std::make_unique<HttpTestClient>(server_->port());
   }
   void TearDown() override {
     client_.reset();
     server_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   HttpTestClient::Response Send(const std::string& method, const std::string& path, const std::string& token) {
@@ -190,8 +183,7 @@ class AuthBoundaryTest : public ::testing::Test {
     return Json::parse(created.body())["auth"]["client_token"].get<std::string>();
   }
 
-  std::string dir_;
-  std::unique_ptr<DevServer> server_;
+  std::unique_ptr<TestDevServer> server_;
   std::unique_ptr<HttpTestClient> client_;
 };
 

@@ -3,9 +3,7 @@
 // error envelope ({"errors":[...]}, a message saying what was wrong) and leaves the engine's storage byte for byte
 // as it was, and the server's mounts and policies as they were.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,12 +22,14 @@
 #include "src/server/dev_server.h"
 #include "storage/memory_storage.h"
 #include "tests/unit/http_test_client.h"
+#include "tests/unit/test_dev_server.h"
 
 namespace pki::server {
 namespace {
 
 using Json = nlohmann::json;
 using pki::testing::HttpTestClient;
+using pki::testing::TestDevServer;
 
 constexpr char kRootToken[] = "s.bad-input-root";
 
@@ -118,22 +118,16 @@ struct Row {
 class BadInputTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/server_bad_input_test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    DevServerOptions options;
-    options.data_dir = dir_ + "/data";
-    options.root_token = kRootToken;
-    options.listen_port = 0;
     MemoryPkiFactory** factory = &factory_;
-    auto started = DevServer::Start(options, [factory](const DataLayout&) -> Result<std::unique_ptr<MountBackendFactory>> {
+    auto started = TestDevServer::Start("server_bad_input_test", kRootToken,
+                                        [factory](const DataLayout&) -> Result<std::unique_ptr<MountBackendFactory>> {
       auto f = std::make_unique<MemoryPkiFactory>();
       *factory = f.get();
       return std::unique_ptr<MountBackendFactory>(std::move(f));
     });
     ASSERT_TRUE(started.ok()) << started.status().message();
     server_ = std::move(started).value();
-    client_ = std::make_unique<HttpTestClient>(server_->http().port(), /*reconnect=*/true);  // after the 413
+    client_ = std::make_unique<HttpTestClient>(server_->port(), /*reconnect=*/true);  // after the 413
     Ok("POST", "pki/root/generate/internal", R"({"common_name":"Bad Input Root","key_type":"ec","ttl":"720h"})");
     Ok("POST", "pki/roles/web",
        R"({"allowed_domains":["example.com"],"allow_subdomains":true,"max_ttl":"24h","key_type":"ec"})");
@@ -143,7 +137,6 @@ class BadInputTest : public ::testing::Test {
   void TearDown() override {
     client_.reset();
     server_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   HttpTestClient::Response Send(const Row& r) {
@@ -165,9 +158,8 @@ class BadInputTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
   MemoryPkiFactory* factory_ = nullptr;  // owned by the server
-  std::unique_ptr<DevServer> server_;
+  std::unique_ptr<TestDevServer> server_;
   std::unique_ptr<HttpTestClient> client_;
 };
 
