@@ -196,7 +196,9 @@ TEST_F(AuthBoundaryTest, EveryPathRefusesCallersWithoutAValidTokenOrAPolicyThatC
   for (Call& c : ServerCalls()) calls.push_back(std::move(c));
   const std::string limited = LimitedToken();
   const std::pair<std::string, std::string> callers[] = {
-      {"no token", ""}, {"a token never issued", "hvs.NeverIssuedByThisServer0000"}, {"a token without the policy", limited}};
+      {"no token", ""},
+      {"a token never issued", "hvs.NeverIssuedByThisServer0000"},
+      {"a token without the policy", limited}};
 
   for (const Call& c : calls) {
     const std::string what = c.method + " /v1/" + c.path;

@@ -203,8 +203,8 @@ TEST_F(BadInputTest, EachIsRefusedWithAClear4xxAndChangesNothing) {
        ""},
       {"CSR that is empty", "POST", "pki/sign/web", csr_body(""), 400, "csr"},
       // Names.
-      {"NUL in a common name", "POST", "pki/issue/web", Json{{"common_name", std::string("a\0.example.com", 14)}}.dump(),
-       400, ""},
+      {"NUL in a common name", "POST", "pki/issue/web",
+       Json{{"common_name", std::string("a\0.example.com", 14)}}.dump(), 400, ""},
       {"NUL in a SAN", "POST", "pki/issue/web",
        Json{{"common_name", "a.example.com"}, {"alt_names", std::string("b.example.com\0.evil.test", 24)}}.dump(), 400,
        ""},

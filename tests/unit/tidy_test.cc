@@ -780,44 +780,57 @@ TEST(TidyCost, BuildingAnEngineUsesNoStorageAndItsFirstRequestChecksTheCountersO
   EXPECT_EQ(storage.Lists().size(), lists + 1);  // the second read only scans the counter shards
 }
 
+// The engine over `storage` with a fake clock, as a host would run it; SetUpCaAndRole adds an EC root and the role
+// `web` (any name, EC).
+struct EngineOver {
+  explicit EngineOver(Storage* storage)
+      : backend(NewPkiBackend(PkiContext{storage, &clock, &system, sealer.get()}, NoBackgroundCheck())) {}
+
+  Result<Response> Call(Operation op, const std::string& path, Json data) {
+    Request req;
+    req.operation = op;
+    req.path = path;
+    req.data = std::move(data);
+    return backend->HandleRequest(req);
+  }
+  bool SetUpCaAndRole() {
+    return Call(Operation::kUpdate, "root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}}).ok() &&
+           Call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok();
+  }
+
+  FakeClock clock{kStart};
+  FixedSystemView system;
+  std::unique_ptr<KeySealer> sealer = NewAesGcmSealer(std::string(32, 'k'));
+  std::unique_ptr<PkiBackend> backend;  // after what it points to
+};
+
 // Over storage with atomic batches (RocksDB, memory) and over a host's (op by op).
 class TidyCost : public ::testing::TestWithParam<bool> {};
 
 TEST_P(TidyCost, ARunNeverReadsUnexpiredCertificatesNorListsTheStores) {
   const bool atomic = GetParam();
   RecordingStorage storage(atomic);
-  FakeClock clock(kStart);
-  FixedSystemView system;
-  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
-  auto backend = NewPkiBackend(PkiContext{&storage, &clock, &system, sealer.get()}, NoBackgroundCheck());
-  auto call = [&](Operation op, const std::string& path, Json data) {
-    Request req;
-    req.operation = op;
-    req.path = path;
-    req.data = std::move(data);
-    return backend->HandleRequest(req);
-  };
-  ASSERT_TRUE(call(Operation::kUpdate, "root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}}).ok());
-  ASSERT_TRUE(call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
+  EngineOver e(&storage);
+  ASSERT_TRUE(e.SetUpCaAndRole());
   std::vector<std::string> due_revoked, due_not_revoked, valid;
   for (int i = 0; i < 25; ++i) {
-    auto leaf = call(Operation::kUpdate, "issue/web", {{"common_name", "x.example"}, {"ttl", i < 5 ? "60s" : "24h"}});
+    auto leaf = e.Call(Operation::kUpdate, "issue/web", {{"common_name", "x.example"}, {"ttl", i < 5 ? "60s" : "24h"}});
     ASSERT_TRUE(leaf.ok());
     const std::string serial = leaf->data["serial_number"];
     (i >= 5 ? valid : i % 2 == 0 ? due_revoked : due_not_revoked).push_back(serial);
     if (i % 2 == 0) {
-      ASSERT_TRUE(call(Operation::kUpdate, "revoke", {{"serial_number", serial}}).ok());
+      ASSERT_TRUE(e.Call(Operation::kUpdate, "revoke", {{"serial_number", serial}}).ok());
     }
   }
-  clock.Advance(120);
+  e.clock.Advance(120);
 
   storage.Record(true);
-  auto started = call(Operation::kUpdate, "tidy", {{"tidy_cert_store", true}, {"tidy_revoked_certs", true},
-                                                   {"safety_buffer", 1}});
+  auto started = e.Call(Operation::kUpdate, "tidy", {{"tidy_cert_store", true}, {"tidy_revoked_certs", true},
+                                                     {"safety_buffer", 1}});
   ASSERT_TRUE(started.ok());
-  backend->WaitForTidy();
+  e.backend->WaitForTidy();
   storage.Record(false);
-  auto st = call(Operation::kRead, "tidy-status", Json::object());
+  auto st = e.Call(Operation::kRead, "tidy-status", Json::object());
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->data["cert_store_deleted_count"].get<int>() + st->data["revoked_cert_deleted_count"].get<int>(), 5);
 
@@ -855,29 +868,18 @@ INSTANTIATE_TEST_SUITE_P(Storage, TidyCost, ::testing::Values(true, false),
 // with another notAfter (the old entry is deleted last): tidy removes that entry alone, and keeps the record.
 TEST(TidyCounters, AStaleExpiryEntryGoesAloneOverAHostsStorage) {
   RecordingStorage storage(/*atomic=*/false);
-  FakeClock clock(kStart);
-  FixedSystemView system;
-  auto sealer = NewAesGcmSealer(std::string(32, 'k'));
-  auto backend = NewPkiBackend(PkiContext{&storage, &clock, &system, sealer.get()}, NoBackgroundCheck());
-  auto call = [&](Operation op, const std::string& path, Json data) {
-    Request req;
-    req.operation = op;
-    req.path = path;
-    req.data = std::move(data);
-    return backend->HandleRequest(req);
-  };
-  ASSERT_TRUE(call(Operation::kUpdate, "root/generate/internal", {{"common_name", "R"}, {"key_type", "ec"}}).ok());
-  ASSERT_TRUE(call(Operation::kUpdate, "roles/web", {{"allow_any_name", true}, {"key_type", "ec"}}).ok());
-  auto leaf = call(Operation::kUpdate, "issue/web", {{"common_name", "x.example"}, {"ttl", "24h"}});
+  EngineOver e(&storage);
+  ASSERT_TRUE(e.SetUpCaAndRole());
+  auto leaf = e.Call(Operation::kUpdate, "issue/web", {{"common_name", "x.example"}, {"ttl", "24h"}});
   ASSERT_TRUE(leaf.ok());
   const std::string serial = ParseSerial(leaf->data["serial_number"].get<std::string>()).value();
   std::vector<std::string> entries_before;
   ASSERT_TRUE(storage.List("index/expiry/", "", 0, &entries_before).ok());
   ASSERT_TRUE(storage.Put(CertStore::ExpiryKey(kStart + 10, serial), "").ok());
-  clock.Advance(120);
-  ASSERT_TRUE(call(Operation::kUpdate, "tidy", {{"tidy_cert_store", true}, {"safety_buffer", 1}}).ok());
-  backend->WaitForTidy();
-  auto st = call(Operation::kRead, "tidy-status", Json::object());
+  e.clock.Advance(120);
+  ASSERT_TRUE(e.Call(Operation::kUpdate, "tidy", {{"tidy_cert_store", true}, {"safety_buffer", 1}}).ok());
+  e.backend->WaitForTidy();
+  auto st = e.Call(Operation::kRead, "tidy-status", Json::object());
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->data["cert_store_deleted_count"], 0);
   EXPECT_EQ(st->data["current_cert_store_count"], 2);  // the root's record and the leaf's
