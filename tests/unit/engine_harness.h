@@ -1,6 +1,7 @@
 // EngineHarness: the PKI engine over memory storage with a fake clock, for tests that need no socket.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <set>
 #include <string>
@@ -20,6 +21,13 @@
 #include "storage/memory_storage.h"
 
 namespace pki::testing {
+
+// Options for an engine whose auto-tidy check never runs on its own (tests call MaybeStartAutoTidy or tidy).
+inline PkiBackendOptions NoBackgroundCheck() {
+  PkiBackendOptions o;
+  o.tidy.auto_tidy_check_interval = std::chrono::milliseconds(0);
+  return o;
+}
 
 class FixedSystemView final : public SystemView {
  public:

@@ -16,12 +16,6 @@ namespace {
 
 constexpr int64_t kStart = EngineHarness::kStart;
 
-PkiBackendOptions NoBackgroundCheck() {
-  PkiBackendOptions o;
-  o.tidy.auto_tidy_check_interval = std::chrono::milliseconds(0);
-  return o;
-}
-
 struct Fixture {
   EngineHarness h{NoBackgroundCheck()};
   ossl::X509Ptr ca;

@@ -29,12 +29,6 @@ namespace {
 
 constexpr int64_t kStart = EngineHarness::kStart;
 
-PkiBackendOptions NoBackgroundCheck() {
-  PkiBackendOptions o;
-  o.tidy.auto_tidy_check_interval = std::chrono::milliseconds(0);
-  return o;
-}
-
 std::string ErrorOf(const Result<Response>& r) { return r.ok() ? "" : r.status().message(); }
 
 // What storage holds, read key by key: the test's own count, independent of the counters.
