@@ -212,6 +212,18 @@ class RealPluginTest : public ::testing::Test {
     return backend.ok() ? std::move(backend).value() : nullptr;
   }
 
+  // A mount like `spec` started on `copy` (a checkpoint laid out as its data directory) answers `path` with data.
+  void ExpectServesFromCopy(const MountSpec& spec, const std::string& copy, const std::string& path) {
+    MountSpec restored = spec;
+    restored.data_dir = copy;
+    auto again = StartMount(restored);
+    ASSERT_NE(again, nullptr);
+    auto r = again->HandleRequest(Req(Operation::kRead, path));
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_FALSE(r->nil) << path;
+    ASSERT_TRUE(again->Close().ok());
+  }
+
   // The pki-plugin child serving the backend just started.
   pid_t PluginChild() {
     pid_t found = 0;
@@ -275,14 +287,7 @@ TEST_F(RealPluginTest, CheckpointsAMountThroughItsPlugin) {
   ASSERT_TRUE(backend->Close().ok());
   backend.reset();
 
-  MountSpec restored = spec;
-  restored.data_dir = copy;
-  auto again = StartMount(restored);
-  ASSERT_NE(again, nullptr);
-  auto ca = again->HandleRequest(Req(Operation::kRead, "cert/ca"));
-  ASSERT_TRUE(ca.ok()) << ca.status().message();
-  EXPECT_FALSE(ca->nil);
-  ASSERT_TRUE(again->Close().ok());
+  ExpectServesFromCopy(spec, copy, "cert/ca");
 }
 
 TEST_F(RealPluginTest, HostStorageMountsAreCheckpointedByTheHost) {
@@ -304,14 +309,7 @@ TEST_F(RealPluginTest, HostStorageMountsAreCheckpointedByTheHost) {
   ASSERT_TRUE(backend->Close().ok());
   backend.reset();
 
-  MountSpec restored = spec;
-  restored.data_dir = copy;
-  auto again = StartMount(restored);
-  ASSERT_NE(again, nullptr);
-  auto role = again->HandleRequest(Req(Operation::kRead, "roles/web"));
-  ASSERT_TRUE(role.ok()) << role.status().message();
-  EXPECT_FALSE(role->nil);
-  ASSERT_TRUE(again->Close().ok());
+  ExpectServesFromCopy(spec, copy, "roles/web");
 }
 
 TEST_F(RealPluginTest, ServesRequestsAndShutsDownOnClose) {
