@@ -126,6 +126,25 @@ end
 """
 
 
+# Lua for wrk scripts: the request bodies of a file in which each follows its length (2 bytes, big-endian), as the
+# OCSP scenarios write them (binary DER: no line to split on, nothing to decode in Lua).
+WRK_LENGTH_PREFIXED_LUA = r"""
+local function read_length_prefixed(path)
+  local f = assert(io.open(path, "rb"))
+  local data = f:read("*a")
+  f:close()
+  local bodies, at = {}, 1
+  while at + 1 <= #data do
+    local len = data:byte(at) * 256 + data:byte(at + 1)
+    bodies[#bodies + 1] = data:sub(at + 2, at + 1 + len)
+    at = at + 2 + len
+  end
+  if #bodies == 0 then error("no bodies in " .. path) end
+  return bodies
+end
+"""
+
+
 def wrk_get_script(path):
     """Writes a wrk script GETting its URL on every request; returns its path."""
     with open(path, "w") as f:

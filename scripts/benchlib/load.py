@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import urllib.request
 
-from benchlib.common import BenchError, PkiDevServer, WRK_DONE_LUA
+from benchlib.common import BenchError, PkiDevServer, WRK_DONE_LUA, WRK_LENGTH_PREFIXED_LUA
 
 CONNECTIONS = 64
 THREADS = 2
@@ -51,15 +51,7 @@ end
 function init(args)
   lines(args[1], sign_bodies)
   lines(args[2], revoke_bodies)
-  local f = assert(io.open(args[3], "rb"))
-  local data = f:read("*a")
-  f:close()
-  local at = 1
-  while at + 1 <= #data do
-    local len = data:byte(at) * 256 + data:byte(at + 1)
-    ocsp_bodies[#ocsp_bodies + 1] = data:sub(at + 2, at + 1 + len)
-    at = at + 2 + len
-  end
+  ocsp_bodies = read_length_prefixed(args[3])
   -- Threads take disjoint CSRs and revocations (stride = thread count) and start at different slots of the mix;
   -- revocations start at args[5], past those an earlier run made.
   local stride = tonumber(args[4])
@@ -101,6 +93,7 @@ end
 
 def _script(path):
     with open(path, "w") as f:
+        f.write(WRK_LENGTH_PREFIXED_LUA)
         f.write(WRK_LOAD_LUA % {"mix": ", ".join('"%s"' % k for k in MIX)})
         f.write(WRK_DONE_LUA)
     return path

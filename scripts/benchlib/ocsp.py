@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 
-from benchlib.common import BenchError, PkiDevServer, children, log, rss_kb
+from benchlib.common import WRK_LENGTH_PREFIXED_LUA, BenchError, PkiDevServer, children, log, rss_kb
 
 FULL_STORED = 1_000_000
 QUICK_STORED = 50_000
@@ -198,16 +198,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 function init(args)
-  local f = assert(io.open(args[1], "rb"))
-  local data = f:read("*a")
-  f:close()
-  local at = 1
-  while at + 1 <= #data do
-    local len = data:byte(at) * 256 + data:byte(at + 1)
-    bodies[#bodies + 1] = data:sub(at + 2, at + 1 + len)
-    at = at + 2 + len
-  end
-  if #bodies == 0 then error("no bodies in " .. args[1]) end
+  bodies = read_length_prefixed(args[1])
   stride = tonumber(args[2])
   index = thread_id
   not200 = 0
@@ -243,6 +234,7 @@ end
 def _wrk_script(bench):
     path = os.path.join(bench.work, "ocsp", "ocsp.lua")
     with open(path, "w") as f:
+        f.write(WRK_LENGTH_PREFIXED_LUA)
         f.write(WRK_OCSP_LUA)
         f.write(WRK_OCSP_DONE_LUA)
     return path
