@@ -163,6 +163,27 @@ class SharedDevServer:
         return getattr(self._server, name)
 
 
+def ca_bundle(common_name):
+    """A self-signed EC P-256 CA certificate and its private key (PKCS#8), made here with python cryptography:
+    (the PEM bundle, key first as Vault's docs show it, and the key's PEM)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return key_pem + cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
 def openssl_verify(leaf_pem, anchor_pem, untrusted=()):
     """`openssl verify` of the leaf with `anchor_pem` as the only trust anchor and `untrusted` PEMs as candidate
     intermediates; returns (ok, output)."""

@@ -7,7 +7,6 @@ runs nothing, until it is restored.
 Run by ctest as: /usr/bin/python3 test_audit.py --bin-dir build/bin
 """
 
-import datetime
 import json
 import os
 import shutil
@@ -23,27 +22,8 @@ ARGS = harness.parse_args()
 
 import hvac  # noqa: E402
 import requests  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 
 TOKEN = "audit-root-token-7f3a9c"
-
-
-def ca_bundle(common_name):
-    """A self-signed CA certificate and its private key, as one PEM bundle (key first, as Vault's docs show)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    return key_pem + cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
 def pem_body(pem):
@@ -84,7 +64,7 @@ class AuditLogTest(unittest.TestCase):
         leaf = c.secrets.pki.generate_certificate("web", common_name="a.example.com")["data"]
         serial = leaf["serial_number"]
         c.secrets.pki.revoke_certificate(serial_number=serial)
-        bundle, imported_key = ca_bundle("Imported Audit CA")
+        bundle, imported_key = harness.ca_bundle("Imported Audit CA")
         c.secrets.pki.submit_ca_information(pem_bundle=bundle)
         # Unauthenticated paths are logged too, with no auth; a bad token is logged with its error.
         ca = requests.get(self.server.addr + "/v1/pki/ca/pem", timeout=10)

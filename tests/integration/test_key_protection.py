@@ -9,7 +9,6 @@ Run by ctest as: /usr/bin/python3 test_key_protection.py --bin-dir build/bin
 """
 
 import base64
-import datetime
 import os
 import stat
 import sys
@@ -21,10 +20,8 @@ import harness  # noqa: E402
 ARGS = harness.parse_args()
 
 import requests  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, rsa  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
 
 
 def secret_forms(key_pem):
@@ -49,20 +46,6 @@ def secret_forms(key_pem):
             v = getattr(nums, name)
             forms["rsa " + name] = v.to_bytes((v.bit_length() + 7) // 8, "big")[:64]
     return forms
-
-
-def self_signed_bundle(cn):
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.utcnow()
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                serialization.NoEncryption()).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode() + key_pem, key_pem
 
 
 class KeyProtection(unittest.TestCase):
@@ -103,7 +86,7 @@ class KeyProtection(unittest.TestCase):
             signed = cls.call("POST", mount + "/root/sign-intermediate",
                               {"csr": inter["data"]["csr"], "ttl": "240h", "common_name": mount + " intermediate"})
             cls.call("POST", mount + "/intermediate/set-signed", {"certificate": signed["data"]["certificate"]})
-            bundle, key_pem = self_signed_bundle(mount + " imported")
+            bundle, key_pem = harness.ca_bundle(mount + " imported")
             cls.call("POST", mount + "/config/ca", {"pem_bundle": bundle})
             cls.keys[mount + " imported"] = key_pem
             cls.call("POST", mount + "/roles/web", {"allowed_domains": "example.com", "allow_subdomains": True,
