@@ -3,15 +3,22 @@
 namespace pki {
 namespace {
 
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
+// The '/'-separated segments of `s`, as views into it ("a//b/" is "a", "", "b", "").
+std::vector<std::string_view> Segments(std::string_view s) {
+  std::vector<std::string_view> out;
   size_t start = 0;
   while (true) {
     size_t slash = s.find('/', start);
-    out.push_back(s.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
+    out.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
+  return out;
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  for (std::string_view seg : Segments(s)) out.emplace_back(seg);
   return out;
 }
 
@@ -21,28 +28,33 @@ Router::Router(std::vector<PathSpec> paths) : paths_(std::move(paths)) {
   for (const auto& p : paths_) compiled_.push_back({Split(p.pattern), &p});
 }
 
-bool Router::Match(const Compiled& c, const std::string& path, std::map<std::string, std::string>* captures) {
-  std::vector<std::string> parts = Split(path);
+bool Router::Match(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
+                   std::map<std::string, std::string>* captures) {
   size_t i = 0;
   for (; i < c.segments.size(); ++i) {
     const std::string& seg = c.segments[i];
     if (!seg.empty() && seg[0] == '*') {
-      if (i >= parts.size()) return false;
-      std::string rest;
-      for (size_t j = i; j < parts.size(); ++j) rest += (j > i ? "/" : "") + parts[j];
-      if (rest.empty()) return false;
-      (*captures)[seg.substr(1)] = rest;
-      return true;
+      // The rest of the path from this segment on, slashes and all; parts are views into `path`.
+      if (i >= parts.size() || (i + 1 == parts.size() && parts[i].empty())) return false;
+      break;
     }
     if (i >= parts.size()) return false;
     if (!seg.empty() && seg[0] == ':') {
       if (parts[i].empty()) return false;
-      (*captures)[seg.substr(1)] = parts[i];
     } else if (seg != parts[i]) {
       return false;
     }
   }
-  return i == parts.size();
+  if (i == c.segments.size() && i != parts.size()) return false;
+  // A match: only now are the captured segments copied out.
+  for (size_t j = 0; j < c.segments.size(); ++j) {
+    const std::string& seg = c.segments[j];
+    if (seg.empty() || (seg[0] != ':' && seg[0] != '*')) continue;
+    const std::string_view value =
+        seg[0] == '*' ? path.substr(static_cast<size_t>(parts[j].data() - path.data())) : parts[j];
+    (*captures)[seg.substr(1)] = std::string(value);
+  }
+  return true;
 }
 
 Result<Response> Router::Route(const Request& req) const {
@@ -56,13 +68,15 @@ Result<Response> Router::Route(const Request& req) const {
   const auto ends_in_capture = [](const Compiled& c) {
     return !c.segments.empty() && !c.segments.back().empty() && c.segments.back()[0] == '*';
   };
+  // Each form of the path is split once, not once per pattern (an OCSP GET carries kilobytes of base64).
+  const std::vector<std::string_view> full_parts = Segments(req.path);
+  const std::vector<std::string_view> parts = Segments(path);
   const Compiled* matched = nullptr;
   std::map<std::string, std::string> captures;
   for (bool lenient : {false, true}) {
     for (const auto& c : compiled_) {
-      captures.clear();
-      const bool ok = ends_in_capture(c) ? Match(c, req.path, &captures)
-                                         : (lenient || stripped <= 1) && Match(c, path, &captures);
+      const bool ok = ends_in_capture(c) ? Match(c, req.path, full_parts, &captures)
+                                         : (lenient || stripped <= 1) && Match(c, path, parts, &captures);
       if (ok) {
         matched = &c;
         break;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/engine/fields.h"
@@ -58,7 +59,9 @@ class Router {
     std::vector<std::string> segments;
     const PathSpec* spec;
   };
-  static bool Match(const Compiled& c, const std::string& path, std::map<std::string, std::string>* captures);
+  // Whether `c` matches `path`, given as its segments `parts` (views into `path`); fills `captures` only then.
+  static bool Match(const Compiled& c, std::string_view path, const std::vector<std::string_view>& parts,
+                    std::map<std::string, std::string>* captures);
 
   std::vector<PathSpec> paths_;
   std::vector<Compiled> compiled_;
