@@ -75,7 +75,8 @@ Result<Response> Router::Route(const Request& req) const {
   std::map<std::string, std::string> captures;
   for (bool lenient : {false, true}) {
     for (const auto& c : compiled_) {
-      const bool ok = ends_in_capture(c) ? Match(c, req.path, full_parts, &captures)
+      // The second pass only retries the patterns the stripped slashes kept out; a capture's answer stays.
+      const bool ok = ends_in_capture(c) ? !lenient && Match(c, req.path, full_parts, &captures)
                                          : (lenient || stripped <= 1) && Match(c, path, parts, &captures);
       if (ok) {
         matched = &c;

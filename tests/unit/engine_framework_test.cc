@@ -135,6 +135,13 @@ TEST(Router, FirstMatchCapturesAndOperations) {
   // A trailing capture keeps empty segments and trailing slashes (base64 in an OCSP GET path).
   ASSERT_TRUE(router.Route(Req(Operation::kRead, "files/MEow//x+/")).ok());
   EXPECT_EQ(seen, "MEow//x+/");
+  ASSERT_TRUE(router.Route(Req(Operation::kRead, "files//")).ok());
+  EXPECT_EQ(seen, "/");
+  EXPECT_EQ(router.Route(Req(Operation::kRead, "files/")).status().code(), StatusCode::kNotFound);
+  // Past one trailing slash, a pattern without a capture matches only once no capture does.
+  ASSERT_TRUE(router.Route(Req(Operation::kList, "roles//")).ok());
+  ASSERT_TRUE(router.Route(Req(Operation::kRead, "cert/3a:f1//")).ok());
+  EXPECT_EQ(seen, "3a:f1");
 
   auto unknown = router.Route(Req(Operation::kRead, "nope"));
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
