@@ -50,9 +50,11 @@ bool Router::Match(const Compiled& c, std::string_view path, const std::vector<s
   for (size_t j = 0; j < c.segments.size(); ++j) {
     const std::string& seg = c.segments[j];
     if (seg.empty() || (seg[0] != ':' && seg[0] != '*')) continue;
-    const std::string_view value =
-        seg[0] == '*' ? path.substr(static_cast<size_t>(parts[j].data() - path.data())) : parts[j];
-    (*captures)[seg.substr(1)] = std::string(value);
+    if (seg[0] == '*') {
+      (*captures)[seg.substr(1)] = std::string(path.substr(static_cast<size_t>(parts[j].data() - path.data())));
+      break;
+    }
+    (*captures)[seg.substr(1)] = std::string(parts[j]);
   }
   return true;
 }
