@@ -56,10 +56,12 @@ class Tidy(unittest.TestCase):
         root = c.secrets.pki.generate_root(type="internal", common_name="Tidy Root",
                                            extra_params={"key_type": "ec", "ttl": "87600h"})
         ca_pem = root["data"]["certificate"]
-        c.secrets.pki.create_or_update_role("short", {"allow_any_name": True, "key_type": "ec", "max_ttl": "2s"})
+        # The short ones must still be valid when revoked below (an expired certificate is not put on the CRL):
+        # 8 s leaves room for a loaded machine (2 s did not, once, in CI beside other jobs).
+        c.secrets.pki.create_or_update_role("short", {"allow_any_name": True, "key_type": "ec", "max_ttl": "8s"})
         c.secrets.pki.create_or_update_role("long", {"allow_any_name": True, "key_type": "ec", "max_ttl": "24h"})
         short = [c.secrets.pki.generate_certificate("short", common_name="s%d.example.com" % i,
-                                                    extra_params={"ttl": "2s"})["data"] for i in range(4)]
+                                                    extra_params={"ttl": "8s"})["data"] for i in range(4)]
         long = [c.secrets.pki.generate_certificate("long", common_name="l%d.example.com" % i,
                                                    extra_params={"ttl": "24h"})["data"] for i in range(2)]
         for leaf in (short[0], short[1], long[0]):
@@ -130,9 +132,10 @@ class Tidy(unittest.TestCase):
 
         self.assertEqual(call("POST", "root/generate/internal", {"common_name": "Host Root", "key_type": "ec"})
                          .status_code, 200)
-        self.assertEqual(call("POST", "roles/short", {"allow_any_name": True, "key_type": "ec", "max_ttl": "2s"})
+        # 8 s: short[0] must still be valid when revoked, also on a loaded machine (see the test above).
+        self.assertEqual(call("POST", "roles/short", {"allow_any_name": True, "key_type": "ec", "max_ttl": "8s"})
                          .status_code, 200)
-        short = [call("POST", "issue/short", {"common_name": "h%d.example.com" % i, "ttl": "2s"}).json()["data"]
+        short = [call("POST", "issue/short", {"common_name": "h%d.example.com" % i, "ttl": "8s"}).json()["data"]
                  for i in range(3)]
         self.assertEqual(call("POST", "revoke", {"serial_number": short[0]["serial_number"]}).status_code, 200)
         while time.time() < max(leaf["expiration"] for leaf in short) + 2:
