@@ -11,16 +11,6 @@ std::string EnvOr(const CliEnvironment& e, const std::string& key, const std::st
   return it == e.env.end() || it->second.empty() ? fallback : it->second;
 }
 
-std::optional<bool> ParseGoBool(const std::string& v) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (v == t) return true;
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (v == f) return false;
-  }
-  return std::nullopt;
-}
-
 std::string ResolveAddress(const std::string& flag, const CliEnvironment& e, const std::string& fallback) {
   std::string addr = !flag.empty() ? flag : EnvOr(e, "VAULT_ADDR", fallback);
   while (!addr.empty() && addr.back() == '/') addr.pop_back();

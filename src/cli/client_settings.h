@@ -12,9 +12,6 @@ namespace pki::cli {
 // The variable's value, or `fallback` when it is unset or empty.
 std::string EnvOr(const CliEnvironment& e, const std::string& key, const std::string& fallback = "");
 
-// Go's strconv.ParseBool ("1", "t", "TRUE", "false", ...), as vault reads VAULT_SKIP_VERIFY; nullopt otherwise.
-std::optional<bool> ParseGoBool(const std::string& v);
-
 // `flag`, else VAULT_ADDR, else `fallback`; trailing slashes dropped.
 std::string ResolveAddress(const std::string& flag, const CliEnvironment& e, const std::string& fallback);
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/client_settings.h"
+#include "src/core/text.h"
 
 namespace pki::cli {
 namespace {

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "src/cli/cli_output.h"
+#include "src/core/text.h"
 
 namespace pki::cli {
 namespace {

@@ -13,6 +13,16 @@ bool EqualFoldAscii(std::string_view a, std::string_view b) {
   return true;
 }
 
+std::optional<bool> ParseGoBool(std::string_view text) {
+  for (std::string_view t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (text == t) return true;
+  }
+  for (std::string_view f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (text == f) return false;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // Length of the valid UTF-8 sequence starting at s[i] (2-4), or 0 when there is none.

@@ -1,7 +1,8 @@
-// Small text helpers shared by the engine's error messages and name checks.
+// Small text helpers shared by the engine, the server and pkictl (error messages, name checks, Go syntax).
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,10 @@ bool EqualFoldAscii(std::string_view a, std::string_view b);
 // Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), i.e.
 // exactly what nlohmann::json can dump without throwing.
 bool IsValidUtf8(std::string_view text);
+
+// Go's strconv.ParseBool: "1", "t", "T", "TRUE", "true", "True" and their false counterparts; nullopt for
+// anything else (Vault reads boolean fields, ?list= and VAULT_SKIP_VERIFY with it).
+std::optional<bool> ParseGoBool(std::string_view text);
 
 // Go's %q, close enough for error messages: quotes, backslashes, control bytes and invalid UTF-8 bytes escaped,
 // so the result is always valid UTF-8.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "src/core/duration.h"
+#include "src/core/text.h"
 
 namespace pki {
 namespace {
@@ -84,18 +85,6 @@ Json ZeroValue(FieldType type) {
 
 }  // namespace
 
-bool ParseGoBool(const std::string& s, bool* out) {
-  static const char* kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
-  static const char* kFalse[] = {"0", "f", "F", "FALSE", "false", "False"};
-  for (const char* t : kTrue) {
-    if (s == t) return *out = true, true;
-  }
-  for (const char* f : kFalse) {
-    if (s == f) return *out = false, true;
-  }
-  return false;
-}
-
 Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw) {
   switch (type) {
     case FieldType::kString: {
@@ -122,9 +111,9 @@ Result<Json> ParseField(const std::string& name, FieldType type, const Json& raw
       if (raw.is_string()) {
         std::string s = Trim(raw.get<std::string>());
         if (s.empty()) return Json(false);
-        bool b;
-        if (!ParseGoBool(s, &b)) return ConversionError(name, raw, "cannot parse '" + Shown(Json(s)) + "' as bool");
-        return Json(b);
+        std::optional<bool> b = ParseGoBool(s);
+        if (!b) return ConversionError(name, raw, "cannot parse '" + Shown(Json(s)) + "' as bool");
+        return Json(*b);
       }
       if (raw.is_null()) return Json(false);
       return ConversionError(name, raw, "expected a boolean");

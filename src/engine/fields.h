@@ -58,7 +58,4 @@ class FieldData {
   std::map<std::string, Json> values_;
 };
 
-// Go's strconv.ParseBool.
-bool ParseGoBool(const std::string& s, bool* out);
-
 }  // namespace pki

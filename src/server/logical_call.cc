@@ -5,6 +5,7 @@
 #include <cctype>
 #include <map>
 
+#include "src/core/text.h"
 #include "src/server/envelope.h"
 #include "src/server/url.h"
 
@@ -98,14 +99,6 @@ std::string Base64(std::string_view bytes) {
 }
 
 }  // namespace
-
-std::optional<bool> ParseGoBool(std::string_view text) {
-  if (text == "1" || text == "t" || text == "T" || text == "TRUE" || text == "true" || text == "True") return true;
-  if (text == "0" || text == "f" || text == "F" || text == "FALSE" || text == "false" || text == "False") {
-    return false;
-  }
-  return std::nullopt;
-}
 
 std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req) {
   RequestTarget target = SplitTarget(req.target);

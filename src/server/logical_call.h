@@ -45,7 +45,4 @@ using ::pki::JsonNestingExceeds;
 // always valid UTF-8 (nlohmann::json::dump throws on anything else).
 std::variant<LogicalCall, HttpError> ParseLogicalCall(const HttpRequest& req);
 
-// Go's strconv.ParseBool: "1", "t", "T", "TRUE", "true", "True" and their false counterparts.
-std::optional<bool> ParseGoBool(std::string_view text);
-
 }  // namespace pki::server

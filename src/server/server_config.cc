@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "src/core/duration.h"
+#include "src/core/text.h"
 #include "src/server/acl_policy.h"
 #include "src/server/logical_call.h"
 #include "src/server/policy_store.h"

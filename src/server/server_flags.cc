@@ -3,6 +3,7 @@
 #include <charconv>
 #include <optional>
 
+#include "src/core/text.h"
 #include "src/server/logical_call.h"
 #include "src/server/server_log.h"
 

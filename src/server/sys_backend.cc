@@ -1,5 +1,6 @@
 #include "src/server/sys_backend.h"
 
+#include "src/core/text.h"
 #include "src/core/uuid.h"
 #include "src/engine/fields.h"
 #include "src/server/envelope.h"

@@ -180,6 +180,12 @@ TEST(Router, UnauthenticatedPatternsAndMatching) {
 namespace pki {
 namespace {
 
+TEST(ParseGoBoolTest, AcceptsExactlyGoSpellings) {
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(ParseGoBool(t), true) << t;
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(ParseGoBool(f), false) << f;
+  for (const char* bad : {"", "yes", "tRUE", "2", " true", "on"}) EXPECT_FALSE(ParseGoBool(bad).has_value()) << bad;
+}
+
 TEST(GoQuote, EscapesLikeGoAndAlwaysYieldsUtf8) {
   EXPECT_EQ(GoQuote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
   EXPECT_EQ(GoQuote("caf\xc3\xa9"), "\"caf\xc3\xa9\"");

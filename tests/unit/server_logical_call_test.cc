@@ -33,12 +33,6 @@ HttpError MustFail(const HttpRequest& req) {
   return std::get<HttpError>(parsed);
 }
 
-TEST(ParseGoBoolTest, AcceptsExactlyGoSpellings) {
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(ParseGoBool(t), true) << t;
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(ParseGoBool(f), false) << f;
-  for (const char* bad : {"", "yes", "tRUE", "2", " true", "on"}) EXPECT_FALSE(ParseGoBool(bad).has_value()) << bad;
-}
-
 TEST(LogicalCallTest, GetIsReadWithQueryAsData) {
   LogicalCall c = MustParse(Req("GET", "/v1/pki/cert/ab?a=1&b=x%20y&b=z+w&help=1"));
   EXPECT_EQ(c.operation, Operation::kRead);
