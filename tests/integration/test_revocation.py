@@ -40,6 +40,10 @@ def crl_pem():
     return r.text
 
 
+def crl_number(crl):
+    return crl.extensions.get_extension_for_oid(ExtensionOID.CRL_NUMBER).value.crl_number
+
+
 def openssl_verify_with_crl(leaf_pem, ca_pem, crl_pem_text):
     with tempfile.TemporaryDirectory() as d:
         paths = {}
@@ -69,8 +73,7 @@ class Revocation(unittest.TestCase):
     def test_revoked_certificates_fail_verification_and_the_rest_pass(self):
         c = client()
         first = crl_der()
-        first_number = x509.load_der_x509_crl(first).extensions.get_extension_for_oid(
-            ExtensionOID.CRL_NUMBER).value.crl_number
+        first_number = crl_number(x509.load_der_x509_crl(first))
 
         revoked = c.secrets.pki.revoke_certificate(serial_number=self.leaves[0]["serial_number"])
         self.assertEqual(revoked["data"]["state"], "revoked")
@@ -97,7 +100,7 @@ class Revocation(unittest.TestCase):
         ca = x509.load_pem_x509_certificate(self.ca_pem.encode())
         self.assertTrue(crl.is_signature_valid(ca.public_key()))
         self.assertEqual(crl.issuer, ca.subject)
-        number = crl.extensions.get_extension_for_oid(ExtensionOID.CRL_NUMBER).value.crl_number
+        number = crl_number(crl)
         self.assertGreater(number, first_number)
         for i, leaf in enumerate(self.leaves):
             serial = int(leaf["serial_number"].replace(":", ""), 16)
@@ -148,8 +151,7 @@ class Revocation(unittest.TestCase):
         complete_crl = x509.load_pem_x509_crl(complete.encode())
         indicator = delta_crl.extensions.get_extension_for_oid(ExtensionOID.DELTA_CRL_INDICATOR)
         self.assertTrue(indicator.critical)
-        self.assertEqual(indicator.value.crl_number, complete_crl.extensions.get_extension_for_oid(
-            ExtensionOID.CRL_NUMBER).value.crl_number)
+        self.assertEqual(indicator.value.crl_number, crl_number(complete_crl))
         self.assertTrue(delta_crl.is_signature_valid(x509.load_pem_x509_certificate(ca_pem.encode()).public_key()))
 
         with tempfile.TemporaryDirectory() as d:
@@ -163,16 +165,14 @@ class Revocation(unittest.TestCase):
             # The complete CRL alone knows only the first revocation; with the delta, openssl sees both.
             only_complete = subprocess.run(base_cmd + [files["second"]], capture_output=True, text=True)
             self.assertEqual(only_complete.returncode, 0, only_complete.stdout + only_complete.stderr)
-            for name in ("first", "second"):
+            # What each CRL held, for a failure seen once in a loaded CI run (openssl accepted "first").
+            crls = "complete #%s lists %s; delta #%s lists %s" % (
+                crl_number(complete_crl), ["%x" % e.serial_number for e in complete_crl],
+                crl_number(delta_crl), ["%x" % e.serial_number for e in delta_crl])
+            for name, issued in (("first", leaf), ("second", second)):
                 out = subprocess.run(base_cmd + ["-use_deltas", "-CRLfile", files["delta"], files[name]],
                                      capture_output=True, text=True)
-                # What each CRL held, for a failure seen once in a loaded CI run (openssl accepted "first").
-                held = "%s %s; complete #%s lists %s; delta #%s lists %s; openssl: %s" % (
-                    name, leaf["serial_number"] if name == "first" else second["serial_number"],
-                    complete_crl.extensions.get_extension_for_oid(ExtensionOID.CRL_NUMBER).value.crl_number,
-                    ["%x" % e.serial_number for e in complete_crl],
-                    delta_crl.extensions.get_extension_for_oid(ExtensionOID.CRL_NUMBER).value.crl_number,
-                    ["%x" % e.serial_number for e in delta_crl], out.stdout + out.stderr)
+                held = "%s %s; %s; openssl: %s" % (name, issued["serial_number"], crls, out.stdout + out.stderr)
                 self.assertNotEqual(out.returncode, 0, held)
                 self.assertIn("certificate revoked", out.stdout + out.stderr, held)
 
@@ -267,8 +267,7 @@ class Revocation(unittest.TestCase):
         before = x509.load_der_x509_crl(crl_der())
         self.assertTrue(c.secrets.pki.rotate_crl()["data"]["success"])
         after = x509.load_der_x509_crl(crl_der())
-        number = lambda crl: crl.extensions.get_extension_for_oid(ExtensionOID.CRL_NUMBER).value.crl_number  # noqa
-        self.assertGreater(number(after), number(before))
+        self.assertGreater(crl_number(after), crl_number(before))
         c.secrets.pki.set_crl_configuration(expiry="48h")
         self.assertEqual(c.secrets.pki.read_crl_configuration()["data"]["expiry"], "48h")
         crl = x509.load_der_x509_crl(crl_der())
