@@ -18,7 +18,6 @@
 #include "src/core/duration.h"
 #include "src/core/text.h"
 #include "src/server/acl_policy.h"
-#include "src/server/logical_call.h"
 #include "src/server/policy_store.h"
 #include "src/server/random_id.h"
 #include "src/server/server_flags.h"

@@ -4,7 +4,6 @@
 #include <optional>
 
 #include "src/core/text.h"
-#include "src/server/logical_call.h"
 #include "src/server/server_log.h"
 
 namespace pki::server {

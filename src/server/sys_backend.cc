@@ -4,7 +4,6 @@
 #include "src/core/uuid.h"
 #include "src/engine/fields.h"
 #include "src/server/envelope.h"
-#include "src/server/logical_call.h"
 #include "src/server/policy_backend.h"
 #include "src/server/random_id.h"
 #include "src/server/version.h"
