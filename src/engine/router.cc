@@ -59,11 +59,11 @@ bool Router::Match(const Compiled& c, std::string_view path, const std::vector<s
   return true;
 }
 
-Result<Response> Router::Route(const Request& req) const {
-  std::string path = req.path;
+const PathSpec* Router::Resolve(std::string_view full_path, std::map<std::string, std::string>* captures) const {
+  std::string_view path = full_path;
   // LIST requests arrive with a trailing slash ("roles/"); patterns are written without it.
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  const size_t stripped = req.path.size() - path.size();
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  const size_t stripped = full_path.size() - path.size();
   // A trailing "*rest" capture matches the path as given, keeping its slashes (a base64 OCSP request may end in
   // '/', or be nothing but '/'). Where more than one trailing slash went, that capture is preferred to a pattern
   // that only matches once they are gone: "ocsp////" is a GET of "///", not the POST path "ocsp".
@@ -71,44 +71,41 @@ Result<Response> Router::Route(const Request& req) const {
     return !c.segments.empty() && !c.segments.back().empty() && c.segments.back()[0] == '*';
   };
   // Each form of the path is split once, not once per pattern (an OCSP GET carries kilobytes of base64).
-  const std::vector<std::string_view> full_parts = Segments(req.path);
+  const std::vector<std::string_view> full_parts = Segments(full_path);
   const std::vector<std::string_view> parts = Segments(path);
-  const Compiled* matched = nullptr;
-  std::map<std::string, std::string> captures;
   for (bool lenient : {false, true}) {
     for (const auto& c : compiled_) {
       // The second pass only retries the patterns the stripped slashes kept out; a capture's answer stays.
-      const bool ok = ends_in_capture(c) ? !lenient && Match(c, req.path, full_parts, &captures)
-                                         : (lenient || stripped <= 1) && Match(c, path, parts, &captures);
-      if (ok) {
-        matched = &c;
-        break;
-      }
+      const bool ok = ends_in_capture(c) ? !lenient && Match(c, full_path, full_parts, captures)
+                                         : (lenient || stripped <= 1) && Match(c, path, parts, captures);
+      if (ok) return c.spec;
     }
-    if (matched != nullptr || stripped <= 1) break;
+    if (stripped <= 1) break;
   }
-  if (matched != nullptr) {
-    const Compiled& c = *matched;
-    const PathSpec& spec = *c.spec;
-    auto op = spec.operations.find(req.operation);
-    if (op == spec.operations.end() && req.operation == Operation::kCreate) {
-      op = spec.operations.find(Operation::kUpdate);
-    }
-    if (op == spec.operations.end()) return Status::Unsupported("unsupported operation");
-    Json data = req.data.is_object() ? req.data : Json::object();
-    for (auto& [k, v] : captures) data[k] = v;
-    std::vector<std::string> ignored;
-    auto fields = FieldData::Parse(&spec.fields, data, &ignored);
-    if (!fields.ok()) return fields.status().Annotate("Field validation failed");
-    ASSIGN_OR_RETURN(Response resp, op->second(req, *fields));
-    if (!ignored.empty() && !resp.raw && !resp.nil) {
-      std::string w = "Endpoint ignored these unrecognized parameters: [";
-      for (size_t i = 0; i < ignored.size(); ++i) w += (i ? " " : "") + ignored[i];
-      resp.warnings.push_back(w + "]");
-    }
-    return resp;
+  return nullptr;
+}
+
+Result<Response> Router::Route(const Request& req) const {
+  std::map<std::string, std::string> captures;
+  const PathSpec* spec = Resolve(req.path, &captures);
+  if (spec == nullptr) return Status::NotFound("unsupported path");
+  auto op = spec->operations.find(req.operation);
+  if (op == spec->operations.end() && req.operation == Operation::kCreate) {
+    op = spec->operations.find(Operation::kUpdate);
   }
-  return Status::NotFound("unsupported path");
+  if (op == spec->operations.end()) return Status::Unsupported("unsupported operation");
+  Json data = req.data.is_object() ? req.data : Json::object();
+  for (auto& [k, v] : captures) data[k] = v;
+  std::vector<std::string> ignored;
+  auto fields = FieldData::Parse(&spec->fields, data, &ignored);
+  if (!fields.ok()) return fields.status().Annotate("Field validation failed");
+  ASSIGN_OR_RETURN(Response resp, op->second(req, *fields));
+  if (!ignored.empty() && !resp.raw && !resp.nil) {
+    std::string w = "Endpoint ignored these unrecognized parameters: [";
+    for (size_t i = 0; i < ignored.size(); ++i) w += (i ? " " : "") + ignored[i];
+    resp.warnings.push_back(w + "]");
+  }
+  return resp;
 }
 
 std::vector<std::string> Router::UnauthenticatedPatterns() const {

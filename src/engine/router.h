@@ -43,6 +43,11 @@ class Router {
   // have no existence check.
   Result<Response> Route(const Request& req) const;
 
+  // The path a request for `path` reaches, as Route finds it (trailing slashes included), and the segments it
+  // captures into `captures`; nullptr when no pattern matches. For callers that must know what a request will do
+  // before making it (the fuzz targets).
+  const PathSpec* Resolve(std::string_view path, std::map<std::string, std::string>* captures) const;
+
   // Vault special-path globs for the unauthenticated paths ("cert/*", "issuer/+/pem").
   std::vector<std::string> UnauthenticatedPatterns() const;
 

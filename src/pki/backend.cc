@@ -48,6 +48,9 @@ class PkiEngine final : public PkiBackend {
   // As Vault's PKI engine: creating or self-signing a root needs sudo.
   std::vector<std::string> RootPaths() const override { return {"root", "root/sign-self-issued"}; }
   std::vector<Router::Entry> PathTable() const override { return router_.Table(); }
+  const PathSpec* ResolvePath(std::string_view path, std::map<std::string, std::string>* captures) const override {
+    return router_.Resolve(path, captures);
+  }
   // OCSP POST bodies are DER, handed over unparsed.
   std::vector<std::string> BinaryPaths() const override { return {"ocsp"}; }
 

@@ -1,7 +1,10 @@
 // The PKI secrets engine as a LogicalBackend: Vault's pki/ paths over one mount's Storage.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/engine/request.h"
@@ -29,6 +32,8 @@ class PkiBackend : public LogicalBackend {
   virtual void WaitForTidy() = 0;
   // The engine's paths, in routing order (mount-relative patterns, see src/engine/router.h).
   virtual std::vector<Router::Entry> PathTable() const = 0;
+  // The path a request for `path` reaches and what it captures (Router::Resolve); nullptr when none.
+  virtual const PathSpec* ResolvePath(std::string_view path, std::map<std::string, std::string>* captures) const = 0;
 };
 
 // Builds the engine for one mount. Every pointer in `ctx` must outlive the backend. With a null `ctx.storage`

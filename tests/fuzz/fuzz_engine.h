@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -52,7 +53,7 @@ class FixedTtls final : public SystemView {
 // The requests an input may not make, by the cost of the key they would generate: RSA generation takes 0.05-30 s
 // (8192 bits), which libFuzzer would report as timeouts and which would cut the run to a few inputs a second.
 // Everything else about those paths is still fuzzed with EC and Ed25519 keys; RSA CSRs and keys are parsed in
-// csr_fuzz. `pattern` is the routing pattern the path matched.
+// csr_fuzz.
 inline bool ValidKeyType(const Json& v) { return v.is_string() && (v == "ec" || v == "ed25519"); }
 
 class FuzzEngine {
@@ -150,24 +151,26 @@ class FuzzEngine {
     spare_ = std::move(in);
   }
 
-  // Whether handling `req` on `in` could generate an RSA key (see ValidKeyType).
+  // Whether handling `req` on `in` could generate an RSA key (see ValidKeyType). The engine's router says which
+  // path the request reaches and what its segments capture, so trailing slashes ("root/generate/internal/") and
+  // the like route here as they do in the engine.
   static bool GeneratesCostlyKey(Instance& in, const Request& req) {
     if (req.operation != Operation::kUpdate && req.operation != Operation::kCreate) return false;
-    const std::string pattern = MatchedPattern(*in.backend, req.path);
-    const auto ends_with = [&](std::string_view s) {
-      return pattern.size() >= s.size() && pattern.compare(pattern.size() - s.size(), s.size(), s) == 0;
-    };
+    std::map<std::string, std::string> captures;
+    const PathSpec* spec = in.backend->ResolvePath(req.path, &captures);
+    if (spec == nullptr) return false;
+    const std::string& pattern = spec->pattern;
     const Json* type = req.data.is_object() && req.data.contains("key_type") ? &req.data["key_type"] : nullptr;
-    if ((ends_with("/:type") && pattern.find("generate/") != std::string::npos) || pattern == "root/rotate/:type") {
-      std::string last = req.path.substr(req.path.rfind('/') + 1);
-      if (last == "existing" || last == "kms") return false;
+    if ((pattern.ends_with("/:type") && pattern.find("generate/") != std::string::npos) ||
+        pattern == "root/rotate/:type") {
+      const std::string& mode = captures["type"];
+      if (mode == "existing" || mode == "kms") return false;
       return type == nullptr || !ValidKeyType(*type);
     }
-    if (ends_with("issue/:role")) {
-      std::string role_name = req.path.substr(req.path.rfind('/') + 1);
+    if (pattern.ends_with("issue/:role")) {
       Request read;
       read.operation = Operation::kRead;
-      read.path = "roles/" + role_name;
+      read.path = "roles/" + captures["role"];
       read.mount_point = "pki/";
       Result<Response> role = in.backend->HandleRequest(read);
       if (!role.ok() || role->nil) return false;
@@ -178,45 +181,11 @@ class FuzzEngine {
     return false;
   }
 
-  // The first routing pattern (PathTable order, the router's) that `path` matches; empty when none does.
-  static std::string MatchedPattern(const PkiBackend& backend, const std::string& path) {
-    std::vector<std::string_view> segs = Segments(path);
-    for (const Router::Entry& e : backend.PathTable()) {
-      std::vector<std::string_view> pat = Segments(e.pattern);
-      bool ok = true;
-      size_t i = 0;
-      for (; i < pat.size() && ok; ++i) {
-        if (!pat[i].empty() && pat[i][0] == '*') {
-          i = pat.size();
-          break;
-        }
-        if (i >= segs.size()) ok = false;
-        else if (!pat[i].empty() && pat[i][0] == ':') ok = !segs[i].empty();
-        else ok = pat[i] == segs[i];
-      }
-      if (ok && (i == pat.size()) && (segs.size() == pat.size() || (!pat.empty() && pat.back()[0] == '*'))) {
-        return e.pattern;
-      }
-    }
-    return "";
-  }
-
   const std::string& ca_pem() const { return ca_pem_; }
   // Serials (colon hex) of the set-up certificates: the first is good, the second revoked.
   const std::vector<std::string>& serials() const { return serials_; }
 
  private:
-  static std::vector<std::string_view> Segments(std::string_view s) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    for (;;) {
-      size_t slash = s.find('/', start);
-      out.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
-      if (slash == std::string_view::npos) return out;
-      start = slash + 1;
-    }
-  }
-
   void Open(Instance* in) const {
     PkiContext ctx;
     ctx.storage = &in->storage;
