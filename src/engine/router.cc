@@ -60,6 +60,7 @@ bool Router::Match(const Compiled& c, std::string_view path, const std::vector<s
 }
 
 const PathSpec* Router::Resolve(std::string_view full_path, std::map<std::string, std::string>* captures) const {
+  captures->clear();
   std::string_view path = full_path;
   // LIST requests arrive with a trailing slash ("roles/"); patterns are written without it.
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);

@@ -117,61 +117,12 @@ class CaPathHandlers {
     return resp;
   }
 
-  Result<Response> GenerateIntermediate(const Request& r, const FieldData& f) {
-    // intermediate/cross-sign: a CSR from an existing key, to have another CA sign this CA's subject and key.
-    std::string type = r.path == "intermediate/cross-sign" ? "existing" : f.GetString("type");
-    ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
-    ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
-    ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
-    CsrTemplate t;
-    SubjectFields subject = SubjectFromFields(f);
-    t.subject = BuildSubject(subject);
-    CertTemplate sans;
-    RETURN_IF_ERROR(FillSans(f, subject.common_name, &sans));
-    t.dns_names = sans.dns_names;
-    t.email_addresses = sans.email_addresses;
-    t.ip_addresses = sans.ip_addresses;
-    t.uris = sans.uris;
-    t.other_names = sans.other_names;
-    t.add_basic_constraints = f.GetBool("add_basic_constraints");
-    t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
-    ASSIGN_OR_RETURN(std::string csr_pem, CreateCsrPem(t, ck.key.get()));
-
-    if (ck.new_entry) {
-      auto write_lock = cas_->LockForWrite();
-      RETURN_IF_ERROR(cas_->CheckKeyName(ck.key_name));
-      WriteBatch batch;
-      RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*ck.new_entry, nullptr, false));
-      RETURN_IF_ERROR(ctx_.storage->Write(batch));
-      cas_->Committed();
-    }
-    Json data = Json::object();
-    if (format == OutputFormat::kDer) {
-      ossl::Bio bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
-      X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
-      unsigned char* der = nullptr;
-      int n = i2d_X509_REQ(req, &der);
-      data["csr"] = Base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
-      OPENSSL_free(der);
-      X509_REQ_free(req);
-    } else {
-      data["csr"] = csr_pem;
-    }
-    data["key_id"] = ck.key_id;
-    data["key_name"] = ck.key_name;
-    if (type == "exported") {
-      ASSIGN_OR_RETURN(KeyInfo ki, InspectKey(ck.key.get()));
-      if (format == OutputFormat::kDer) {
-        ASSIGN_OR_RETURN(std::string der, PrivateKeyToDer(ck.key.get(), key_format));
-        data["private_key"] = Base64Encode(der);
-      } else {
-        ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPem(ck.key.get(), key_format));
-        data["private_key"] = pem;
-      }
-      data["private_key_type"] = KeyTypeName(ki.type);
-    }
-    return Response::Data(std::move(data));
+  Result<Response> GenerateIntermediate(const Request&, const FieldData& f) {
+    return IntermediateCsr(f.GetString("type"), f);
   }
+
+  // intermediate/cross-sign: a CSR from an existing key, to have another CA sign this CA's subject and key.
+  Result<Response> CrossSignCsr(const Request&, const FieldData& f) { return IntermediateCsr("existing", f); }
 
   Result<Response> SetSigned(const Request&, const FieldData& f) {
     std::string pem = f.GetString("certificate");
@@ -339,6 +290,61 @@ class CaPathHandlers {
   }
 
  private:
+  // An intermediate's CSR from a key of `type` (internal, exported, existing, kms).
+  Result<Response> IntermediateCsr(const std::string& type, const FieldData& f) {
+    ASSIGN_OR_RETURN(CaKey ck, ObtainKey(type, f));
+    ASSIGN_OR_RETURN(OutputFormat format, ParseOutputFormat(f.GetString("format")));
+    ASSIGN_OR_RETURN(PrivateKeyFormat key_format, ParsePrivateKeyFormat(f.GetString("private_key_format")));
+    CsrTemplate t;
+    SubjectFields subject = SubjectFromFields(f);
+    t.subject = BuildSubject(subject);
+    CertTemplate sans;
+    RETURN_IF_ERROR(FillSans(f, subject.common_name, &sans));
+    t.dns_names = sans.dns_names;
+    t.email_addresses = sans.email_addresses;
+    t.ip_addresses = sans.ip_addresses;
+    t.uris = sans.uris;
+    t.other_names = sans.other_names;
+    t.add_basic_constraints = f.GetBool("add_basic_constraints");
+    t.key_usage = KeyUsageMask(f.GetStrings("key_usage"));
+    ASSIGN_OR_RETURN(std::string csr_pem, CreateCsrPem(t, ck.key.get()));
+
+    if (ck.new_entry) {
+      auto write_lock = cas_->LockForWrite();
+      RETURN_IF_ERROR(cas_->CheckKeyName(ck.key_name));
+      WriteBatch batch;
+      RETURN_IF_ERROR(cas_->AddToBatch(&batch, &*ck.new_entry, nullptr, false));
+      RETURN_IF_ERROR(ctx_.storage->Write(batch));
+      cas_->Committed();
+    }
+    Json data = Json::object();
+    if (format == OutputFormat::kDer) {
+      ossl::Bio bio(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
+      X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr);
+      unsigned char* der = nullptr;
+      int n = i2d_X509_REQ(req, &der);
+      data["csr"] = Base64Encode(std::string(reinterpret_cast<char*>(der), static_cast<size_t>(n)));
+      OPENSSL_free(der);
+      X509_REQ_free(req);
+    } else {
+      data["csr"] = csr_pem;
+    }
+    data["key_id"] = ck.key_id;
+    data["key_name"] = ck.key_name;
+    if (type == "exported") {
+      ASSIGN_OR_RETURN(KeyInfo ki, InspectKey(ck.key.get()));
+      if (format == OutputFormat::kDer) {
+        ASSIGN_OR_RETURN(std::string der, PrivateKeyToDer(ck.key.get(), key_format));
+        data["private_key"] = Base64Encode(der);
+      } else {
+        ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPem(ck.key.get(), key_format));
+        data["private_key"] = pem;
+      }
+      data["private_key_type"] = KeyTypeName(ki.type);
+    }
+    return Response::Data(std::move(data));
+  }
+
   // max_path_length: -1 (no limit) or a non-negative int.
   static Result<int> MaxPathLength(const FieldData& f) {
     int64_t v = f.GetInt("max_path_length");
@@ -563,12 +569,14 @@ std::vector<PathSpec> CaPaths(const PkiContext& ctx, CaStore* cas) {
 
   for (const char* pattern : {"intermediate/generate/:type", "issuers/generate/intermediate/:type",
                               "intermediate/cross-sign"}) {
+    const bool cross_sign = std::string_view(pattern) == "intermediate/cross-sign";
     PathSpec inter{pattern, KeyGenerationFields(), {}, false, "Generate a key and a CSR for an intermediate CA."};
     inter.fields["add_basic_constraints"] = {FieldType::kBool, nullptr, "Request CA:TRUE in the CSR."};
     inter.fields["key_usage"] = {FieldType::kCommaStringSlice, Json::array(),
                                  "Key usages to request in the CSR (Vault's names, e.g. CertSign,CRLSign); none "
                                  "by default."};
-    inter.operations[Operation::kUpdate] = BindHandler(h, &CaPathHandlers::GenerateIntermediate);
+    inter.operations[Operation::kUpdate] =
+        BindHandler(h, cross_sign ? &CaPathHandlers::CrossSignCsr : &CaPathHandlers::GenerateIntermediate);
     paths.push_back(inter);
   }
 

@@ -164,6 +164,20 @@ TEST_F(IssuersTest, CrossSignedIntermediateVerifiesToEitherRoot) {
   (void)b_id;
 }
 
+// cross-sign always uses an existing key: a trailing slash or a body "type" does not make it generate one (the
+// handler once told cross-sign apart by comparing the raw path, so "intermediate/cross-sign/" generated an RSA key).
+TEST_F(IssuersTest, CrossSignNeverGeneratesAKey) {
+  const std::string root_key = h.Read("issuer/a")->data["key_id"];
+  for (const char* path : {"intermediate/cross-sign", "intermediate/cross-sign/", "intermediate/cross-sign//"}) {
+    auto csr = h.Write(path, {{"common_name", "X"}, {"type", "internal"}, {"key_ref", root_key}});
+    ASSERT_TRUE(csr.ok()) << path << ": " << csr.status().message();
+    EXPECT_EQ(csr->data["key_id"], root_key) << path;
+  }
+  auto list = h.Call(Operation::kList, "keys");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->data["keys"].size(), 1u);
+}
+
 TEST_F(IssuersTest, UpdateAndPatchIssuer) {
   auto patched = h.Call(Operation::kPatch, "issuer/a", {{"issuer_name", "root-2026"}});
   ASSERT_TRUE(patched.ok()) << patched.status().message();
