@@ -43,9 +43,9 @@ class Router {
   // have no existence check.
   Result<Response> Route(const Request& req) const;
 
-  // The path a request for `path` reaches, as Route finds it (trailing slashes included), with `captures` set to the
-  // segments it captures; nullptr (and no captures) when no pattern matches. For callers that must know what a request will do
-  // before making it (the fuzz targets).
+  // The path a request for `path` reaches, as Route finds it (trailing slashes included), with `captures` set to
+  // the segments it captures; nullptr (and no captures) when no pattern matches. For callers that must know what a
+  // request will do before making it (the fuzz targets).
   const PathSpec* Resolve(std::string_view path, std::map<std::string, std::string>* captures) const;
 
   // Vault special-path globs for the unauthenticated paths ("cert/*", "issuer/+/pem").
